@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit statuses.
+const (
+	exitOK = 0
+	// exitUsage is a bad command line, or a subcommand that has not landed.
+	exitUsage = 2
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	// run gets the arguments after the subcommand's name.
+	run func(c *command, args []string, stdout, stderr io.Writer) int
+}
+
+// commands is in the order "sluice help" lists them. It is filled in init
+// because help refers back to it.
+var commands []*command
+
+func init() {
+	commands = []*command{
+		{name: "dev", summary: "run a single-broker cluster for development", run: notYet("the broker lands with issue 7")},
+		{name: "serve", summary: "run one broker of a real cluster", run: notYet("cluster serving lands with issue 8")},
+		{name: "sim", summary: "run the deterministic simulator from a seed", run: notYet("the simulator lands with issue 6")},
+		{name: "bench", summary: "benchmark sluice against other logs", run: notYet("the benchmark driver lands with issue 11; storage benchmarks run with go test -bench (see README)")},
+		{name: "version", summary: "print the version", run: runVersion},
+		{name: "help", summary: "list subcommands, or describe one: help <subcommand>", run: runHelp},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches a command line (without the program name) and returns the
+// exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name := args[0]
+	if name == "-h" || name == "-help" || name == "--help" {
+		usage(stdout)
+		return exitOK
+	}
+	c := lookup(name)
+	if c == nil {
+		fmt.Fprintf(stderr, "sluice: unknown subcommand %q\n\n", name)
+		usage(stderr)
+		return exitUsage
+	}
+	return c.run(c, args[1:], stdout, stderr)
+}
+
+func lookup(name string) *command {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: sluice <subcommand> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "subcommands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+}
+
+// newFlagSet returns the flag set of subcommand c. Every subcommand parses
+// its flags, even before it has any, so "-h" works and a typo is an error.
+func newFlagSet(c *command, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("sluice "+c.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: sluice %s [flags]\n\n%s\n", c.name, c.summary)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses args into fs and returns the exit status to stop with, or -1
+// to go on.
+func parse(fs *flag.FlagSet, args []string) int {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case err != nil:
+		return exitUsage
+	case fs.NArg() > 0:
+		fmt.Fprintf(fs.Output(), "%s: unexpected arguments: %s\n", fs.Name(), strings.Join(fs.Args(), " "))
+		return exitUsage
+	}
+	return -1
+}
+
+// notYet is the run function of a subcommand whose work has not landed. It
+// says so plainly and fails; it never starts a stand-in.
+func notYet(why string) func(c *command, args []string, stdout, stderr io.Writer) int {
+	return func(c *command, args []string, stdout, stderr io.Writer) int {
+		if status := parse(newFlagSet(c, stderr), args); status >= 0 {
+			return status
+		}
+		fmt.Fprintf(stderr, "sluice %s: not yet: %s; see README.md (Status).\n", c.name, why)
+		return exitUsage
+	}
+}
+
+func runVersion(c *command, args []string, stdout, stderr io.Writer) int {
+	if status := parse(newFlagSet(c, stderr), args); status >= 0 {
+		return status
+	}
+	fmt.Fprintf(stdout, "sluice %s %s %s/%s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
+}
+
+// version is the main module's version as the go command recorded it, or
+// "(devel)" for a build from a work tree.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok || info.Main.Version == "" {
+		return "(devel)"
+	}
+	return info.Main.Version
+}
+
+func runHelp(c *command, args []string, stdout, stderr io.Writer) int {
+	switch len(args) {
+	case 0:
+		usage(stdout)
+		return exitOK
+	case 1:
+		target := lookup(args[0])
+		if target == nil {
+			fmt.Fprintf(stderr, "sluice help: unknown subcommand %q\n\n", args[0])
+			usage(stderr)
+			return exitUsage
+		}
+		fs := newFlagSet(target, stdout)
+		fs.Usage()
+		return exitOK
+	default:
+		fmt.Fprintln(stderr, "usage: sluice help [subcommand]")
+		return exitUsage
+	}
+}

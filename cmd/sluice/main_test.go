@@ -1,0 +1,82 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func runArgs(args ...string) (status int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	status = run(args, &out, &errOut)
+	return status, out.String(), errOut.String()
+}
+
+func TestHelpListsEverySubcommand(t *testing.T) {
+	status, out, _ := runArgs("help")
+	if status != exitOK {
+		t.Fatalf("help: status %d", status)
+	}
+	for _, name := range []string{"dev", "serve", "sim", "bench", "version", "help"} {
+		if !strings.Contains(out, "  "+name+" ") {
+			t.Errorf("help output lacks %q:\n%s", name, out)
+		}
+	}
+}
+
+func TestHelpForOneSubcommand(t *testing.T) {
+	if status, out, _ := runArgs("help", "dev"); status != exitOK || !strings.Contains(out, "sluice dev") {
+		t.Fatalf("help dev: status %d, output:\n%s", status, out)
+	}
+	if status, _, errOut := runArgs("help", "nope"); status != exitUsage || !strings.Contains(errOut, `"nope"`) {
+		t.Fatalf("help nope: status %d, stderr:\n%s", status, errOut)
+	}
+}
+
+func TestUnknownSubcommand(t *testing.T) {
+	status, out, errOut := runArgs("frobnicate")
+	if status != exitUsage {
+		t.Fatalf("status %d, want %d", status, exitUsage)
+	}
+	if out != "" {
+		t.Errorf("wrote to stdout: %q", out)
+	}
+	if !strings.Contains(errOut, `unknown subcommand "frobnicate"`) || !strings.Contains(errOut, "usage: sluice") {
+		t.Errorf("stderr lacks the error and the usage:\n%s", errOut)
+	}
+}
+
+func TestNoArgumentsIsUsage(t *testing.T) {
+	if status, _, errOut := runArgs(); status != exitUsage || !strings.Contains(errOut, "usage: sluice") {
+		t.Fatalf("status %d, stderr:\n%s", status, errOut)
+	}
+}
+
+func TestDevSaysNotYet(t *testing.T) {
+	status, out, errOut := runArgs("dev")
+	if status != exitUsage {
+		t.Fatalf("dev: status %d, want %d", status, exitUsage)
+	}
+	if out != "" || !strings.Contains(errOut, "not yet") || !strings.Contains(errOut, "issue 7") {
+		t.Fatalf("dev: stdout %q, stderr %q", out, errOut)
+	}
+}
+
+func TestSubcommandFlags(t *testing.T) {
+	if status, _, _ := runArgs("dev", "-h"); status != exitOK {
+		t.Errorf("dev -h: status %d, want %d", status, exitOK)
+	}
+	if status, _, _ := runArgs("dev", "-no-such-flag"); status != exitUsage {
+		t.Errorf("dev -no-such-flag: status %d, want %d", status, exitUsage)
+	}
+	if status, _, _ := runArgs("version", "extra"); status != exitUsage {
+		t.Errorf("version extra: status %d, want %d", status, exitUsage)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	status, out, _ := runArgs("version")
+	if status != exitOK || !strings.HasPrefix(out, "sluice ") {
+		t.Fatalf("version: status %d, output %q", status, out)
+	}
+}

@@ -1,0 +1,5 @@
+// Package plot stands in for a third-party library.
+package plot
+
+// Draw does nothing.
+func Draw() {}

@@ -1,0 +1,7 @@
+package transport
+
+import "time"
+
+func dialLoop() {
+	go func() { time.Sleep(time.Millisecond) }()
+}

@@ -1,0 +1,650 @@
+package raftlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/golang/snappy"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"sluice/raftlog/vfs"
+)
+
+// Batch is what one raft MsgStorageAppend asks to persist, plus the
+// partition's own state. Entries' metadata is parallel to Entries.
+type Batch struct {
+	// Snapshot, if set, came from the leader and replaces the whole log.
+	Snapshot  *pb.Snapshot
+	Entries   []*pb.Entry
+	Metas     []EntryMeta
+	HardState *pb.HardState
+	ConfState *pb.ConfState
+	States    []State
+}
+
+// WriteOp writes Data at Off of File.
+type WriteOp struct {
+	File vfs.File
+	Off  int64
+	Data []byte
+}
+
+// FileWrite replaces the file at Path with Data: written to Path+".tmp",
+// synced, renamed into place; the directory is synced after the last one.
+type FileWrite struct {
+	Path string
+	Data []byte
+}
+
+// Round is the I/O one Append (or Compact, DeleteBefore) needs, in order:
+// Writes, then one Sync of each of Syncs (in parallel if the runner likes),
+// then SyncDirs, then Files, then Removes. The log treats the round's data
+// as durable only when Complete is called with a nil error. Rounds of one
+// log must be run and completed in the order they were made.
+type Round struct {
+	Writes   []WriteOp
+	Syncs    []vfs.File
+	SyncDirs []string
+	Files    []FileWrite
+	Removes  []string
+	Dir      string // directory of Files
+
+	log    *Log
+	last   uint64 // entries up to here are durable once the round completes
+	ends   []segEnd
+	closes []vfs.File
+
+	cur      *segment
+	buf      []byte
+	bufStart int64
+}
+
+type segEnd struct {
+	seg *segment
+	end int64
+}
+
+// Bytes is the number of bytes the round writes to segments.
+func (r *Round) Bytes() int64 {
+	var n int64
+	for _, w := range r.Writes {
+		n += int64(len(w.Data))
+	}
+	return n
+}
+
+// Empty reports whether the round has no I/O at all.
+func (r *Round) Empty() bool {
+	return len(r.Writes) == 0 && len(r.SyncDirs) == 0 && len(r.Files) == 0 && len(r.Removes) == 0
+}
+
+// WriteAll performs the round's Writes.
+func (r *Round) WriteAll() error {
+	for _, w := range r.Writes {
+		if _, err := w.File.WriteAt(w.Data, w.Off); err != nil {
+			return fmt.Errorf("raftlog: write %s at %d: %w", w.File.Name(), w.Off, err)
+		}
+	}
+	return nil
+}
+
+// Finish performs what follows the file syncs: directory syncs, whole-file
+// replacements, removals.
+func (r *Round) Finish(fs vfs.FS) error {
+	for _, d := range r.SyncDirs {
+		if err := fs.SyncDir(d); err != nil {
+			return fmt.Errorf("raftlog: sync dir %s: %w", d, err)
+		}
+	}
+	for _, fw := range r.Files {
+		if err := replaceFile(fs, fw.Path, fw.Data); err != nil {
+			return err
+		}
+	}
+	if len(r.Files) > 0 {
+		if err := fs.SyncDir(r.Dir); err != nil {
+			return fmt.Errorf("raftlog: sync dir %s: %w", r.Dir, err)
+		}
+	}
+	for _, p := range r.Removes {
+		if err := fs.Remove(p); err != nil && !errors.Is(err, vfs.ErrNotExist) {
+			return fmt.Errorf("raftlog: remove %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// Run performs the whole round sequentially.
+func (r *Round) Run(fs vfs.FS) error {
+	if err := r.WriteAll(); err != nil {
+		return err
+	}
+	for _, f := range r.Syncs {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("raftlog: sync %s: %w", f.Name(), err)
+		}
+	}
+	return r.Finish(fs)
+}
+
+func replaceFile(fs vfs.FS, path string, data []byte) error {
+	tmp := path + tmpSuffix
+	f, err := fs.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("raftlog: create %s: %w", tmp, err)
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("raftlog: write %s: %w", tmp, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("raftlog: sync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("raftlog: close %s: %w", tmp, err)
+	}
+	if err := fs.Rename(tmp, path); err != nil {
+		return fmt.Errorf("raftlog: rename %s: %w", tmp, err)
+	}
+	return nil
+}
+
+func (l *Log) newRound() *Round {
+	r := &Round{log: l, Dir: l.dir}
+	l.inflight = append(l.inflight, r)
+	return r
+}
+
+// Complete reports that r was run; err is its first failure. A failure stops
+// the log for good (never retry after a failed fsync): reopen it from disk.
+func (l *Log) Complete(r *Round, err error) error {
+	if len(l.inflight) == 0 || l.inflight[0] != r {
+		panic(fmt.Sprintf("raftlog: %s: round completed out of order (%d in flight)", l.dir, len(l.inflight)))
+	}
+	l.inflight[0] = nil
+	l.inflight = l.inflight[1:]
+	if err != nil {
+		return l.fail(err)
+	}
+	if l.err != nil {
+		return l.err
+	}
+	for _, e := range r.ends {
+		e.seg.durable = max(e.seg.durable, e.end)
+	}
+	l.stable = max(l.stable, r.last)
+	for _, f := range r.closes {
+		f.Close()
+	}
+	l.evictTail()
+	return nil
+}
+
+// StableIndex is the last entry index known durable.
+func (l *Log) StableIndex() uint64 { return l.stable }
+
+// Append prepares the writes for b and applies it to the in-memory view at
+// once (raft may read the entries back before they are durable; they come
+// from the tail cache). The caller runs the returned Round, then calls
+// Complete. An error stops the log.
+func (l *Log) Append(b Batch) (*Round, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	ents, err := l.validate(&b)
+	if err != nil {
+		return nil, err
+	}
+	r := l.newRound()
+	if b.Snapshot != nil {
+		pos, s, err := l.emit(r, recSnapshot, encodeSnapshot(b.Snapshot, true))
+		if err != nil {
+			return nil, l.fail(err)
+		}
+		l.resetMem(s, pos, proto.Clone(b.Snapshot).(*pb.Snapshot))
+		l.ckptDirty = true
+	}
+	if len(ents) > 0 {
+		if first := ents[0].GetIndex(); first <= l.last {
+			l.truncateMem(first)
+		}
+		for i, e := range ents {
+			var m EntryMeta
+			if b.Metas != nil {
+				m = b.Metas[len(b.Metas)-len(ents)+i]
+			}
+			if err := l.appendEntry(r, e, m); err != nil {
+				return nil, l.fail(err)
+			}
+		}
+	}
+	if b.ConfState != nil {
+		c := proto.Clone(b.ConfState).(*pb.ConfState)
+		if _, _, err := l.emit(r, recConfState, encodeConfState(c)); err != nil {
+			return nil, l.fail(err)
+		}
+		l.cs = c
+	}
+	for _, st := range b.States {
+		st = State{Kind: st.Kind, Data: append([]byte(nil), st.Data...)}
+		if _, _, err := l.emit(r, recState, encodeState(st)); err != nil {
+			return nil, l.fail(err)
+		}
+		l.setState(st)
+	}
+	if hs := b.HardState; hs != nil && !raft.IsEmptyHardState(hs) {
+		h := proto.Clone(hs).(*pb.HardState)
+		if _, _, err := l.emit(r, recHardState, encodeHardState(h)); err != nil {
+			return nil, l.fail(err)
+		}
+		l.hs = h
+	}
+	l.finishRound(r)
+	return r, nil
+}
+
+// validate checks b before anything changes and returns the entries to
+// append (those below the first index are dropped, as MemoryStorage does).
+func (l *Log) validate(b *Batch) ([]*pb.Entry, error) {
+	if b.Metas != nil && len(b.Metas) != len(b.Entries) {
+		return nil, fmt.Errorf("raftlog: %d metas for %d entries", len(b.Metas), len(b.Entries))
+	}
+	first, last := l.firstIndex(), l.last
+	if s := b.Snapshot; s != nil {
+		idx := s.GetMetadata().GetIndex()
+		if idx <= l.snap.GetMetadata().GetIndex() {
+			return nil, raft.ErrSnapOutOfDate
+		}
+		first, last = idx+1, idx
+	}
+	ents := b.Entries
+	for i, e := range ents {
+		if i > 0 && e.GetIndex() != ents[i-1].GetIndex()+1 {
+			return nil, fmt.Errorf("raftlog: entries not contiguous: %d after %d", e.GetIndex(), ents[i-1].GetIndex())
+		}
+		if n := entryMetaSize + len(e.GetData()); n > maxFramePayload {
+			return nil, fmt.Errorf("raftlog: entry %d of %d bytes exceeds the frame limit %d", e.GetIndex(), n, maxFramePayload)
+		}
+	}
+	if len(ents) == 0 {
+		return nil, nil
+	}
+	if ents[len(ents)-1].GetIndex() < first {
+		return nil, nil
+	}
+	if ents[0].GetIndex() < first {
+		ents = ents[first-ents[0].GetIndex():]
+	}
+	if ents[0].GetIndex() > last+1 {
+		return nil, fmt.Errorf("raftlog: missing log entries: append at %d after last index %d", ents[0].GetIndex(), last)
+	}
+	return ents, nil
+}
+
+func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta) error {
+	hdr := make([]byte, entryMetaSize)
+	h := entryHeader{index: e.GetIndex(), term: e.GetTerm(), meta: m}
+	h.etype = uint8(e.GetType()) & 0x0f
+	if e.Type != nil {
+		h.etype |= presType
+	}
+	if e.Term != nil {
+		h.etype |= presTerm
+	}
+	if e.Index != nil {
+		h.etype |= presIndex
+	}
+	if e.Data != nil {
+		h.etype |= presData
+	}
+	putEntryHeader(hdr, h)
+	body, compressed := maybeCompress(e.Data)
+	pos, s, err := l.emitParts(r, recEntry, compressed, hdr, body)
+	if err != nil {
+		return err
+	}
+	l.addEntry(s, h, pos, int64(frameHeaderSize+len(hdr)+len(body)))
+	if l.tailFirst+uint64(len(l.tail)) != h.index {
+		clear(l.tail)
+		l.tail, l.tailBytes, l.tailFirst = l.tail[:0], 0, h.index
+	}
+	l.tail = append(l.tail, e)
+	l.tailBytes += int64(proto.Size(e))
+	return nil
+}
+
+// Presence bits in the entry type byte: protobuf optional fields keep
+// whether they were set, and raft sizes entries by their encoding.
+const (
+	presType  = 0x10
+	presTerm  = 0x20
+	presIndex = 0x40
+	presData  = 0x80
+)
+
+// minCompressBytes: below this, snappy rarely pays for its header.
+const minCompressBytes = 64
+
+func maybeCompress(b []byte) ([]byte, bool) {
+	if len(b) < minCompressBytes {
+		return b, false
+	}
+	c := snappy.Encode(nil, b)
+	if len(c) >= len(b) {
+		return b, false
+	}
+	return c, true
+}
+
+func encodeHardState(h *pb.HardState) []byte {
+	b := make([]byte, 24)
+	binary.LittleEndian.PutUint64(b, h.GetTerm())
+	binary.LittleEndian.PutUint64(b[8:], h.GetVote())
+	binary.LittleEndian.PutUint64(b[16:], h.GetCommit())
+	return b
+}
+
+func encodeConfState(c *pb.ConfState) []byte {
+	b, err := proto.Marshal(c)
+	if err != nil {
+		panic(fmt.Sprintf("raftlog: marshal conf state: %v", err))
+	}
+	return b
+}
+
+type payload struct {
+	compressed bool
+	header     []byte
+	body       []byte
+}
+
+func encodeState(s State) payload {
+	body, c := maybeCompress(s.Data)
+	return payload{compressed: c, header: []byte{s.Kind}, body: body}
+}
+
+func encodeSnapshot(s *pb.Snapshot, reset bool) payload {
+	cs := encodeConfState(pb.EnsureConfState(s.GetMetadata().GetConfState()))
+	h := make([]byte, 21, 21+len(cs))
+	binary.LittleEndian.PutUint64(h, s.GetMetadata().GetIndex())
+	binary.LittleEndian.PutUint64(h[8:], s.GetMetadata().GetTerm())
+	if reset {
+		h[16] = 1
+	}
+	binary.LittleEndian.PutUint32(h[17:], uint32(len(cs)))
+	h = append(h, cs...)
+	body, c := maybeCompress(s.GetData())
+	return payload{compressed: c, header: h, body: body}
+}
+
+// emit writes one frame into the active segment, rolling first when it does
+// not fit. It accepts a []byte or a payload.
+func (l *Log) emit(r *Round, typ recordType, p any) (int64, *segment, error) {
+	switch p := p.(type) {
+	case []byte:
+		return l.emitParts(r, typ, false, p, nil)
+	case payload:
+		return l.emitParts(r, typ, p.compressed, p.header, p.body)
+	}
+	panic("raftlog: emit of unknown payload")
+}
+
+// rollSlackBytes keeps room for the seal and a sync mark past SegmentBytes.
+const rollSlackBytes = 2 * (frameHeaderSize + 16)
+
+func (l *Log) emitParts(r *Round, typ recordType, compressed bool, header, body []byte) (int64, *segment, error) {
+	n := int64(frameHeaderSize + len(header) + len(body))
+	s := l.active()
+	if s.size > s.base && s.size+n+rollSlackBytes > l.opts.SegmentBytes {
+		if err := l.roll(r); err != nil {
+			return 0, nil, err
+		}
+		s = l.active()
+	}
+	return l.writeTo(r, s, typ, compressed, header, body), s, nil
+}
+
+// writeTo appends a frame to segment s within round r and returns its
+// position. The first write of a round to a segment is preceded by a sync
+// mark when the segment became more durable since the last mark.
+func (l *Log) writeTo(r *Round, s *segment, typ recordType, compressed bool, header, body []byte) int64 {
+	if r.cur != s {
+		r.flush()
+		r.cur, r.bufStart = s, s.size
+		if s.durable > s.marked && typ != recSegmentHeader {
+			var m [16]byte
+			binary.LittleEndian.PutUint64(m[:], s.gen)
+			binary.LittleEndian.PutUint64(m[8:], uint64(s.durable))
+			r.buf = appendFrame(r.buf, recSyncMark, false, s.gen, m[:], nil)
+			s.size += frameHeaderSize + 16
+			s.marked = s.durable
+		}
+	}
+	pos := s.size
+	r.buf = appendFrame(r.buf, typ, compressed, s.gen, header, body)
+	s.size += int64(frameHeaderSize + len(header) + len(body))
+	return pos
+}
+
+// flush turns the round's buffered frames for its current segment into a
+// write.
+func (r *Round) flush() {
+	if r.cur == nil || len(r.buf) == 0 {
+		r.cur = nil
+		return
+	}
+	s := r.cur
+	r.Writes = append(r.Writes, WriteOp{File: s.f, Off: r.bufStart, Data: r.buf})
+	synced := false
+	for _, f := range r.Syncs {
+		synced = synced || f == s.f
+	}
+	if !synced {
+		r.Syncs = append(r.Syncs, s.f)
+	}
+	r.ends = append(r.ends, segEnd{seg: s, end: r.bufStart + int64(len(r.buf))})
+	r.cur, r.buf = nil, nil
+}
+
+func (l *Log) writeSeal(r *Round, s *segment) {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], l.last+1)
+	l.writeTo(r, s, recSeal, false, b[:], nil)
+	s.sealed = true
+}
+
+// closeSegment turns a sealed segment into a closed one and schedules its
+// index file.
+func (l *Log) closeSegment(r *Round, s *segment) {
+	s.buildSparse(l.opts.IndexIntervalBytes)
+	r.Files = append(r.Files, FileWrite{Path: l.path(indexName(s.gen)), Data: encodeIndex(s)})
+	l.ckptDirty = true
+}
+
+// roll seals the active segment and starts a new one that begins with a
+// copy of the log's state.
+func (l *Log) roll(r *Round) error {
+	if len(l.segs) > 0 {
+		if old := l.active(); !old.sealed {
+			l.writeSeal(r, old)
+			l.closeSegment(r, old)
+		}
+	}
+	gen := l.nextGen
+	l.nextGen++
+	p := l.path(segmentName(gen))
+	f, err := l.opts.Allocator.Allocate(l.fs, p, l.opts.SegmentBytes)
+	if err != nil {
+		return fmt.Errorf("raftlog: allocate segment %s: %w", p, err)
+	}
+	s := &segment{gen: gen, path: p, f: f, first: l.last + 1, last: l.last}
+	l.segs = append(l.segs, s)
+	r.SyncDirs = append(r.SyncDirs, l.dir)
+
+	h := make([]byte, 0, len(segmentMagic)+2+16)
+	h = append(h, segmentMagic...)
+	h = binary.LittleEndian.AppendUint16(h, formatVersion)
+	h = binary.LittleEndian.AppendUint64(h, gen)
+	h = binary.LittleEndian.AppendUint64(h, l.last+1)
+	l.writeTo(r, s, recSegmentHeader, false, h, nil)
+	if l.snap.GetMetadata().GetIndex() > 0 || len(l.snap.GetData()) > 0 {
+		p := encodeSnapshot(l.snap, false)
+		l.writeTo(r, s, recSnapshot, p.compressed, p.header, p.body)
+	}
+	l.writeTo(r, s, recConfState, false, encodeConfState(l.cs), nil)
+	for _, st := range l.states {
+		p := encodeState(st)
+		l.writeTo(r, s, recState, p.compressed, p.header, p.body)
+	}
+	if !raft.IsEmptyHardState(l.hs) {
+		l.writeTo(r, s, recHardState, false, encodeHardState(l.hs), nil)
+	}
+	s.base = s.size
+	l.ckptDirty = true
+	return nil
+}
+
+// finishRound flushes the round and, when segments were closed or dropped,
+// adds a checkpoint and the removal of dead segments.
+func (l *Log) finishRound(r *Round) {
+	r.flush()
+	r.last = l.last
+	if !l.ckptDirty {
+		return
+	}
+	l.ckptDirty = false
+	live := l.segs[:0]
+	for i, s := range l.segs {
+		if i < len(l.segs)-1 && s.empty() {
+			l.dead = append(l.dead, s)
+			continue
+		}
+		live = append(live, s)
+	}
+	clear(l.segs[len(live):])
+	l.segs = live
+	r.Files = append(r.Files, FileWrite{Path: l.path(checkpointFn), Data: encodeCheckpoint(l.checkpoint())})
+	for _, s := range l.dead {
+		r.Removes = append(r.Removes, s.path, l.path(indexName(s.gen)))
+		if s.f != nil {
+			r.closes = append(r.closes, s.f)
+			s.f = nil
+		}
+	}
+	l.dead = l.dead[:0]
+}
+
+func (l *Log) checkpoint() checkpoint {
+	c := checkpoint{scanFrom: l.active().gen, nextGen: l.nextGen}
+	var closedLast uint64
+	for _, s := range l.segs[:len(l.segs)-1] {
+		if !s.sealed {
+			panic(fmt.Sprintf("raftlog: %s: closed segment %d not sealed", l.dir, s.gen))
+		}
+		c.closed = append(c.closed, closedInfo{
+			gen: s.gen, first: s.first, last: s.last, size: s.size,
+			hasRecords: s.hasRecords, firstOffset: s.firstOffset, nextOffset: s.nextOffset, maxTs: s.maxTs,
+		})
+		closedLast = s.last
+	}
+	for _, t := range l.terms {
+		if len(c.closed) == 0 || t.index > closedLast {
+			break
+		}
+		c.terms = append(c.terms, t)
+	}
+	return c
+}
+
+// Compact records a snapshot of the partition's state at index (raft log
+// compaction): FirstIndex becomes index+1. Entries below stay on disk, and
+// readable with ReadEntries, until DeleteBefore removes their segments.
+func (l *Log) Compact(index uint64, cs *pb.ConfState, data []byte) (*Round, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	if index <= l.snap.GetMetadata().GetIndex() {
+		return nil, raft.ErrSnapOutOfDate
+	}
+	if index > l.last {
+		return nil, fmt.Errorf("raftlog: compact %d beyond last index %d", index, l.last)
+	}
+	term, _ := l.termAt(index)
+	if cs == nil {
+		cs = l.cs
+	}
+	snap := &pb.Snapshot{
+		Data:     append([]byte(nil), data...),
+		Metadata: &pb.SnapshotMetadata{Index: new(index), Term: new(term), ConfState: proto.Clone(cs).(*pb.ConfState)},
+	}
+	if len(data) == 0 {
+		snap.Data = nil
+	}
+	r := l.newRound()
+	if _, _, err := l.emit(r, recSnapshot, encodeSnapshot(snap, false)); err != nil {
+		return nil, l.fail(err)
+	}
+	l.snap = snap
+	l.cs = snap.Metadata.ConfState
+	l.finishRound(r)
+	return r, nil
+}
+
+// DeleteBefore is retention: it removes closed segments whose entries all
+// lie below index and below FirstIndex. It returns nil when nothing can go.
+func (l *Log) DeleteBefore(index uint64) (*Round, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	limit := min(index, l.firstIndex())
+	n := 0
+	for _, s := range l.segs[:len(l.segs)-1] {
+		if !s.empty() && s.last >= limit {
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	l.dead = append(l.dead, l.segs[:n]...)
+	l.segs = append(l.segs[:0:0], l.segs[n:]...)
+	oldest := l.oldestIndex()
+	k := 0
+	for k+1 < len(l.terms) && l.terms[k+1].index <= oldest {
+		k++
+	}
+	l.terms = append(l.terms[:0:0], l.terms[k:]...)
+	r := l.newRound()
+	l.ckptDirty = true
+	l.finishRound(r)
+	return r, nil
+}
+
+// oldestIndex is the first entry still on disk.
+func (l *Log) oldestIndex() uint64 {
+	for _, s := range l.segs {
+		if !s.empty() {
+			return s.first
+		}
+	}
+	return l.firstIndex()
+}
+
+func (l *Log) evictTail() {
+	budget := l.opts.TailCacheBytes
+	n := 0
+	for l.tailBytes > budget && n < len(l.tail) && l.tailFirst+uint64(n) <= l.stable {
+		l.tailBytes -= int64(proto.Size(l.tail[n]))
+		n++
+	}
+	if n > 0 {
+		clear(l.tail[:n])
+		l.tail = l.tail[n:]
+		l.tailFirst += uint64(n)
+	}
+}

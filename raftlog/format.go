@@ -1,0 +1,227 @@
+package raftlog
+
+// The on-disk format of a partition log. Frozen: changing any constant or
+// layout below needs a new formatVersion and a migration.
+//
+// A log directory holds:
+//
+//	<gen>.seg    segment files, gen = 20-digit decimal generation, increasing
+//	<gen>.idx    sparse offset/time index of a closed (sealed) segment
+//	checkpoint   which segments are closed and known good (replaced by rename)
+//
+// A segment is a sequence of frames, starting at file offset 0:
+//
+//	 0        4        8    9             17
+//	 +--------+--------+----+-------------+--------------------------+
+//	 | CRC32C | length |type| generation  | payload (length bytes)   |
+//	 +--------+--------+----+-------------+--------------------------+
+//	  uint32   uint32   u8    uint64         all integers little-endian
+//
+// CRC32C (Castagnoli) covers bytes [4, 17+length): length, type, generation
+// and payload. A frame is valid only if its CRC matches, its length is at
+// most maxFramePayload, its type is known and its generation equals the
+// segment's (from the file name). Zeroed, preallocated or recycled space can
+// therefore never be read as a live frame: zeros fail the CRC, and frames
+// left by an earlier use of the file carry another generation.
+//
+// The top bit of type (flagSnappy) marks a snappy-compressed body; it is set
+// only when compression shrinks the body (client batches often arrive
+// compressed already). The low 7 bits are the record type:
+//
+//	1 segment header  magic "SLUICESG" | version u16 | gen u64 | next index u64
+//	2 entry           index u64 | term u64 | entry type u8 |
+//	                  base offset i64 | record count u32 | max timestamp i64 |
+//	                  body (raft entry data; snappy if flagged)
+//	3 hard state      term u64 | vote u64 | commit u64
+//	4 conf state      protobuf raftpb.ConfState
+//	5 snapshot        index u64 | term u64 | reset u8 | conf state length u32 |
+//	                  protobuf raftpb.ConfState | data (snappy if flagged)
+//	6 sync mark       gen u64 | position u64: every byte of segment gen below
+//	                  position was durable when this frame was written
+//	7 seal            next index u64: the segment ends here; the log goes on
+//	                  in the next generation
+//	8 state           kind u8 | data (snappy if flagged): partition state owned
+//	                  by the caller (applied index, offsets, producer state,
+//	                  epoch cache...), latest frame per kind wins
+//	9-127             reserved
+//
+// Recovery replays frames in order: an entry whose index is at most the last
+// index truncates the suffix from that index (a conflicting append), a reset
+// snapshot drops every entry, a compaction snapshot moves the first index.
+// Every segment begins with the header followed by a copy of the current
+// hard state, conf state, snapshot and states, so a log whose older
+// segments were deleted by retention still recovers from what is left.
+//
+// Torn tails. Each append round begins with a sync mark recording how far the
+// segment was durable when the round began (the end of the last completed
+// round): the watermark costs no extra sync. On recovery an invalid frame
+// below the highest watermark found is corruption, and opening fails naming
+// segment and position; at or above it, it is a torn tail: the log ends
+// there. A segment is sealed before the next one starts; an unsealed segment
+// followed by others means the crash hit the roll, and the later segments
+// are dropped unless a sync mark in them proves they were durable (then it
+// is corruption). After a torn tail, recovery seals the segment durably and
+// appends to a new one, so frames left beyond the tear are never read again.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+)
+
+const (
+	frameHeaderSize = 17
+	// maxFramePayload bounds one frame; larger payloads are refused.
+	maxFramePayload = 64 << 20
+	formatVersion   = 1
+
+	entryMetaSize = 8 + 8 + 1 + 8 + 4 + 8
+
+	segmentMagic = "SLUICESG"
+	segmentExt   = ".seg"
+	indexExt     = ".idx"
+	checkpointFn = "checkpoint"
+	tmpSuffix    = ".tmp"
+)
+
+type recordType uint8
+
+const (
+	recSegmentHeader recordType = 1
+	recEntry         recordType = 2
+	recHardState     recordType = 3
+	recConfState     recordType = 4
+	recSnapshot      recordType = 5
+	recSyncMark      recordType = 6
+	recSeal          recordType = 7
+	recState         recordType = 8
+	recMax           recordType = 8
+
+	flagSnappy = 0x80
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// errInvalidFrame means the bytes at a position are not a valid frame: the
+// end of the log, a torn write, or corruption — the caller decides which.
+var errInvalidFrame = errors.New("raftlog: invalid frame")
+
+// ErrCorrupt is wrapped by every error that reports damaged data below the
+// durable watermark.
+var ErrCorrupt = errors.New("raftlog: corrupt log")
+
+// frame is one decoded frame. payload aliases the buffer it was decoded from.
+type frame struct {
+	typ     recordType
+	snappy  bool
+	payload []byte
+}
+
+// size of the encoded frame.
+func (f frame) size() int64 { return int64(frameHeaderSize + len(f.payload)) }
+
+// appendFrame appends one frame made of header and body to dst.
+func appendFrame(dst []byte, typ recordType, compressed bool, gen uint64, header, body []byte) []byte {
+	n := len(header) + len(body)
+	if n > maxFramePayload {
+		panic(fmt.Sprintf("raftlog: frame payload %d exceeds %d", n, maxFramePayload))
+	}
+	start := len(dst)
+	t := uint8(typ)
+	if compressed {
+		t |= flagSnappy
+	}
+	var h [frameHeaderSize]byte
+	binary.LittleEndian.PutUint32(h[4:], uint32(n))
+	h[8] = t
+	binary.LittleEndian.PutUint64(h[9:], gen)
+	dst = append(dst, h[:]...)
+	dst = append(dst, header...)
+	dst = append(dst, body...)
+	crc := crc32.Checksum(dst[start+4:], crcTable)
+	binary.LittleEndian.PutUint32(dst[start:], crc)
+	return dst
+}
+
+// frameLength reads the payload length from a frame header, or -1 if the
+// header cannot start a valid frame.
+func frameLength(h []byte) int {
+	n := binary.LittleEndian.Uint32(h[4:])
+	if n > maxFramePayload {
+		return -1
+	}
+	t := recordType(h[8] &^ flagSnappy)
+	if t == 0 || t > recMax {
+		return -1
+	}
+	return int(n)
+}
+
+// decodeFrame decodes the frame at the start of b, which must hold the
+// whole frame. It returns errInvalidFrame for anything that is not a frame
+// of generation gen.
+func decodeFrame(b []byte, gen uint64) (frame, error) {
+	if len(b) < frameHeaderSize {
+		return frame{}, errInvalidFrame
+	}
+	n := frameLength(b)
+	if n < 0 || len(b) < frameHeaderSize+n {
+		return frame{}, errInvalidFrame
+	}
+	if binary.LittleEndian.Uint64(b[9:]) != gen {
+		return frame{}, errInvalidFrame
+	}
+	want := binary.LittleEndian.Uint32(b)
+	if crc32.Checksum(b[4:frameHeaderSize+n], crcTable) != want {
+		return frame{}, errInvalidFrame
+	}
+	return frame{
+		typ:     recordType(b[8] &^ flagSnappy),
+		snappy:  b[8]&flagSnappy != 0,
+		payload: b[frameHeaderSize : frameHeaderSize+n],
+	}, nil
+}
+
+// EntryMeta is the Kafka view of one raft entry, stored beside it so offsets
+// and timestamps map to raft indexes without decompressing the entry.
+// Entries that carry no records (conf changes, no-ops) have Count 0.
+type EntryMeta struct {
+	BaseOffset   int64  // offset of the first record
+	Count        uint32 // records in the entry (lastOffsetDelta+1)
+	MaxTimestamp int64  // largest record timestamp, ms
+}
+
+// NextOffset is the offset after the entry's last record.
+func (m EntryMeta) NextOffset() int64 { return m.BaseOffset + int64(m.Count) }
+
+type entryHeader struct {
+	index, term uint64
+	etype       uint8
+	meta        EntryMeta
+}
+
+func putEntryHeader(b []byte, h entryHeader) {
+	binary.LittleEndian.PutUint64(b[0:], h.index)
+	binary.LittleEndian.PutUint64(b[8:], h.term)
+	b[16] = h.etype
+	binary.LittleEndian.PutUint64(b[17:], uint64(h.meta.BaseOffset))
+	binary.LittleEndian.PutUint32(b[25:], h.meta.Count)
+	binary.LittleEndian.PutUint64(b[29:], uint64(h.meta.MaxTimestamp))
+}
+
+func getEntryHeader(b []byte) (entryHeader, error) {
+	if len(b) < entryMetaSize {
+		return entryHeader{}, fmt.Errorf("%w: entry record of %d bytes", ErrCorrupt, len(b))
+	}
+	return entryHeader{
+		index: binary.LittleEndian.Uint64(b[0:]),
+		term:  binary.LittleEndian.Uint64(b[8:]),
+		etype: b[16],
+		meta: EntryMeta{
+			BaseOffset:   int64(binary.LittleEndian.Uint64(b[17:])),
+			Count:        binary.LittleEndian.Uint32(b[25:]),
+			MaxTimestamp: int64(binary.LittleEndian.Uint64(b[29:])),
+		},
+	}, nil
+}

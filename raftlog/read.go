@@ -1,0 +1,317 @@
+package raftlog
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/golang/snappy"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+)
+
+var _ raft.Storage = (*Log)(nil)
+
+// InitialState implements raft.Storage.
+func (l *Log) InitialState() (*pb.HardState, *pb.ConfState, error) {
+	if l.err != nil {
+		return nil, nil, l.err
+	}
+	return proto.Clone(l.hs).(*pb.HardState), proto.Clone(pb.EnsureConfState(l.cs)).(*pb.ConfState), nil
+}
+
+// FirstIndex implements raft.Storage.
+func (l *Log) FirstIndex() (uint64, error) { return l.firstIndex(), l.err }
+
+// LastIndex implements raft.Storage.
+func (l *Log) LastIndex() (uint64, error) { return l.last, l.err }
+
+// Snapshot implements raft.Storage: the latest snapshot, which holds the
+// partition's state at FirstIndex-1.
+func (l *Log) Snapshot() (*pb.Snapshot, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	return proto.Clone(l.snap).(*pb.Snapshot), nil
+}
+
+// Term implements raft.Storage.
+func (l *Log) Term(i uint64) (uint64, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	if i < l.snap.GetMetadata().GetIndex() {
+		return 0, raft.ErrCompacted
+	}
+	if i > l.last {
+		return 0, raft.ErrUnavailable
+	}
+	t, ok := l.termAt(i)
+	if !ok {
+		panic(fmt.Sprintf("raftlog: %s: no term for index %d in [%d,%d]", l.dir, i, l.firstIndex()-1, l.last))
+	}
+	return t, nil
+}
+
+// Entries implements raft.Storage. A read failure (EIO, bad checksum) stops
+// the log with a clear error: etcd raft panics on any error but
+// ErrCompacted, deliberately ending the partition rather than serving a
+// damaged log.
+func (l *Log) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	if lo < l.firstIndex() {
+		return nil, raft.ErrCompacted
+	}
+	if hi > l.last+1 {
+		return nil, fmt.Errorf("raftlog: entries [%d,%d) beyond last index %d: %w", lo, hi, l.last, raft.ErrUnavailable)
+	}
+	if lo == hi {
+		return nil, raft.ErrUnavailable
+	}
+	return l.read(lo, hi, maxSize)
+}
+
+// OldestIndex is the first entry still on disk; it may be below FirstIndex,
+// as Kafka's log start offset may be below the raft snapshot.
+func (l *Log) OldestIndex() uint64 { return l.oldestIndex() }
+
+// ReadEntries reads entries [lo, hi) up to maxSize bytes (at least one) from
+// anywhere in the retained log, for Kafka fetches.
+func (l *Log) ReadEntries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	if lo < l.oldestIndex() {
+		return nil, raft.ErrCompacted
+	}
+	if hi > l.last+1 || lo >= hi {
+		return nil, raft.ErrUnavailable
+	}
+	return l.read(lo, hi, maxSize)
+}
+
+func (l *Log) read(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
+	var out []*pb.Entry
+	var size uint64
+	full := false
+	add := func(e *pb.Entry) bool {
+		n := uint64(proto.Size(e))
+		if len(out) > 0 && size+n > maxSize {
+			full = true
+			return false
+		}
+		out = append(out, e)
+		size += n
+		return true
+	}
+	idx := lo
+	for idx < hi && idx < l.tailFirst {
+		s := l.segmentFor(idx)
+		if s == nil {
+			return nil, l.fail(fmt.Errorf("%w: no segment holds entry %d", ErrCorrupt, idx))
+		}
+		end := min(hi, s.last+1, l.tailFirst)
+		if err := l.readSegment(s, idx, end, maxSize, add); err != nil {
+			return nil, l.fail(err)
+		}
+		if full {
+			return out, nil
+		}
+		idx = end
+	}
+	for ; idx < hi; idx++ {
+		if !add(l.tail[idx-l.tailFirst]) {
+			break
+		}
+	}
+	return out, nil
+}
+
+// segmentFor returns the segment whose live range holds index.
+func (l *Log) segmentFor(index uint64) *segment {
+	k := sort.Search(len(l.segs), func(k int) bool {
+		s := l.segs[k]
+		return !s.empty() && s.last >= index
+	})
+	if k == len(l.segs) || l.segs[k].first > index {
+		return nil
+	}
+	return l.segs[k]
+}
+
+// readSegment reads entries [lo, hi) of s, calling add for each until it
+// returns false.
+func (l *Log) readSegment(s *segment, lo, hi, maxSize uint64, add func(*pb.Entry) bool) error {
+	var from int64
+	if s.dense != nil {
+		from = s.dense[lo-s.first].pos
+	} else {
+		from = s.sparseStart(lo)
+	}
+	sc := &scanner{f: s.f, gen: s.gen, pos: from, limit: s.size, chunk: readChunk(maxSize)}
+	next := lo
+	for next < hi {
+		pos, fr, err := sc.next()
+		if err != nil {
+			if errors.Is(err, errInvalidFrame) {
+				return fmt.Errorf("%w: corrupt record at segment %d offset %d (%s)", ErrCorrupt, s.gen, pos, s.path)
+			}
+			return err
+		}
+		if fr.typ != recEntry {
+			continue
+		}
+		if s.dense != nil {
+			if k := next - s.first; s.dense[k].pos != pos {
+				continue // superseded in this segment
+			}
+		} else if s.isDead(pos) {
+			continue
+		}
+		e, h, err := decodeEntry(fr)
+		if err != nil {
+			return fmt.Errorf("segment %d offset %d: %w", s.gen, pos, err)
+		}
+		if h.index < next {
+			continue
+		}
+		if h.index != next {
+			return fmt.Errorf("%w: segment %d offset %d holds entry %d, want %d", ErrCorrupt, s.gen, pos, h.index, next)
+		}
+		if !add(e) {
+			return nil
+		}
+		next++
+	}
+	return nil
+}
+
+func readChunk(maxSize uint64) int {
+	return int(min(max(maxSize, 16<<10), 1<<20))
+}
+
+func decodeEntry(fr frame) (*pb.Entry, entryHeader, error) {
+	h, err := getEntryHeader(fr.payload)
+	if err != nil {
+		return nil, h, err
+	}
+	e := &pb.Entry{}
+	if h.etype&presIndex != 0 {
+		e.Index = new(h.index)
+	}
+	if h.etype&presTerm != 0 {
+		e.Term = new(h.term)
+	}
+	if h.etype&presType != 0 {
+		e.Type = new(pb.EntryType(h.etype & 0x0f))
+	}
+	if h.etype&presData != 0 {
+		body := fr.payload[entryMetaSize:]
+		if fr.snappy {
+			if e.Data, err = snappy.Decode(nil, body); err != nil {
+				return nil, h, fmt.Errorf("%w: entry %d: %v", ErrCorrupt, h.index, err)
+			}
+		} else {
+			e.Data = append(make([]byte, 0, len(body)), body...)
+		}
+	}
+	return e, h, nil
+}
+
+// FindOffset returns the first entry holding records at or after offset:
+// the entry containing offset, or the next one with records. found is false
+// when no retained entry ends after offset.
+func (l *Log) FindOffset(offset int64) (index uint64, found bool, err error) {
+	if l.err != nil {
+		return 0, false, l.err
+	}
+	for _, s := range l.segs {
+		if s.empty() || !s.hasRecords || s.nextOffset <= offset {
+			continue
+		}
+		if s.dense != nil {
+			for i, e := range s.dense {
+				if e.meta.Count > 0 && e.meta.NextOffset() > offset {
+					return s.first + uint64(i), true, nil
+				}
+			}
+			continue
+		}
+		idx, ok, err := l.scanClosed(s, s.sparseStartOffset(offset), func(h entryHeader) bool {
+			return h.meta.Count > 0 && h.meta.NextOffset() > offset
+		})
+		if err != nil || ok {
+			return idx, ok, err
+		}
+	}
+	return 0, false, nil
+}
+
+// FindTimestamp returns the first entry holding a record with timestamp at
+// least ts (ListOffsets by time).
+func (l *Log) FindTimestamp(ts int64) (index uint64, found bool, err error) {
+	if l.err != nil {
+		return 0, false, l.err
+	}
+	for _, s := range l.segs {
+		if s.empty() || !s.hasRecords || s.maxTs < ts {
+			continue
+		}
+		if s.dense != nil {
+			for i, e := range s.dense {
+				if e.meta.Count > 0 && e.meta.MaxTimestamp >= ts {
+					return s.first + uint64(i), true, nil
+				}
+			}
+			continue
+		}
+		// Every entry up to the point before the first with a running
+		// maximum >= ts is older than ts.
+		k := sort.Search(len(s.times), func(k int) bool { return s.times[k].ts >= ts })
+		from := int64(0)
+		if k > 0 {
+			from = s.sparseStart(s.times[k-1].index + 1)
+		}
+		idx, ok, err := l.scanClosed(s, from, func(h entryHeader) bool {
+			return h.meta.Count > 0 && h.meta.MaxTimestamp >= ts
+		})
+		if err != nil || ok {
+			return idx, ok, err
+		}
+	}
+	return 0, false, nil
+}
+
+// scanClosed scans a closed segment's live entries from position from and
+// returns the first whose header matches.
+func (l *Log) scanClosed(s *segment, from int64, match func(entryHeader) bool) (uint64, bool, error) {
+	sc := &scanner{f: s.f, gen: s.gen, pos: from, limit: s.size, chunk: 64 << 10}
+	for {
+		pos, fr, err := sc.next()
+		if err != nil {
+			if errors.Is(err, errInvalidFrame) {
+				if pos >= s.size {
+					return 0, false, nil
+				}
+				return 0, false, l.fail(fmt.Errorf("%w: corrupt record at segment %d offset %d (%s)", ErrCorrupt, s.gen, pos, s.path))
+			}
+			return 0, false, l.fail(err)
+		}
+		if fr.typ != recEntry || s.isDead(pos) {
+			continue
+		}
+		h, err := getEntryHeader(fr.payload)
+		if err != nil {
+			return 0, false, l.fail(err)
+		}
+		if h.index > s.last {
+			return 0, false, nil
+		}
+		if h.index >= s.first && match(h) {
+			return h.index, true, nil
+		}
+	}
+}

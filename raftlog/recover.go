@@ -1,0 +1,556 @@
+package raftlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/golang/snappy"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"sluice/raftlog/vfs"
+)
+
+func (l *Log) recover() error {
+	names, err := l.fs.List(l.dir)
+	if err != nil {
+		return fmt.Errorf("raftlog: list %s: %w", l.dir, err)
+	}
+	var gens []uint64
+	var removes []string
+	hasCkpt := false
+	for _, n := range names {
+		switch {
+		case strings.HasSuffix(n, tmpSuffix):
+			removes = append(removes, l.path(n))
+		case n == checkpointFn:
+			hasCkpt = true
+		default:
+			if g, ok := parseGen(n, segmentExt); ok {
+				gens = append(gens, g)
+			}
+		}
+	}
+	sort.Slice(gens, func(i, j int) bool { return gens[i] < gens[j] })
+
+	var ck checkpoint
+	if hasCkpt {
+		b, err := readFile(l.fs, l.path(checkpointFn))
+		if err != nil {
+			return fmt.Errorf("raftlog: %s: %w", l.path(checkpointFn), err)
+		}
+		if ck, err = decodeCheckpoint(b); err != nil {
+			return fmt.Errorf("raftlog: %s: %w", l.path(checkpointFn), err)
+		}
+	}
+	if ck.nextGen > l.nextGen {
+		l.nextGen = ck.nextGen
+	}
+	if n := len(gens); n > 0 && gens[n-1] >= l.nextGen {
+		l.nextGen = gens[n-1] + 1
+	}
+	if err := l.loadClosed(ck, gens); err != nil {
+		return err
+	}
+
+	closed := make(map[uint64]bool, len(ck.closed))
+	for _, c := range ck.closed {
+		closed[c.gen] = true
+	}
+	var scan []uint64
+	for _, g := range gens {
+		switch {
+		case closed[g]:
+		case g >= ck.scanFrom:
+			scan = append(scan, g)
+		default:
+			// Dead before the checkpoint was written: removal did not finish.
+			removes = append(removes, l.path(segmentName(g)), l.path(indexName(g)))
+		}
+	}
+	dropped, err := l.replay(scan)
+	if err != nil {
+		return err
+	}
+	removes = append(removes, dropped...)
+	return l.finishRecovery(removes)
+}
+
+// loadClosed opens the segments the checkpoint lists as closed.
+func (l *Log) loadClosed(ck checkpoint, gens []uint64) error {
+	present := make(map[uint64]bool, len(gens))
+	for _, g := range gens {
+		present[g] = true
+	}
+	l.terms = append(l.terms[:0], ck.terms...)
+	for i, c := range ck.closed {
+		p := l.path(segmentName(c.gen))
+		if !present[c.gen] {
+			return fmt.Errorf("%w: %s: closed segment %d missing", ErrCorrupt, l.dir, c.gen)
+		}
+		if i > 0 && c.first != l.last+1 {
+			return fmt.Errorf("%w: %s: closed segment %d starts at %d, want %d", ErrCorrupt, l.dir, c.gen, c.first, l.last+1)
+		}
+		f, err := l.fs.Open(p)
+		if err != nil {
+			return fmt.Errorf("raftlog: open %s: %w", p, err)
+		}
+		s := &segment{
+			gen: c.gen, path: p, f: f, first: c.first, last: c.last,
+			size: c.size, durable: c.size, marked: c.size, sealed: true,
+			hasRecords: c.hasRecords, firstOffset: c.firstOffset, nextOffset: c.nextOffset, maxTs: c.maxTs,
+		}
+		l.segs = append(l.segs, s)
+		if err := l.loadIndex(s); err != nil {
+			return err
+		}
+		l.last = c.last
+	}
+	if len(ck.closed) > 0 {
+		// Entries below the first closed segment are gone; so is their snapshot
+		// until the scan finds the carried-over copy.
+		// The scan finds the carried-over snapshot; until then the log starts
+		// at the first closed entry.
+		l.snap.Metadata.Index = new(ck.closed[0].first - 1)
+	}
+	return nil
+}
+
+// loadIndex reads a closed segment's index file, rebuilding it from the
+// segment when it is missing or damaged (the segment itself is known good).
+func (l *Log) loadIndex(s *segment) error {
+	b, err := readFile(l.fs, l.path(indexName(s.gen)))
+	if err == nil {
+		if err = decodeIndex(b, s); err == nil {
+			return nil
+		}
+	}
+	return l.rebuildIndex(s)
+}
+
+// rebuildIndex scans a closed segment strictly: every frame up to its
+// recorded size must be valid.
+func (l *Log) rebuildIndex(s *segment) error {
+	sc, err := newScanner(s.f, s.gen, 0)
+	if err != nil {
+		return err
+	}
+	var dense []entryPos
+	var first uint64
+	s.dead = nil
+	for sc.pos < s.size {
+		pos, fr, err := sc.next()
+		if err != nil {
+			if errors.Is(err, errInvalidFrame) {
+				return fmt.Errorf("%w: corrupt record at segment %d offset %d (%s)", ErrCorrupt, s.gen, pos, s.path)
+			}
+			return err
+		}
+		if fr.typ != recEntry {
+			continue
+		}
+		h, err := getEntryHeader(fr.payload)
+		if err != nil {
+			return fmt.Errorf("segment %d offset %d: %w", s.gen, pos, err)
+		}
+		if h.index < s.first || h.index > s.last {
+			continue
+		}
+		if len(dense) > 0 && h.index < first+uint64(len(dense)) {
+			n := h.index - first
+			s.dead = append(s.dead, deadRange{start: dense[n].pos, end: pos})
+			dense = dense[:n]
+		}
+		if len(dense) == 0 {
+			first = h.index
+		}
+		dense = append(dense, entryPos{pos: pos, size: fr.size(), meta: h.meta})
+	}
+	if len(dense) == 0 || first != s.first || first+uint64(len(dense))-1 != s.last {
+		return fmt.Errorf("%w: segment %d holds entries [%d,%d], checkpoint says [%d,%d]",
+			ErrCorrupt, s.gen, first, first+uint64(len(dense))-1, s.first, s.last)
+	}
+	s.dense = dense
+	s.buildSparse(l.opts.IndexIntervalBytes)
+	return nil
+}
+
+// replay scans the given segments in order, applying their frames. It
+// returns the files of segments dropped after a torn tail.
+func (l *Log) replay(gens []uint64) ([]string, error) {
+	marks := make(map[uint64]int64)
+	for i, g := range gens {
+		p := l.path(segmentName(g))
+		f, err := l.fs.OpenReadWrite(p)
+		if err != nil {
+			return nil, fmt.Errorf("raftlog: open %s: %w", p, err)
+		}
+		s := &segment{gen: g, path: p, f: f, first: l.last + 1, last: l.last}
+		l.segs = append(l.segs, s)
+		ok, err := l.replaySegment(s, marks)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			l.segs = l.segs[:len(l.segs)-1]
+			f.Close()
+		}
+		if s.sealed {
+			continue
+		}
+		// The log ends here. Anything proved durable beyond is corruption.
+		if m := marks[g]; m > s.size {
+			return nil, fmt.Errorf("%w: corrupt record at segment %d offset %d (%s): below durable watermark %d",
+				ErrCorrupt, g, s.size, p, m)
+		}
+		var drop []string
+		if !ok {
+			drop = append(drop, p)
+		}
+		for _, h := range gens[i+1:] {
+			if err := l.checkDropped(h, g, s.size); err != nil {
+				return nil, err
+			}
+			drop = append(drop, l.path(segmentName(h)), l.path(indexName(h)))
+		}
+		return drop, nil
+	}
+	return nil, nil
+}
+
+// checkDropped scans a segment that follows a torn one for sync marks that
+// would prove the torn bytes durable.
+func (l *Log) checkDropped(gen, tornGen uint64, tornAt int64) error {
+	p := l.path(segmentName(gen))
+	f, err := l.fs.Open(p)
+	if err != nil {
+		return fmt.Errorf("raftlog: open %s: %w", p, err)
+	}
+	defer f.Close()
+	sc, err := newScanner(f, gen, 0)
+	if err != nil {
+		return err
+	}
+	for {
+		_, fr, err := sc.next()
+		if err != nil {
+			if errors.Is(err, errInvalidFrame) {
+				return nil
+			}
+			return err
+		}
+		if fr.typ != recSyncMark || len(fr.payload) < 16 {
+			continue
+		}
+		g := binary.LittleEndian.Uint64(fr.payload)
+		m := int64(binary.LittleEndian.Uint64(fr.payload[8:]))
+		if (g == tornGen && m > tornAt) || (g > tornGen && m > 0) {
+			return fmt.Errorf("%w: corrupt record at segment %d offset %d: segment %d proves it durable",
+				ErrCorrupt, tornGen, tornAt, gen)
+		}
+	}
+}
+
+// replaySegment applies the frames of one segment. ok is false when the
+// segment has no valid header (a crash during its creation).
+func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err error) {
+	sc, err := newScanner(s.f, s.gen, 0)
+	if err != nil {
+		return false, err
+	}
+	for {
+		pos, fr, err := sc.next()
+		if err != nil {
+			if errors.Is(err, errInvalidFrame) {
+				s.size = pos
+				s.durable, s.marked = pos, pos
+				return pos > 0, nil
+			}
+			return false, err
+		}
+		if pos == 0 {
+			if fr.typ != recSegmentHeader || len(fr.payload) < len(segmentMagic)+2+16 ||
+				string(fr.payload[:len(segmentMagic)]) != segmentMagic {
+				s.size = 0
+				return false, nil
+			}
+			if v := binary.LittleEndian.Uint16(fr.payload[len(segmentMagic):]); v != formatVersion {
+				return false, fmt.Errorf("raftlog: %s: unsupported format version %d", s.path, v)
+			}
+			continue
+		}
+		if err := l.replayFrame(s, pos, fr, marks); err != nil {
+			return false, fmt.Errorf("%w (segment %d offset %d, %s)", err, s.gen, pos, s.path)
+		}
+		s.size = sc.pos
+		if fr.typ == recSeal {
+			s.sealed = true
+			s.size = sc.pos
+			s.durable, s.marked = s.size, s.size
+			return true, nil
+		}
+	}
+}
+
+func (l *Log) replayFrame(s *segment, pos int64, fr frame, marks map[uint64]int64) error {
+	p := fr.payload
+	switch fr.typ {
+	case recEntry:
+		h, err := getEntryHeader(p)
+		if err != nil {
+			return err
+		}
+		if h.index <= l.snap.GetMetadata().GetIndex() {
+			return fmt.Errorf("%w: entry %d at or below snapshot %d", ErrCorrupt, h.index, l.snap.GetMetadata().GetIndex())
+		}
+		if h.index <= l.last {
+			l.truncateMem(h.index)
+		}
+		if h.index != l.last+1 {
+			return fmt.Errorf("%w: entry %d after %d", ErrCorrupt, h.index, l.last)
+		}
+		l.addEntry(s, h, pos, fr.size())
+	case recHardState:
+		if len(p) < 24 {
+			return fmt.Errorf("%w: hard state of %d bytes", ErrCorrupt, len(p))
+		}
+		l.hs = &pb.HardState{
+			Term:   new(binary.LittleEndian.Uint64(p)),
+			Vote:   new(binary.LittleEndian.Uint64(p[8:])),
+			Commit: new(binary.LittleEndian.Uint64(p[16:])),
+		}
+	case recConfState:
+		cs := &pb.ConfState{}
+		if err := proto.Unmarshal(p, cs); err != nil {
+			return fmt.Errorf("%w: conf state: %v", ErrCorrupt, err)
+		}
+		l.cs = cs
+	case recSnapshot:
+		snap, reset, err := decodeSnapshot(fr)
+		if err != nil {
+			return err
+		}
+		if reset {
+			l.resetMem(s, pos, snap)
+		} else {
+			if snap.GetMetadata().GetIndex() > l.last {
+				return fmt.Errorf("%w: compaction to %d beyond last index %d", ErrCorrupt, snap.GetMetadata().GetIndex(), l.last)
+			}
+			l.snap = snap
+			l.cs = snap.GetMetadata().GetConfState()
+		}
+	case recSyncMark:
+		if len(p) < 16 {
+			return fmt.Errorf("%w: sync mark of %d bytes", ErrCorrupt, len(p))
+		}
+		g := binary.LittleEndian.Uint64(p)
+		if m := int64(binary.LittleEndian.Uint64(p[8:])); m > marks[g] {
+			marks[g] = m
+		}
+	case recState:
+		if len(p) < 1 {
+			return fmt.Errorf("%w: empty state record", ErrCorrupt)
+		}
+		data := p[1:]
+		if fr.snappy {
+			d, err := snappy.Decode(nil, data)
+			if err != nil {
+				return fmt.Errorf("%w: state: %v", ErrCorrupt, err)
+			}
+			data = d
+		} else {
+			data = append([]byte(nil), data...)
+		}
+		l.setState(State{Kind: p[0], Data: data})
+	case recSeal, recSegmentHeader:
+	}
+	return nil
+}
+
+// addEntry records entry h at pos of the active (or scanned) segment s.
+func (l *Log) addEntry(s *segment, h entryHeader, pos, size int64) {
+	if s.empty() {
+		s.first = h.index
+	}
+	s.dense = append(s.dense, entryPos{pos: pos, size: size, meta: h.meta})
+	s.last = h.index
+	s.addRecords(h.meta)
+	l.last = h.index
+	l.pushTerm(h.index, h.term)
+}
+
+// truncateMem drops entries from index i on, in memory: a conflicting append.
+func (l *Log) truncateMem(i uint64) {
+	for k := len(l.segs) - 1; k >= 0; k-- {
+		s := l.segs[k]
+		if s.empty() {
+			continue
+		}
+		if s.last < i {
+			break
+		}
+		cut := i
+		if cut < s.first {
+			cut = s.first
+		}
+		if s.dense != nil {
+			n := cut - s.first
+			s.dead = append(s.dead, deadRange{start: s.dense[n].pos, end: s.size})
+			s.dense = s.dense[:n]
+			s.recomputeRecords()
+		}
+		s.last = cut - 1
+	}
+	l.last = i - 1
+	for n := len(l.terms); n > 0 && l.terms[n-1].index >= i; n-- {
+		l.terms = l.terms[:n-1]
+	}
+	if i < l.tailFirst {
+		l.tail, l.tailBytes, l.tailFirst = nil, 0, i
+	} else if n := i - l.tailFirst; n < uint64(len(l.tail)) {
+		for _, e := range l.tail[n:] {
+			l.tailBytes -= int64(proto.Size(e))
+		}
+		clear(l.tail[n:])
+		l.tail = l.tail[:n]
+	}
+	if l.stable >= i {
+		l.stable = i - 1
+	}
+	for _, r := range l.inflight {
+		if r.last >= i {
+			r.last = i - 1
+		}
+	}
+}
+
+// recomputeRecords rebuilds a dense segment's offset summary after a cut.
+func (s *segment) recomputeRecords() {
+	s.hasRecords = false
+	s.maxTs = 0
+	for _, e := range s.dense {
+		s.addRecords(e.meta)
+	}
+}
+
+// resetMem applies a snapshot from the leader: every entry is dropped. cur
+// is the segment being written (the last of l.segs) and pos the position of
+// the snapshot frame in it.
+func (l *Log) resetMem(cur *segment, pos int64, snap *pb.Snapshot) {
+	for _, s := range l.segs {
+		if s.dense != nil {
+			end := s.size
+			if s == cur {
+				end = pos
+			}
+			s.dead = append(s.dead, deadRange{start: 0, end: end})
+			s.dense = nil
+		}
+		s.first, s.last = 1, 0
+		s.hasRecords = false
+	}
+	idx := snap.GetMetadata().GetIndex()
+	cur.first, cur.last = idx+1, idx
+	l.last = idx
+	l.terms = append(l.terms[:0], termRun{index: idx, term: snap.GetMetadata().GetTerm()})
+	clear(l.tail)
+	l.tail, l.tailBytes, l.tailFirst = l.tail[:0], 0, idx+1
+	if l.stable > idx {
+		l.stable = idx
+	}
+	for _, r := range l.inflight {
+		if r.last > idx {
+			r.last = idx
+		}
+	}
+	l.snap = snap
+	l.cs = snap.GetMetadata().GetConfState()
+}
+
+func decodeSnapshot(fr frame) (*pb.Snapshot, bool, error) {
+	p := fr.payload
+	if len(p) < 21 {
+		return nil, false, fmt.Errorf("%w: snapshot of %d bytes", ErrCorrupt, len(p))
+	}
+	idx := binary.LittleEndian.Uint64(p)
+	term := binary.LittleEndian.Uint64(p[8:])
+	reset := p[16] == 1
+	n := binary.LittleEndian.Uint32(p[17:])
+	if uint64(n) > uint64(len(p)-21) {
+		return nil, false, fmt.Errorf("%w: snapshot conf state length %d", ErrCorrupt, n)
+	}
+	cs := &pb.ConfState{}
+	if err := proto.Unmarshal(p[21:21+n], cs); err != nil {
+		return nil, false, fmt.Errorf("%w: snapshot conf state: %v", ErrCorrupt, err)
+	}
+	data := p[21+n:]
+	if fr.snappy {
+		d, err := snappy.Decode(nil, data)
+		if err != nil {
+			return nil, false, fmt.Errorf("%w: snapshot data: %v", ErrCorrupt, err)
+		}
+		data = d
+	} else {
+		data = append([]byte(nil), data...)
+	}
+	if len(data) == 0 {
+		data = nil
+	}
+	return &pb.Snapshot{
+		Data:     data,
+		Metadata: &pb.SnapshotMetadata{Index: new(idx), Term: new(term), ConfState: cs},
+	}, reset, nil
+}
+
+// finishRecovery seals what the scan left open, writes index files and a
+// checkpoint, starts a fresh active segment, all durably, and removes dead
+// files.
+func (l *Log) finishRecovery(removes []string) error {
+	r := l.newRound()
+	for _, s := range l.segs {
+		if s.dense != nil || !s.sealed {
+			if !s.sealed {
+				l.writeSeal(r, s)
+			}
+			l.closeSegment(r, s)
+		}
+	}
+	if err := l.roll(r); err != nil {
+		return err
+	}
+	l.finishRound(r)
+	r.Removes = append(r.Removes, removes...)
+	err := r.Run(l.fs)
+	if err := l.Complete(r, err); err != nil {
+		return err
+	}
+	l.stable = l.last
+	l.tailFirst = l.last + 1
+	return nil
+}
+
+// readFile reads a whole small file.
+func readFile(fs vfs.FS, path string) ([]byte, error) {
+	f, err := fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	n, err := f.Size()
+	if err != nil {
+		return nil, err
+	}
+	if n > 1<<30 {
+		return nil, fmt.Errorf("raftlog: %s: %d bytes is too large", path, n)
+	}
+	b := make([]byte, n)
+	m, err := f.ReadAt(b, 0)
+	if err != nil && !(errors.Is(err, io.EOF) && int64(m) == n) {
+		return nil, err
+	}
+	return b, nil
+}

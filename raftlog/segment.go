@@ -1,0 +1,155 @@
+package raftlog
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"sluice/raftlog/vfs"
+)
+
+// segment is one segment file and what the log knows about it in memory.
+// The active segment keeps a dense index (one position per live entry);
+// closed segments keep only a sparse offset index and a time index, so
+// memory grows with bytes retained divided by the index interval, not with
+// the number of entries.
+type segment struct {
+	gen  uint64
+	path string
+	f    vfs.File
+
+	// first and last are the live entry range [first, last]; the range is
+	// empty when last < first. Entries of later generations (conflicting
+	// appends, resets) shrink it; it never grows once the segment is closed.
+	first, last uint64
+
+	size    int64 // bytes of frames written (the next write position)
+	durable int64 // bytes known durable (completed rounds)
+	marked  int64 // durable position last recorded in a sync mark
+	sealed  bool
+	base    int64 // size after the header and carried-over state
+
+	// Active segment: dense[i] is the frame of entry first+i.
+	dense []entryPos
+
+	// Closed segment.
+	sparse []sparsePoint
+	times  []timePoint
+	// dead holds byte ranges of frames superseded by a later append in the
+	// same segment; scans skip them.
+	dead []deadRange
+
+	// Offsets and times of the entries with records, for skipping segments.
+	hasRecords  bool
+	firstOffset int64
+	nextOffset  int64
+	maxTs       int64
+}
+
+type entryPos struct {
+	pos  int64
+	size int64 // whole frame
+	meta EntryMeta
+}
+
+type sparsePoint struct {
+	index  uint64
+	offset int64 // base offset of the entry at index
+	pos    int64
+}
+
+type timePoint struct {
+	ts    int64 // running maximum timestamp up to and including index
+	index uint64
+}
+
+type deadRange struct{ start, end int64 }
+
+func (s *segment) empty() bool { return s.last < s.first }
+
+func (s *segment) isDead(pos int64) bool {
+	for _, d := range s.dead {
+		if pos >= d.start && pos < d.end {
+			return true
+		}
+	}
+	return false
+}
+
+func segmentName(gen uint64) string { return fmt.Sprintf("%020d%s", gen, segmentExt) }
+func indexName(gen uint64) string   { return fmt.Sprintf("%020d%s", gen, indexExt) }
+
+// parseGen returns the generation of a segment or index file name.
+func parseGen(name, ext string) (uint64, bool) {
+	if !strings.HasSuffix(name, ext) || len(name) != 20+len(ext) {
+		return 0, false
+	}
+	g, err := strconv.ParseUint(strings.TrimSuffix(name, ext), 10, 64)
+	return g, err == nil
+}
+
+// closeSegment turns the active segment's dense index into the sparse
+// indexes a closed segment keeps.
+func (s *segment) buildSparse(intervalBytes int64) {
+	s.sparse = s.sparse[:0]
+	s.times = s.times[:0]
+	var lastSparse, lastTime int64 = -intervalBytes, -intervalBytes
+	running := int64(-1 << 63)
+	for i, e := range s.dense {
+		idx := s.first + uint64(i)
+		if e.pos-lastSparse >= intervalBytes {
+			s.sparse = append(s.sparse, sparsePoint{index: idx, offset: e.meta.BaseOffset, pos: e.pos})
+			lastSparse = e.pos
+		}
+		if e.meta.Count > 0 && e.meta.MaxTimestamp > running {
+			running = e.meta.MaxTimestamp
+			// The time index records only some increases; a lookup scans from
+			// the previous point, whose running maximum bounds every entry
+			// before it.
+			if e.pos-lastTime >= intervalBytes || i == len(s.dense)-1 {
+				s.times = append(s.times, timePoint{ts: running, index: idx})
+				lastTime = e.pos
+			}
+		}
+	}
+	if n := len(s.times); running > -1<<63 && (n == 0 || s.times[n-1].ts != running) {
+		// Keep the final maximum so a search above it skips the segment.
+		s.times = append(s.times, timePoint{ts: running, index: s.last})
+	}
+	s.dense = nil
+}
+
+// sparseStart returns the position to scan from to find entry index.
+func (s *segment) sparseStart(index uint64) int64 {
+	i := sort.Search(len(s.sparse), func(i int) bool { return s.sparse[i].index > index })
+	if i == 0 {
+		return 0
+	}
+	return s.sparse[i-1].pos
+}
+
+// sparseStartOffset returns the position to scan from to find offset.
+func (s *segment) sparseStartOffset(offset int64) int64 {
+	i := sort.Search(len(s.sparse), func(i int) bool { return s.sparse[i].offset > offset })
+	if i == 0 {
+		return 0
+	}
+	return s.sparse[i-1].pos
+}
+
+// addRecords widens the segment's offset and time summary by one entry.
+func (s *segment) addRecords(m EntryMeta) {
+	if m.Count == 0 {
+		return
+	}
+	if !s.hasRecords {
+		s.hasRecords = true
+		s.firstOffset = m.BaseOffset
+		s.maxTs = m.MaxTimestamp
+	}
+	s.nextOffset = m.NextOffset()
+	if m.MaxTimestamp > s.maxTs {
+		s.maxTs = m.MaxTimestamp
+	}
+}
