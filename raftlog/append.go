@@ -91,14 +91,21 @@ func (r *Round) WriteAll() error {
 	return nil
 }
 
-// Finish performs what follows the file syncs: directory syncs, whole-file
-// replacements, removals.
+// Finish performs what follows the file syncs: directory syncs, then
+// ReplaceFiles.
 func (r *Round) Finish(fs vfs.FS) error {
 	for _, d := range r.SyncDirs {
 		if err := fs.SyncDir(d); err != nil {
 			return fmt.Errorf("raftlog: sync dir %s: %w", d, err)
 		}
 	}
+	return r.ReplaceFiles(fs)
+}
+
+// ReplaceFiles writes the round's Files (each durable, then renamed into
+// place), syncs their directory, then performs Removes. It runs after the
+// round's file and directory syncs.
+func (r *Round) ReplaceFiles(fs vfs.FS) error {
 	for _, fw := range r.Files {
 		if err := replaceFile(fs, fw.Path, fw.Data); err != nil {
 			return err
@@ -183,6 +190,9 @@ func (l *Log) Complete(r *Round, err error) error {
 	l.evictTail()
 	return nil
 }
+
+// Log is the log the round belongs to.
+func (r *Round) Log() *Log { return r.log }
 
 // StableIndex is the last entry index known durable.
 func (l *Log) StableIndex() uint64 { return l.stable }
@@ -477,13 +487,14 @@ func (l *Log) roll(r *Round) error {
 	gen := l.nextGen
 	l.nextGen++
 	p := l.path(segmentName(gen))
-	f, err := l.opts.Allocator.Allocate(l.fs, p, l.opts.SegmentBytes)
+	f, dirs, err := l.opts.Allocator.Allocate(l.fs, p, l.opts.SegmentBytes)
 	if err != nil {
 		return fmt.Errorf("raftlog: allocate segment %s: %w", p, err)
 	}
 	s := &segment{gen: gen, path: p, f: f, first: l.last + 1, last: l.last}
 	l.segs = append(l.segs, s)
 	r.SyncDirs = append(r.SyncDirs, l.dir)
+	r.SyncDirs = append(r.SyncDirs, dirs...)
 
 	h := make([]byte, 0, len(segmentMagic)+2+16)
 	h = append(h, segmentMagic...)

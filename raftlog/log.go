@@ -29,15 +29,18 @@ type Options struct {
 }
 
 // Allocator provides the file for a new segment. It may hand out a
-// preallocated, zero-filled file renamed to path.
+// preallocated, zero-filled file renamed to path; syncDirs lists directories
+// (besides path's own) whose entries changed and must be synced before the
+// segment's first round completes.
 type Allocator interface {
-	Allocate(fs vfs.FS, path string, sizeBytes int64) (vfs.File, error)
+	Allocate(fs vfs.FS, path string, sizeBytes int64) (f vfs.File, syncDirs []string, err error)
 }
 
 type createAllocator struct{}
 
-func (createAllocator) Allocate(fs vfs.FS, path string, _ int64) (vfs.File, error) {
-	return fs.Create(path)
+func (createAllocator) Allocate(fs vfs.FS, path string, _ int64) (vfs.File, []string, error) {
+	f, err := fs.Create(path)
+	return f, nil, err
 }
 
 func (o Options) withDefaults() Options {
@@ -94,6 +97,8 @@ type Log struct {
 	ckptDirty        bool
 	dead             []*segment // removed with the next checkpoint
 
+	readBuf []byte // reused by reads of closed segments
+
 	err error
 }
 
@@ -109,11 +114,17 @@ func Open(fs vfs.FS, dir string, opts Options) (*Log, error) {
 	if err := fs.MkdirAll(dir); err != nil {
 		return nil, fmt.Errorf("raftlog: %s: %w", dir, err)
 	}
-	// The directory's own name must be durable before any file in it is.
-	if parent := parentDir(dir); parent != "" {
+	// The directory's own name (and its parents') must be durable before any
+	// file in it is.
+	for d := dir; ; {
+		parent := parentDir(d)
 		if err := fs.SyncDir(parent); err != nil {
 			return nil, fmt.Errorf("raftlog: sync dir %s: %w", parent, err)
 		}
+		if parent == "." || parent == "/" || parent == d {
+			break
+		}
+		d = parent
 	}
 	if err := l.recover(); err != nil {
 		l.closeFiles()

@@ -132,11 +132,12 @@ func (l *Log) read(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 
 // segmentFor returns the segment whose live range holds index.
 func (l *Log) segmentFor(index uint64) *segment {
-	k := sort.Search(len(l.segs), func(k int) bool {
-		s := l.segs[k]
-		return !s.empty() && s.last >= index
-	})
-	if k == len(l.segs) || l.segs[k].first > index {
+	// Segments' last indexes never decrease (empty ones included).
+	k := sort.Search(len(l.segs), func(k int) bool { return l.segs[k].last >= index })
+	for k < len(l.segs) && l.segs[k].empty() {
+		k++
+	}
+	if k == len(l.segs) || l.segs[k].first > index || l.segs[k].last < index {
 		return nil
 	}
 	return l.segs[k]
@@ -151,7 +152,8 @@ func (l *Log) readSegment(s *segment, lo, hi, maxSize uint64, add func(*pb.Entry
 	} else {
 		from = s.sparseStart(lo)
 	}
-	sc := &scanner{f: s.f, gen: s.gen, pos: from, limit: s.size, chunk: readChunk(maxSize)}
+	sc := l.readScanner(s, from)
+	defer l.releaseScanner(sc)
 	next := lo
 	for next < hi {
 		pos, fr, err := sc.next()
@@ -189,8 +191,22 @@ func (l *Log) readSegment(s *segment, lo, hi, maxSize uint64, add func(*pb.Entry
 	return nil
 }
 
-func readChunk(maxSize uint64) int {
-	return int(min(max(maxSize, 16<<10), 1<<20))
+// readChunkBytes is how far a read scans ahead; larger frames grow the
+// buffer for one read.
+const (
+	readChunkBytes   = 64 << 10
+	keepReadBufBytes = 1 << 20
+)
+
+// readScanner returns a scanner over s reusing the log's read buffer.
+func (l *Log) readScanner(s *segment, from int64) *scanner {
+	return &scanner{f: s.f, gen: s.gen, pos: from, limit: s.size, chunk: readChunkBytes, buf: l.readBuf[:0], bufOff: -1}
+}
+
+func (l *Log) releaseScanner(sc *scanner) {
+	if cap(sc.buf) <= keepReadBufBytes {
+		l.readBuf = sc.buf[:0]
+	}
 }
 
 func decodeEntry(fr frame) (*pb.Entry, entryHeader, error) {
@@ -288,7 +304,8 @@ func (l *Log) FindTimestamp(ts int64) (index uint64, found bool, err error) {
 // scanClosed scans a closed segment's live entries from position from and
 // returns the first whose header matches.
 func (l *Log) scanClosed(s *segment, from int64, match func(entryHeader) bool) (uint64, bool, error) {
-	sc := &scanner{f: s.f, gen: s.gen, pos: from, limit: s.size, chunk: 64 << 10}
+	sc := l.readScanner(s, from)
+	defer l.releaseScanner(sc)
 	for {
 		pos, fr, err := sc.next()
 		if err != nil {

@@ -404,6 +404,10 @@ func (l *Log) truncateMem(i uint64) {
 			s.recomputeRecords()
 		}
 		s.last = cut - 1
+		if s.empty() {
+			// Keep first/last non-decreasing across segments for searches.
+			s.first, s.last = i, i-1
+		}
 	}
 	l.last = i - 1
 	for n := len(l.terms); n > 0 && l.terms[n-1].index >= i; n-- {
@@ -450,10 +454,12 @@ func (l *Log) resetMem(cur *segment, pos int64, snap *pb.Snapshot) {
 			s.dead = append(s.dead, deadRange{start: 0, end: end})
 			s.dense = nil
 		}
-		s.first, s.last = 1, 0
 		s.hasRecords = false
 	}
 	idx := snap.GetMetadata().GetIndex()
+	for _, s := range l.segs {
+		s.first, s.last = idx+1, idx
+	}
 	cur.first, cur.last = idx+1, idx
 	l.last = idx
 	l.terms = append(l.terms[:0], termRun{index: idx, term: snap.GetMetadata().GetTerm()})
