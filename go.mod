@@ -7,6 +7,7 @@ require (
 	go.etcd.io/raft/v3 v3.7.0
 	golang.org/x/tools v0.52.0
 	google.golang.org/protobuf v1.36.11
+	pgregory.net/rapid v1.3.0
 )
 
 require (

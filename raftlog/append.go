@@ -60,6 +60,7 @@ type Round struct {
 	cur      *segment
 	buf      []byte
 	bufStart int64
+	sizeHint int // expected bytes of frames, to size buffers once
 }
 
 type segEnd struct {
@@ -182,10 +183,17 @@ func (l *Log) Complete(r *Round, err error) error {
 	}
 	for _, e := range r.ends {
 		e.seg.durable = max(e.seg.durable, e.end)
+		if e.seg.durable >= e.seg.size {
+			e.seg.closing = nil
+		}
 	}
 	l.stable = max(l.stable, r.last)
 	for _, f := range r.closes {
 		f.Close()
+	}
+	for i := range r.Writes {
+		l.putBuf(r.Writes[i].Data)
+		r.Writes[i].Data = nil
 	}
 	l.evictTail()
 	return nil
@@ -210,7 +218,16 @@ func (l *Log) Append(b Batch) (*Round, error) {
 		return nil, err
 	}
 	r := l.newRound()
+	for _, e := range ents {
+		r.sizeHint += frameHeaderSize + entryMetaSize + len(e.Data)
+	}
+	r.sizeHint += 2 * markFrameBytes
 	if b.Snapshot != nil {
+		// The snapshot replaces the log: start a segment for it, so no
+		// segment that recovery scans begins with entries it no longer has.
+		if err := l.roll(r); err != nil {
+			return nil, l.fail(err)
+		}
 		pos, s, err := l.emit(r, recSnapshot, encodeSnapshot(b.Snapshot, true))
 		if err != nil {
 			return nil, l.fail(err)
@@ -220,7 +237,18 @@ func (l *Log) Append(b Batch) (*Round, error) {
 	}
 	if len(ents) > 0 {
 		if first := ents[0].GetIndex(); first <= l.last {
+			// A conflict reaching below the active segment rewrites closed
+			// segments' ranges in the next checkpoint; the entries after it
+			// then start a segment of their own, so recovery never scans
+			// entries that depend on the old ranges, nor entries below the
+			// next index in a segment's header.
+			roll := first < l.active().first
 			l.truncateMem(first)
+			if roll {
+				if err := l.roll(r); err != nil {
+					return nil, l.fail(err)
+				}
+			}
 		}
 		for i, e := range ents {
 			var m EntryMeta
@@ -238,6 +266,7 @@ func (l *Log) Append(b Batch) (*Round, error) {
 			return nil, l.fail(err)
 		}
 		l.cs = c
+		l.csExplicit = true
 	}
 	for _, st := range b.States {
 		st = State{Kind: st.Kind, Data: append([]byte(nil), st.Data...)}
@@ -312,7 +341,7 @@ func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta) error {
 		h.etype |= presData
 	}
 	putEntryHeader(hdr, h)
-	body, compressed := maybeCompress(e.Data)
+	body, compressed := l.compress(e.Data)
 	pos, s, err := l.emitParts(r, recEntry, compressed, hdr, body)
 	if err != nil {
 		return err
@@ -338,6 +367,53 @@ const (
 
 // minCompressBytes: below this, snappy rarely pays for its header.
 const minCompressBytes = 64
+
+// compress is maybeCompress into the log's scratch buffer; the result is
+// valid until the next call (frames copy it).
+func (l *Log) compress(b []byte) ([]byte, bool) {
+	if len(b) < minCompressBytes {
+		return b, false
+	}
+	if n := snappy.MaxEncodedLen(len(b)); cap(l.compBuf) < n {
+		l.compBuf = make([]byte, n)
+	}
+	c := snappy.Encode(l.compBuf[:cap(l.compBuf)], b)
+	if len(c) >= len(b) {
+		return b, false
+	}
+	return c, true
+}
+
+// markFrameBytes is the size of a sync mark frame.
+const markFrameBytes = frameHeaderSize + 16
+
+// Write buffers are reused once their round completes; a few are kept.
+const (
+	keepBufs      = 4
+	keepBufBytes  = 16 << 20
+	minRoundBytes = 4 << 10
+)
+
+func (l *Log) takeBuf(hint int) []byte {
+	hint = max(hint, minRoundBytes)
+	for i := len(l.freeBufs) - 1; i >= 0; i-- {
+		if b := l.freeBufs[i]; cap(b) >= hint {
+			l.freeBufs = append(l.freeBufs[:i], l.freeBufs[i+1:]...)
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, hint)
+}
+
+func (l *Log) putBuf(b []byte) {
+	if cap(b) > keepBufBytes {
+		return
+	}
+	if len(l.freeBufs) == keepBufs {
+		l.freeBufs = l.freeBufs[1:]
+	}
+	l.freeBufs = append(l.freeBufs, b[:0])
+}
 
 func maybeCompress(b []byte) ([]byte, bool) {
 	if len(b) < minCompressBytes {
@@ -425,6 +501,7 @@ func (l *Log) writeTo(r *Round, s *segment, typ recordType, compressed bool, hea
 	if r.cur != s {
 		r.flush()
 		r.cur, r.bufStart = s, s.size
+		r.buf = l.takeBuf(r.sizeHint)
 		if s.durable > s.marked && typ != recSegmentHeader {
 			var m [16]byte
 			binary.LittleEndian.PutUint64(m[:], s.gen)
@@ -506,7 +583,9 @@ func (l *Log) roll(r *Round) error {
 		p := encodeSnapshot(l.snap, false)
 		l.writeTo(r, s, recSnapshot, p.compressed, p.header, p.body)
 	}
-	l.writeTo(r, s, recConfState, false, encodeConfState(l.cs), nil)
+	if l.csExplicit {
+		l.writeTo(r, s, recConfState, false, encodeConfState(l.cs), nil)
+	}
 	for _, st := range l.states {
 		p := encodeState(st)
 		l.writeTo(r, s, recState, p.compressed, p.header, p.body)
@@ -600,7 +679,9 @@ func (l *Log) Compact(index uint64, cs *pb.ConfState, data []byte) (*Round, erro
 		return nil, l.fail(err)
 	}
 	l.snap = snap
-	l.cs = snap.Metadata.ConfState
+	if !l.csExplicit {
+		l.cs = snap.Metadata.ConfState
+	}
 	l.finishRound(r)
 	return r, nil
 }

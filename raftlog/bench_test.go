@@ -71,7 +71,7 @@ func benchAppend(b *testing.B, size, batch int, comp, prefill bool) {
 	fs := vfs.OS()
 	dir := b.TempDir()
 	total := int64(b.N) * int64(size*batch)
-	segs := total/benchSegBytes + 2
+	segs := total/benchSegBytes + 1
 	pool, err := writer.NewPool(fs, dir+"/spare", benchSegBytes, segs*benchSegBytes)
 	if err != nil {
 		b.Fatal(err)
@@ -81,6 +81,7 @@ func benchAppend(b *testing.B, size, batch int, comp, prefill bool) {
 		if err := pool.WaitReady(int(segs)); err != nil {
 			b.Fatal(err)
 		}
+		pool.StopFilling()
 	}
 	l, err := raftlog.Open(fs, dir+"/p0", raftlog.Options{SegmentBytes: benchSegBytes, Allocator: pool})
 	if err != nil {

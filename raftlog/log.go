@@ -79,10 +79,14 @@ type Log struct {
 	segs    []*segment // oldest first; the last one is active
 	nextGen uint64
 
-	hs     *pb.HardState
-	cs     *pb.ConfState
-	snap   *pb.Snapshot // the latest snapshot; FirstIndex is its index + 1
-	states []State      // sorted by kind
+	hs *pb.HardState
+	cs *pb.ConfState
+	// csExplicit is set once a ConfState record was written (since the last
+	// reset); until then the conf state follows the snapshots. Compaction
+	// never rolls an explicitly written conf state back to an older one.
+	csExplicit bool
+	snap       *pb.Snapshot // the latest snapshot; FirstIndex is its index + 1
+	states     []State      // sorted by kind
 
 	last  uint64 // index of the last entry (the snapshot index when none)
 	terms []termRun
@@ -97,7 +101,9 @@ type Log struct {
 	ckptDirty        bool
 	dead             []*segment // removed with the next checkpoint
 
-	readBuf []byte // reused by reads of closed segments
+	readBuf  []byte   // reused by reads of closed segments
+	compBuf  []byte   // snappy scratch
+	freeBufs [][]byte // write buffers of completed rounds
 
 	err error
 }

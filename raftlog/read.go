@@ -248,8 +248,8 @@ func (l *Log) FindOffset(offset int64) (index uint64, found bool, err error) {
 		if s.empty() || !s.hasRecords || s.nextOffset <= offset {
 			continue
 		}
-		if s.dense != nil {
-			for i, e := range s.dense {
+		if d := s.liveDense(); d != nil {
+			for i, e := range d {
 				if e.meta.Count > 0 && e.meta.NextOffset() > offset {
 					return s.first + uint64(i), true, nil
 				}
@@ -276,8 +276,8 @@ func (l *Log) FindTimestamp(ts int64) (index uint64, found bool, err error) {
 		if s.empty() || !s.hasRecords || s.maxTs < ts {
 			continue
 		}
-		if s.dense != nil {
-			for i, e := range s.dense {
+		if d := s.liveDense(); d != nil {
+			for i, e := range d {
 				if e.meta.Count > 0 && e.meta.MaxTimestamp >= ts {
 					return s.first + uint64(i), true, nil
 				}

@@ -1,10 +1,12 @@
 package raftlog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strings"
 
@@ -76,7 +78,19 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
-	removes = append(removes, dropped...)
+	// Dropped segments go before recovery writes anything: if recovery
+	// itself crashed after sealing the torn segment, a surviving dropped
+	// segment would be replayed as live on the next open.
+	if len(dropped) > 0 {
+		for _, p := range dropped {
+			if err := l.fs.Remove(p); err != nil && !errors.Is(err, vfs.ErrNotExist) {
+				return fmt.Errorf("raftlog: remove %s: %w", p, err)
+			}
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return fmt.Errorf("raftlog: sync dir %s: %w", l.dir, err)
+		}
+	}
 	return l.finishRecovery(removes)
 }
 
@@ -161,7 +175,10 @@ func (l *Log) rebuildIndex(s *segment) error {
 			continue
 		}
 		if len(dense) > 0 && h.index < first+uint64(len(dense)) {
-			n := h.index - first
+			n := uint64(0) // a frame below the first supersedes them all
+			if h.index > first {
+				n = h.index - first
+			}
 			s.dead = append(s.dead, deadRange{start: dense[n].pos, end: pos})
 			dense = dense[:n]
 		}
@@ -195,17 +212,25 @@ func (l *Log) replay(gens []uint64) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !s.sealed {
+			// The log ends here. Anything proved durable beyond is
+			// corruption. A damaged frame hides the sync marks after it
+			// from the scan, so they are searched for.
+			m, err := durableBeyond(s, s.size)
+			if err != nil {
+				return nil, err
+			}
+			if m = max(m, marks[g]); m > s.size {
+				return nil, fmt.Errorf("%w: corrupt record at segment %d offset %d (%s): below durable watermark %d",
+					ErrCorrupt, g, s.size, p, m)
+			}
+		}
 		if !ok {
 			l.segs = l.segs[:len(l.segs)-1]
 			f.Close()
 		}
 		if s.sealed {
 			continue
-		}
-		// The log ends here. Anything proved durable beyond is corruption.
-		if m := marks[g]; m > s.size {
-			return nil, fmt.Errorf("%w: corrupt record at segment %d offset %d (%s): below durable watermark %d",
-				ErrCorrupt, g, s.size, p, m)
 		}
 		var drop []string
 		if !ok {
@@ -220,6 +245,60 @@ func (l *Log) replay(gens []uint64) ([]string, error) {
 		return drop, nil
 	}
 	return nil, nil
+}
+
+// durableBeyond searches segment s from position from, where its scan met
+// an invalid frame, for sync marks of s, and returns the largest durable
+// position one records. The search ends at the first zeroed page: the end
+// of what was written (the rest of a preallocated file), since the marks
+// that matter follow the damaged frame's round closely.
+func durableBeyond(s *segment, from int64) (int64, error) {
+	size, err := s.f.Size()
+	if err != nil {
+		return 0, fmt.Errorf("raftlog: size of %s: %w", s.path, err)
+	}
+	const (
+		chunk    = 64 << 10
+		markSize = frameHeaderSize + 16
+		page     = 4 << 10
+	)
+	// A sync mark of s from its length field on: length, type, generation,
+	// marked generation.
+	var pat [4 + 1 + 8 + 8]byte
+	binary.LittleEndian.PutUint32(pat[0:], 16)
+	pat[4] = byte(recSyncMark)
+	binary.LittleEndian.PutUint64(pat[5:], s.gen)
+	binary.LittleEndian.PutUint64(pat[13:], s.gen)
+	var zeros [page]byte
+	buf := make([]byte, chunk+markSize)
+	var best int64
+	for off := from; off < size; off += chunk {
+		b := buf[:min(int64(len(buf)), size-off)]
+		if n, err := s.f.ReadAt(b, off); err != nil && !(errors.Is(err, io.EOF) && n == len(b)) {
+			return 0, fmt.Errorf("raftlog: read %s at %d: %w", s.path, off, err)
+		}
+		for k := 0; ; {
+			i := bytes.Index(b[k:], pat[:])
+			if i < 0 {
+				break
+			}
+			q := k + i - 4 // the frame's start
+			k += i + 1
+			if q < 0 || q+markSize > len(b) {
+				continue // in the previous or the next chunk
+			}
+			if fr, err := decodeFrame(b[q:q+markSize], s.gen); err == nil && fr.typ == recSyncMark {
+				best = max(best, int64(binary.LittleEndian.Uint64(fr.payload[8:])))
+			}
+		}
+		end := off + min(chunk, int64(len(b)))
+		for p := (off + page - 1) / page * page; p+page <= end; p += page {
+			if bytes.Equal(b[p-off:p-off+page], zeros[:]) {
+				return best, nil
+			}
+		}
+	}
+	return best, nil
 }
 
 // checkDropped scans a segment that follows a torn one for sync marks that
@@ -281,6 +360,7 @@ func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err er
 			if v := binary.LittleEndian.Uint16(fr.payload[len(segmentMagic):]); v != formatVersion {
 				return false, fmt.Errorf("raftlog: %s: unsupported format version %d", s.path, v)
 			}
+			l.startAt(s, binary.LittleEndian.Uint64(fr.payload[len(segmentMagic)+2+8:]))
 			continue
 		}
 		if err := l.replayFrame(s, pos, fr, marks); err != nil {
@@ -303,6 +383,9 @@ func (l *Log) replayFrame(s *segment, pos int64, fr frame, marks map[uint64]int6
 		h, err := getEntryHeader(p)
 		if err != nil {
 			return err
+		}
+		if h.index == math.MaxUint64 {
+			return fmt.Errorf("%w: entry index %d", ErrCorrupt, h.index)
 		}
 		if h.index <= l.snap.GetMetadata().GetIndex() {
 			return fmt.Errorf("%w: entry %d at or below snapshot %d", ErrCorrupt, h.index, l.snap.GetMetadata().GetIndex())
@@ -329,19 +412,21 @@ func (l *Log) replayFrame(s *segment, pos int64, fr frame, marks map[uint64]int6
 			return fmt.Errorf("%w: conf state: %v", ErrCorrupt, err)
 		}
 		l.cs = cs
+		l.csExplicit = true
 	case recSnapshot:
 		snap, reset, err := decodeSnapshot(fr)
 		if err != nil {
 			return err
 		}
-		if reset {
+		// A snapshot beyond the last entry can only be the carried-over copy
+		// of one that replaced the log: it is a reset too.
+		if reset || snap.GetMetadata().GetIndex() > l.last {
 			l.resetMem(s, pos, snap)
 		} else {
-			if snap.GetMetadata().GetIndex() > l.last {
-				return fmt.Errorf("%w: compaction to %d beyond last index %d", ErrCorrupt, snap.GetMetadata().GetIndex(), l.last)
-			}
 			l.snap = snap
-			l.cs = snap.GetMetadata().GetConfState()
+			if !l.csExplicit {
+				l.cs = snap.GetMetadata().GetConfState()
+			}
 		}
 	case recSyncMark:
 		if len(p) < 16 {
@@ -369,6 +454,30 @@ func (l *Log) replayFrame(s *segment, pos int64, fr frame, marks map[uint64]int6
 	case recSeal, recSegmentHeader:
 	}
 	return nil
+}
+
+// startAt applies a segment header's next index: when no live entry
+// precedes the segment (retention deleted the segments before it), the log
+// starts there. The snapshot frame carried over, or written later in the
+// segment, sets the real snapshot.
+func (l *Log) startAt(s *segment, next uint64) {
+	for _, o := range l.segs {
+		if !o.empty() {
+			return
+		}
+	}
+	if next == 0 || next-1 <= l.last {
+		return
+	}
+	l.last = next - 1
+	l.terms = l.terms[:0]
+	if l.snap.GetMetadata().GetIndex() < next-1 {
+		l.snap.Metadata.Index = new(next - 1)
+		l.snap.Metadata.Term = new(uint64(0))
+	}
+	for _, o := range l.segs {
+		o.first, o.last = next, next-1
+	}
 }
 
 // addEntry records entry h at pos of the active (or scanned) segment s.
@@ -475,6 +584,7 @@ func (l *Log) resetMem(cur *segment, pos int64, snap *pb.Snapshot) {
 	}
 	l.snap = snap
 	l.cs = snap.GetMetadata().GetConfState()
+	l.csExplicit = false
 }
 
 func decodeSnapshot(fr frame) (*pb.Snapshot, bool, error) {
@@ -485,6 +595,10 @@ func decodeSnapshot(fr frame) (*pb.Snapshot, bool, error) {
 	idx := binary.LittleEndian.Uint64(p)
 	term := binary.LittleEndian.Uint64(p[8:])
 	reset := p[16] == 1
+	if idx == math.MaxUint64 {
+		// The first index after it must exist.
+		return nil, false, fmt.Errorf("%w: snapshot index %d", ErrCorrupt, idx)
+	}
 	n := binary.LittleEndian.Uint32(p[17:])
 	if uint64(n) > uint64(len(p)-21) {
 		return nil, false, fmt.Errorf("%w: snapshot conf state length %d", ErrCorrupt, n)
@@ -519,6 +633,10 @@ func (l *Log) finishRecovery(removes []string) error {
 	r := l.newRound()
 	for _, s := range l.segs {
 		if s.dense != nil || !s.sealed {
+			// A scanned segment may hold frames written but never synced
+			// (the process died, the page cache survived): it becomes a
+			// closed, trusted segment only once synced.
+			r.Syncs = append(r.Syncs, s.f)
 			if !s.sealed {
 				l.writeSeal(r, s)
 			}

@@ -33,6 +33,11 @@ type segment struct {
 	// Active segment: dense[i] is the frame of entry first+i.
 	dense []entryPos
 
+	// closing keeps a closed segment's dense index until the round that
+	// sealed it completes: until then its last frames may not be in the file,
+	// so FindOffset and FindTimestamp must not scan it.
+	closing []entryPos
+
 	// Closed segment.
 	sparse []sparsePoint
 	times  []timePoint
@@ -117,7 +122,23 @@ func (s *segment) buildSparse(intervalBytes int64) {
 		// Keep the final maximum so a search above it skips the segment.
 		s.times = append(s.times, timePoint{ts: running, index: s.last})
 	}
+	if s.durable < s.size {
+		s.closing = s.dense
+	}
 	s.dense = nil
+}
+
+// liveDense returns the dense index of the live entries of the active
+// segment, or of a closed one not yet durable; nil for others.
+func (s *segment) liveDense() []entryPos {
+	d := s.dense
+	if d == nil {
+		d = s.closing
+	}
+	if n := s.last + 1 - s.first; !s.empty() && uint64(len(d)) > n {
+		d = d[:n]
+	}
+	return d
 }
 
 // sparseStart returns the position to scan from to find entry index.

@@ -45,6 +45,7 @@ func benchGroupCommit(b *testing.B, parts int) {
 	if err := pool.WaitReady(parts + 4); err != nil {
 		b.Fatal(err)
 	}
+	pool.StopFilling()
 	logs := make([]*raftlog.Log, parts)
 	for p := range logs {
 		if logs[p], err = raftlog.Open(fs, fmt.Sprintf("%s/p%d", dir, p), raftlog.Options{SegmentBytes: segBytes, Allocator: pool}); err != nil {

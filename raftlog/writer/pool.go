@@ -15,8 +15,8 @@ import (
 // partition) and refills in the background. It implements raftlog.Allocator.
 //
 // Ready files are named ready-N and were synced whole before being renamed
-// into that name; a file still being filled is named filling-N and is
-// removed when the pool opens.
+// into that name; a file still being filled is named filling-N. Only files
+// zeroed by this Pool are handed out.
 type Pool struct {
 	fs       vfs.FS
 	dir      string
@@ -30,6 +30,7 @@ type Pool struct {
 	hits    uint64
 	misses  uint64
 	closed  bool
+	noFill  bool
 	wake    chan struct{}
 	notify  chan struct{}
 	stopped chan struct{}
@@ -63,16 +64,15 @@ func NewPool(fs vfs.FS, dir string, segBytes, maxBytes int64) (*Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("writer: list %s: %w", dir, err)
 	}
+	// Files left by an earlier run are never reused: a crash between handing
+	// a file out and syncing its new directory can leave it under its old
+	// name too, holding a live segment's frames. They are removed and the
+	// pool refills in the background.
 	for _, n := range names {
-		id, ok := parseID(n)
-		if ok && id >= p.nextID {
+		if id, ok := parseID(n); ok && id >= p.nextID {
 			p.nextID = id + 1
 		}
 		path := vfs.Join(dir, n)
-		if ok && strings.HasPrefix(n, "ready-") && p.usable(path) && len(p.ready) < p.maxFiles {
-			p.ready = append(p.ready, path)
-			continue
-		}
 		if err := fs.Remove(path); err != nil && !errors.Is(err, vfs.ErrNotExist) {
 			return nil, fmt.Errorf("writer: remove %s: %w", path, err)
 		}
@@ -90,29 +90,6 @@ func parseID(name string) (uint64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// usable reports whether a ready file has the full size and a zero first
-// page (a segment always writes a header there, so a file that a crash left
-// under both names is never handed out twice).
-func (p *Pool) usable(path string) bool {
-	size, err := p.fs.Stat(path)
-	if err != nil || size != p.segBytes {
-		return false
-	}
-	f, err := p.fs.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	var b [4096]byte
-	n, _ := f.ReadAt(b[:], 0)
-	for _, c := range b[:n] {
-		if c != 0 {
-			return false
-		}
-	}
-	return n == len(b) || int64(n) == size
 }
 
 // Allocate implements raftlog.Allocator: it renames a ready file to path,
@@ -141,6 +118,14 @@ func (p *Pool) Allocate(fs vfs.FS, path string, sizeBytes int64) (vfs.File, []st
 		return nil, nil, err
 	}
 	return f, []string{p.dir}, nil
+}
+
+// StopFilling stops refilling: files already ready are still handed out.
+// Benchmarks use it to keep preallocation out of the timed path.
+func (p *Pool) StopFilling() {
+	p.mu.Lock()
+	p.noFill = true
+	p.mu.Unlock()
 }
 
 // Stats reports the pool's state.
@@ -210,7 +195,7 @@ func (p *Pool) fill() {
 				p.mu.Unlock()
 				return
 			}
-			if len(p.ready) >= p.maxFiles {
+			if len(p.ready) >= p.maxFiles || p.noFill {
 				p.mu.Unlock()
 				break
 			}

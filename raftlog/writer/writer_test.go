@@ -210,12 +210,27 @@ func TestPoolHandsOutZeroedFiles(t *testing.T) {
 	p.Close()
 	l.Close()
 	mem.Crash()
-	// A new pool on the same directory keeps only whole, zeroed files.
+	// A new pool on the same directory hands out none of the old files
+	// (a crash may have left a live segment under a ready name).
 	p2, err := NewPool(mem, "spare", seg, 3*seg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p2.Close()
+	if err := p2.WaitReady(3); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range p2.ready {
+		f, err := mem.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, seg)
+		if n, _ := f.ReadAt(b, 0); n != seg || !bytes.Equal(b, make([]byte, seg)) {
+			t.Fatalf("%s: %d bytes, not all zero", path, n)
+		}
+		f.Close()
+	}
 	l, err = raftlog.Open(mem, "data/p0", raftlog.Options{SegmentBytes: seg, Allocator: p2})
 	if err != nil {
 		t.Fatal(err)
