@@ -96,10 +96,9 @@ type Log struct {
 	tailBytes int64
 	stable    uint64 // entries up to here are durable
 
-	nextSeq, doneSeq uint64
-	inflight         []*Round
-	ckptDirty        bool
-	dead             []*segment // removed with the next checkpoint
+	inflight  []*Round
+	ckptDirty bool
+	dead      []*segment // removed with the next checkpoint
 
 	readBuf  []byte   // reused by reads of closed segments
 	compBuf  []byte   // snappy scratch

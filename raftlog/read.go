@@ -74,6 +74,15 @@ func (l *Log) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	return l.read(lo, hi, maxSize)
 }
 
+// States returns the latest partition state record of each kind, by kind.
+func (l *Log) States() []State {
+	out := make([]State, len(l.states))
+	for i, s := range l.states {
+		out[i] = State{Kind: s.Kind, Data: append([]byte(nil), s.Data...)}
+	}
+	return out
+}
+
 // OldestIndex is the first entry still on disk; it may be below FirstIndex,
 // as Kafka's log start offset may be below the raft snapshot.
 func (l *Log) OldestIndex() uint64 { return l.oldestIndex() }

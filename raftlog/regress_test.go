@@ -26,16 +26,6 @@ func logSegs(t *testing.T, l *Log) {
 	}
 }
 
-func dumpDir(t *testing.T, fs vfs.FS, dir string) {
-	t.Helper()
-	names, _ := fs.List(dir)
-	t.Logf("files: %v", names)
-	if b, err := readFile(fs, dir+"/checkpoint"); err == nil {
-		ck, err := decodeCheckpoint(b)
-		t.Logf("ckpt %+v %v", ck, err)
-	}
-}
-
 func TestReadAfterReopenOneClosed(t *testing.T) {
 	fs := vfs.NewMem(1)
 	opts := Options{SegmentBytes: 1 << 20, TailCacheBytes: 1}

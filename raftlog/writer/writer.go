@@ -41,6 +41,12 @@ func (o Options) withDefaults() Options {
 type Done func(r *raftlog.Round, err error)
 
 type job struct {
+	rs   []*raftlog.Round
+	done Done
+}
+
+// item is one round of a cycle with its callback.
+type item struct {
 	r    *raftlog.Round
 	done Done
 }
@@ -101,6 +107,13 @@ func New(fs vfs.FS, opts Options) *Writer {
 // submitted in the order the log made them. Submit blocks while the queue is
 // full (back-pressure), and returns ErrClosed after Close.
 func (w *Writer) Submit(r *raftlog.Round, done Done) error {
+	return w.SubmitAll([]*raftlog.Round{r}, done)
+}
+
+// SubmitAll queues rounds (of any logs, each log's in order) so that they
+// enter the same group-commit cycle: an event loop hands over everything
+// one pass over its partitions produced. done is called once per round.
+func (w *Writer) SubmitAll(rounds []*raftlog.Round, done Done) error {
 	w.mu.Lock()
 	closed := w.closed
 	w.mu.Unlock()
@@ -108,7 +121,7 @@ func (w *Writer) Submit(r *raftlog.Round, done Done) error {
 		return ErrClosed
 	}
 	select {
-	case w.in <- job{r: r, done: done}:
+	case w.in <- job{rs: rounds, done: done}:
 		return nil
 	case <-w.quit:
 		return ErrClosed
@@ -146,11 +159,17 @@ func (w *Writer) syncWorker() {
 
 func (w *Writer) loop() {
 	defer w.wg.Done()
-	batch := make([]job, 0, 64)
+	batch := make([]item, 0, 64)
+	add := func(j job) {
+		for _, r := range j.rs {
+			batch = append(batch, item{r: r, done: j.done})
+		}
+	}
 	for {
 		select {
 		case j := <-w.in:
-			batch = append(batch[:0], j)
+			batch = batch[:0]
+			add(j)
 		case <-w.quit:
 			w.drain()
 			return
@@ -159,7 +178,7 @@ func (w *Writer) loop() {
 		for len(batch) < w.opts.MaxCycleRounds {
 			select {
 			case j := <-w.in:
-				batch = append(batch, j)
+				add(j)
 			default:
 				break more
 			}
@@ -175,7 +194,9 @@ func (w *Writer) drain() {
 	for {
 		select {
 		case j := <-w.in:
-			j.done(j.r, j.r.Run(w.fs))
+			for _, r := range j.rs {
+				j.done(r, r.Run(w.fs))
+			}
 		default:
 			return
 		}
@@ -183,7 +204,7 @@ func (w *Writer) drain() {
 }
 
 // cycle runs one group commit over batch.
-func (w *Writer) cycle(batch []job) {
+func (w *Writer) cycle(batch []item) {
 	start := time.Now()
 	failed := make(map[*raftlog.Log]error)
 	errs := make([]error, len(batch))
