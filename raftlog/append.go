@@ -368,19 +368,36 @@ const (
 // minCompressBytes: below this, snappy rarely pays for its header.
 const minCompressBytes = 64
 
-// compress is maybeCompress into the log's scratch buffer; the result is
-// valid until the next call (frames copy it).
+// Entries of a partition tend to be alike: when snappy fails to shrink
+// several in a row (client batches already compressed, or random data), the
+// log stops trying on most entries and probes one in probeEvery until one
+// shrinks again. That keeps snappy's cost off incompressible streams.
+const (
+	skipAfterFailures = 8
+	probeEvery        = 16
+)
+
+// compress is maybeCompress into the log's scratch buffer, adaptively; the
+// result is valid until the next call (frames copy it).
 func (l *Log) compress(b []byte) ([]byte, bool) {
 	if len(b) < minCompressBytes {
 		return b, false
+	}
+	if l.compFailures >= skipAfterFailures {
+		l.compSkipped++
+		if l.compSkipped%probeEvery != 0 {
+			return b, false
+		}
 	}
 	if n := snappy.MaxEncodedLen(len(b)); cap(l.compBuf) < n {
 		l.compBuf = make([]byte, n)
 	}
 	c := snappy.Encode(l.compBuf[:cap(l.compBuf)], b)
 	if len(c) >= len(b) {
+		l.compFailures++
 		return b, false
 	}
+	l.compFailures, l.compSkipped = 0, 0
 	return c, true
 }
 

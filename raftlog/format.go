@@ -57,7 +57,12 @@ package raftlog
 // round): the watermark costs no extra sync. On recovery an invalid frame
 // below the highest watermark found is corruption, and opening fails naming
 // segment and position; at or above it, it is a torn tail: the log ends
-// there. A segment is sealed before the next one starts; an unsealed segment
+// there. The marks that prove a damaged frame durable lie after it, where
+// the frame-by-frame scan cannot reach, so recovery searches the bytes past
+// an invalid frame, offset by offset, for this segment's sync marks, up to
+// the first zero-filled page (the unwritten rest of a preallocated segment).
+// Damage inside the last completed round cannot be told from a tear: no
+// later mark exists yet. A segment is sealed before the next one starts; an unsealed segment
 // followed by others means the crash hit the roll, and the later segments
 // are dropped unless a sync mark in them proves they were durable (then it
 // is corruption). After a torn tail, recovery seals the segment durably and

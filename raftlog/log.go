@@ -100,9 +100,12 @@ type Log struct {
 	ckptDirty bool
 	dead      []*segment // removed with the next checkpoint
 
-	readBuf  []byte   // reused by reads of closed segments
-	compBuf  []byte   // snappy scratch
-	freeBufs [][]byte // write buffers of completed rounds
+	readBuf []byte // reused by reads of closed segments
+	compBuf []byte // snappy scratch
+	// Adaptive compression: consecutive entries snappy did not shrink, and
+	// entries stored raw without trying since.
+	compFailures, compSkipped int
+	freeBufs                  [][]byte // write buffers of completed rounds
 
 	err error
 }
