@@ -15,5 +15,21 @@
 // directly, or import sim, checker, scenarios or reports. Time that replicas
 // must agree on comes from the leader's stamps, never from a replica's clock.
 //
-// Not built yet; see issue 4.
+// Built so far (issue 4 is in progress): the RawNode over raftlog with
+// AsyncStorageWrites, PreVote, CheckQuorum and no proposal forwarding;
+// bootstrap from a snapshot holding the voters; validation and stamping of
+// magic-2 batches (base offset, partition leader epoch = term) inside a
+// proposal envelope carrying a proposal id and the leader's clock; offsets
+// derived at append on every replica, rolled back on truncation, asserted at
+// apply; the applied state persisted with the next log write and passed as
+// Config.Applied; proposal fate from the log (same id and term at the index,
+// or overwritten); acks 0/1/all with NOT_ENOUGH_REPLICAS before append; the
+// high watermark (applied and durable on max(quorum, min.insync.replicas)
+// replicas, only once the leader committed in its own term, never
+// backwards); reads of whole batches below it.
+//
+// Not yet: the leader epoch cache and OffsetForLeaderEpoch, idempotent
+// producer state, LogAppendTime, the dynamic ISR output, cold reads as a
+// read plan off the loop, snapshots of partition state and compaction,
+// incarnations and membership changes, leadership transfer.
 package partition

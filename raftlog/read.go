@@ -9,6 +9,8 @@ import (
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
+
+	"sluice/raftlog/vfs"
 )
 
 var _ raft.Storage = (*Log)(nil)
@@ -73,6 +75,9 @@ func (l *Log) Entries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	}
 	return l.read(lo, hi, maxSize)
 }
+
+// FS is the file system the log runs on.
+func (l *Log) FS() vfs.FS { return l.fs }
 
 // States returns the latest partition state record of each kind, by kind.
 func (l *Log) States() []State {

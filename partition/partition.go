@@ -1,0 +1,375 @@
+package partition
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"sluice/raftlog"
+	"sluice/transport"
+)
+
+// Config configures one replica of a partition. Zero values take defaults.
+type Config struct {
+	ID    uint64 // this replica's node id: the broker id
+	Group transport.GroupID
+	// Voters bootstrap an empty log; ignored once the log holds state.
+	Voters []uint64
+
+	ElectionTicks  int // default 10
+	HeartbeatTicks int // default 1
+	// MaxSizePerMsg bounds one append message (default 1 MiB),
+	// MaxInflightMsgs the appends in flight per follower (default 256),
+	// MaxUncommittedEntriesSize the leader's uncommitted tail (default 64 MiB).
+	MaxSizePerMsg             uint64
+	MaxInflightMsgs           int
+	MaxUncommittedEntriesSize uint64
+	// MinInsyncReplicas: an acks=all record and the high watermark need the
+	// entry durable on max(quorum, MinInsyncReplicas) replicas. Values below
+	// a majority have no effect (raft commits on a majority anyway).
+	MinInsyncReplicas int
+	// MaxMessageBytes bounds one produce batch (max.message.bytes).
+	MaxMessageBytes int
+}
+
+func (c Config) withDefaults() Config {
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = 10
+	}
+	if c.HeartbeatTicks == 0 {
+		c.HeartbeatTicks = 1
+	}
+	if c.MaxSizePerMsg == 0 {
+		c.MaxSizePerMsg = 1 << 20
+	}
+	if c.MaxInflightMsgs == 0 {
+		c.MaxInflightMsgs = 256
+	}
+	if c.MaxUncommittedEntriesSize == 0 {
+		c.MaxUncommittedEntriesSize = 64 << 20
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	return c
+}
+
+// Acks is the produce request's acknowledgement level.
+type Acks int8
+
+const (
+	AcksNone   Acks = 0
+	AcksLeader Acks = 1
+	AcksAll    Acks = -1
+)
+
+// ProduceRequest asks the leader to append one batch.
+type ProduceRequest struct {
+	ID    uint64 // the caller's id, echoed in the result
+	Batch []byte // one magic-2 record batch; stamped in place
+	Acks  Acks
+}
+
+// ProduceResult completes a ProduceRequest exactly once.
+type ProduceResult struct {
+	ID         uint64
+	BaseOffset int64
+	Err        error // nil or a kerr error (possibly wrapped)
+}
+
+// Write is one disk write the partition needs: run Round (raftlog/writer or
+// the simulator), then call WriteDone.
+type Write struct {
+	Round     *raftlog.Round
+	responses []*pb.Message
+	last      uint64 // last entry index the write covers
+	term      uint64 // term of that entry
+}
+
+// Output is what one call to Ready hands back.
+type Output struct {
+	Messages []*pb.Message   // to peers, through the transport
+	Writes   []*Write        // to the disk executor, in order
+	Results  []ProduceResult // completed produce requests
+}
+
+// ErrStopped is returned after the partition stopped on a storage error.
+var ErrStopped = errors.New("partition: stopped")
+
+type proposal struct {
+	req   ProduceRequest
+	pid   uint64 // proposal id in the envelope
+	index uint64 // raft index, once known from a Ready
+	term  uint64
+	base  int64
+	// durable: the leader's own log holds it durably (enough for acks=1).
+	durable bool
+}
+
+// offsetMark maps a raft index to the log end offset after it.
+type offsetMark struct {
+	index uint64
+	next  int64
+}
+
+// Partition is one replica of one Kafka partition: a deterministic core.
+type Partition struct {
+	cfg Config
+	log *raftlog.Log
+	rn  *raft.RawNode
+
+	nowMs int64 // the clock reading of the last Tick
+
+	nextPID   uint64
+	proposals []*proposal // in proposal order
+
+	// Offsets. marks covers the tail of the log from (at least) the applied
+	// index on: the log end offset after each entry, rolled back when raft
+	// truncates a conflicting suffix.
+	marks   []offsetMark
+	leo     int64
+	applied uint64
+	// appliedNext is the next offset after the last applied entry.
+	appliedNext int64
+	hw          int64
+	// ownTermCommitted: the leader has applied an entry of its own term, so
+	// its high watermark is current (KIP-207).
+	ownTermCommitted bool
+
+	pendingState bool // the applied state changed since it was last persisted
+	out          Output
+	err          error
+}
+
+// Open starts a replica over log. An empty log is bootstrapped with
+// cfg.Voters (every replica must use the same list).
+func Open(cfg Config, log *raftlog.Log) (*Partition, error) {
+	cfg = cfg.withDefaults()
+	p := &Partition{cfg: cfg, log: log, nextPID: 1}
+	if last, _ := log.LastIndex(); last == 0 {
+		if len(cfg.Voters) == 0 {
+			return nil, errors.New("partition: empty log and no voters to bootstrap")
+		}
+		if err := p.bootstrap(); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.loadState(); err != nil {
+		return nil, err
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        cfg.ID,
+		ElectionTick:              cfg.ElectionTicks,
+		HeartbeatTick:             cfg.HeartbeatTicks,
+		Storage:                   log,
+		Applied:                   p.applied,
+		MaxSizePerMsg:             cfg.MaxSizePerMsg,
+		MaxInflightMsgs:           cfg.MaxInflightMsgs,
+		MaxUncommittedEntriesSize: cfg.MaxUncommittedEntriesSize,
+		MaxCommittedSizePerReady:  cfg.MaxSizePerMsg * 4,
+		AsyncStorageWrites:        true,
+		PreVote:                   true,
+		CheckQuorum:               true,
+		DisableProposalForwarding: true,
+		Logger:                    discardLogger{},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("partition: %v: %w", cfg.Group, err)
+	}
+	p.rn = rn
+	return p, nil
+}
+
+// bootstrap writes the initial state: a snapshot at index 1 holding the
+// voters, as raft recommends instead of Bootstrap's fake entries.
+func (p *Partition) bootstrap() error {
+	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{
+		Index: new(uint64(1)), Term: new(uint64(1)),
+		ConfState: &pb.ConfState{Voters: slices.Clone(p.cfg.Voters)},
+	}}
+	r, err := p.log.Append(raftlog.Batch{
+		Snapshot:  snap,
+		HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(uint64(1))},
+		States:    []raftlog.State{{Kind: stateApplied, Data: encodeApplied(1, 0)}},
+	})
+	if err != nil {
+		return err
+	}
+	// Bootstrap happens once, before the runtime starts: run it here.
+	return p.log.Complete(r, r.Run(p.log.FS()))
+}
+
+// Partition state record kinds in the raftlog.
+const stateApplied uint8 = 1
+
+func encodeApplied(index uint64, next int64) []byte {
+	b := make([]byte, 16)
+	binary.LittleEndian.PutUint64(b, index)
+	binary.LittleEndian.PutUint64(b[8:], uint64(next))
+	return b
+}
+
+func (p *Partition) loadState() error {
+	for _, s := range p.log.States() {
+		if s.Kind == stateApplied {
+			if len(s.Data) < 16 {
+				return fmt.Errorf("partition: %v: applied state of %d bytes", p.cfg.Group, len(s.Data))
+			}
+			p.applied = binary.LittleEndian.Uint64(s.Data)
+			p.appliedNext = int64(binary.LittleEndian.Uint64(s.Data[8:]))
+		}
+	}
+	// Entries after the applied index are replayed by raft; the log end
+	// offset is derived from their metadata as they are appended again or
+	// applied. Until then it equals what was applied.
+	p.leo = p.appliedNext
+	p.marks = []offsetMark{{index: p.applied, next: p.appliedNext}}
+	if err := p.deriveTail(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// deriveTail rebuilds the offset marks of entries after the applied index
+// from the log (after a restart they are on disk but not yet applied).
+func (p *Partition) deriveTail() error {
+	last, _ := p.log.LastIndex()
+	for lo := p.applied + 1; lo <= last; {
+		ents, err := p.log.ReadEntries(lo, last+1, 4<<20)
+		if err != nil {
+			return fmt.Errorf("partition: %v: read tail: %w", p.cfg.Group, err)
+		}
+		for _, e := range ents {
+			p.leo += entryCount(e)
+			p.marks = append(p.marks, offsetMark{index: e.GetIndex(), next: p.leo})
+		}
+		lo = ents[len(ents)-1].GetIndex() + 1
+	}
+	return nil
+}
+
+// entryCount is the number of offsets an entry takes.
+func entryCount(e *pb.Entry) int64 {
+	if e.GetType() != pb.EntryNormal {
+		return 0
+	}
+	if _, _, b, ok := decodeEnvelope(e.GetData()); ok {
+		return headerInfo(b).count
+	}
+	return 0
+}
+
+// Err is the storage error that stopped the partition, if any.
+func (p *Partition) Err() error { return p.err }
+
+// Tick advances raft's logical clock; nowMs is the caller's clock, stamped
+// into proposals (the leader's reading is the replicated time).
+func (p *Partition) Tick(nowMs int64) {
+	p.nowMs = nowMs
+	p.rn.Tick()
+}
+
+// Step delivers a raft message from a peer.
+func (p *Partition) Step(m *pb.Message) error {
+	if p.err != nil {
+		return p.err
+	}
+	if m.GetTo() != p.cfg.ID {
+		return fmt.Errorf("partition: %v: message for %d delivered to %d", p.cfg.Group, m.GetTo(), p.cfg.ID)
+	}
+	err := p.rn.Step(m)
+	if errors.Is(err, raft.ErrStepPeerNotFound) || errors.Is(err, raft.ErrStepLocalMsg) {
+		return nil // stale or misrouted: drop, as raft would
+	}
+	return err
+}
+
+// Campaign makes this replica try to become leader (tests, leadership
+// transfer).
+func (p *Partition) Campaign() error { return p.rn.Campaign() }
+
+// Leader returns the current leader's id (0 if unknown) and term.
+func (p *Partition) Leader() (uint64, uint64) {
+	st := p.rn.BasicStatus()
+	return st.Lead, st.HardState.GetTerm()
+}
+
+func (p *Partition) isLeader() bool {
+	return p.rn.BasicStatus().RaftState == raft.StateLeader
+}
+
+// Produce validates, stamps and proposes one batch. It completes at once
+// (in the next Output) with an error when this replica cannot take it.
+func (p *Partition) Produce(req ProduceRequest) {
+	fail := func(err error) {
+		p.out.Results = append(p.out.Results, ProduceResult{ID: req.ID, BaseOffset: -1, Err: err})
+	}
+	if p.err != nil {
+		fail(fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err))
+		return
+	}
+	if !p.isLeader() {
+		fail(kerr.NotLeaderForPartition)
+		return
+	}
+	info, err := validateBatch(req.Batch, p.cfg.MaxMessageBytes)
+	if err != nil {
+		fail(err)
+		return
+	}
+	if req.Acks == AcksAll && p.insync() < p.requiredReplicas() {
+		fail(kerr.NotEnoughReplicas)
+		return
+	}
+	_, term := p.Leader()
+	base := p.leo + p.uncommittedProposed()
+	stamp(req.Batch, base, int32(term))
+	pr := &proposal{req: req, pid: p.nextPID, base: base}
+	p.nextPID++
+	if err := p.rn.Propose(encodeEnvelope(pr.pid, p.nowMs, req.Batch)); err != nil {
+		if errors.Is(err, raft.ErrProposalDropped) {
+			fail(kerr.NotLeaderForPartition)
+			return
+		}
+		fail(err)
+		return
+	}
+	_ = info
+	p.proposals = append(p.proposals, pr)
+}
+
+// uncommittedProposed counts offsets of proposals accepted by raft but not
+// yet seen in a Ready (not yet counted in leo).
+func (p *Partition) uncommittedProposed() int64 {
+	var n int64
+	for _, pr := range p.proposals {
+		if pr.index == 0 {
+			n += headerInfo(pr.req.Batch).count
+		}
+	}
+	return n
+}
+
+// requiredReplicas is max(quorum, MinInsyncReplicas).
+func (p *Partition) requiredReplicas() int {
+	voters := len(p.rn.Status().Config.Voters.IDs())
+	return max(voters/2+1, min(p.cfg.MinInsyncReplicas, voters))
+}
+
+// insync counts voters that are recently active (the leader itself
+// included), per raft's CheckQuorum tracking.
+func (p *Partition) insync() int {
+	st := p.rn.Status()
+	n := 0
+	for id, pr := range st.Progress { //lint:maporder-ok counting is order-independent
+		if id == p.cfg.ID || pr.RecentActive {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,368 @@
+package partition
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
+
+	"sluice/raftlog"
+)
+
+// Ready collects everything the partition has to hand out: messages for
+// peers, disk writes, and completed produce requests. Call it after every
+// input; the caller carries out the writes and reports each with WriteDone.
+func (p *Partition) Ready() Output {
+	for p.err == nil && p.rn.HasReady() {
+		rd := p.rn.Ready()
+		for _, m := range rd.Messages {
+			switch m.GetTo() {
+			case raft.LocalAppendThread:
+				p.storageAppend(m)
+			case raft.LocalApplyThread:
+				p.storageApply(m)
+			default:
+				p.out.Messages = append(p.out.Messages, m)
+			}
+			if p.err != nil {
+				break
+			}
+		}
+	}
+	if p.err != nil {
+		p.failAll()
+	}
+	out := p.out
+	p.out = Output{}
+	return out
+}
+
+// storageAppend turns a MsgStorageAppend into a raftlog write, deriving each
+// entry's offsets on the way (identically on every replica).
+func (p *Partition) storageAppend(m *pb.Message) {
+	if s := m.GetSnapshot(); s != nil {
+		// A snapshot from the leader replaces the log; its state (the offset
+		// after its index) travels in its data.
+		next, err := decodeSnapshotData(s.GetData())
+		if err != nil {
+			p.stop(err)
+			return
+		}
+		idx := s.GetMetadata().GetIndex()
+		p.marks = []offsetMark{{index: idx, next: next}}
+		p.leo, p.applied, p.appliedNext = next, idx, next
+		p.pendingState = true
+	}
+	ents := m.GetEntries()
+	metas := make([]raftlog.EntryMeta, len(ents))
+	if len(ents) > 0 {
+		p.truncateMarks(ents[0].GetIndex())
+	}
+	for i, e := range ents {
+		n := entryCount(e)
+		meta := raftlog.EntryMeta{BaseOffset: p.leo, Count: uint32(n)}
+		if n > 0 {
+			_, _, b, _ := decodeEnvelope(e.GetData())
+			meta.MaxTimestamp = headerInfo(b).maxTimestamp
+			p.learnIndex(e)
+		}
+		metas[i] = meta
+		p.leo += n
+		p.marks = append(p.marks, offsetMark{index: e.GetIndex(), next: p.leo})
+	}
+	var hs *pb.HardState
+	if m.Term != nil || m.Vote != nil || m.Commit != nil {
+		hs = &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
+	}
+	b := raftlog.Batch{Snapshot: m.GetSnapshot(), Entries: ents, Metas: metas, HardState: hs}
+	if p.pendingState {
+		b.States = []raftlog.State{{Kind: stateApplied, Data: encodeApplied(p.applied, p.appliedNext)}}
+		p.pendingState = false
+	}
+	r, err := p.log.Append(b)
+	if err != nil {
+		p.stop(err)
+		return
+	}
+	w := &Write{Round: r, responses: m.GetResponses()}
+	if len(ents) > 0 {
+		w.last, w.term = ents[len(ents)-1].GetIndex(), ents[len(ents)-1].GetTerm()
+	}
+	p.out.Writes = append(p.out.Writes, w)
+}
+
+// learnIndex records where a leader's own proposal landed.
+func (p *Partition) learnIndex(e *pb.Entry) {
+	pid, _, _, _ := decodeEnvelope(e.GetData())
+	for _, pr := range p.proposals {
+		if pr.pid == pid && pr.index == 0 {
+			pr.index, pr.term = e.GetIndex(), e.GetTerm()
+			return
+		}
+	}
+}
+
+// truncateMarks rolls the log end offset back to the entry before index:
+// raft is overwriting a conflicting suffix.
+func (p *Partition) truncateMarks(index uint64) {
+	k := len(p.marks)
+	for k > 0 && p.marks[k-1].index >= index {
+		k--
+	}
+	if k == 0 {
+		panic(fmt.Sprintf("partition: %v: truncation to %d below the applied index %d", p.cfg.Group, index, p.applied))
+	}
+	p.marks = p.marks[:k]
+	p.leo = p.marks[k-1].next
+}
+
+// WriteDone reports a Write carried out. err stops the partition (fail-stop:
+// the log reopens from disk).
+func (p *Partition) WriteDone(w *Write, err error) {
+	if err := p.log.Complete(w.Round, err); err != nil {
+		p.stop(err)
+		p.failAll()
+		return
+	}
+	if p.err != nil {
+		return
+	}
+	for _, pr := range p.proposals {
+		if pr.index != 0 && pr.index <= w.last && pr.term == w.term {
+			pr.durable = true
+		}
+	}
+	for _, m := range w.responses {
+		if m.GetTo() == p.cfg.ID {
+			if err := p.rn.Step(m); err != nil {
+				p.stop(fmt.Errorf("step local response: %w", err))
+				return
+			}
+			continue
+		}
+		p.out.Messages = append(p.out.Messages, m)
+	}
+	p.resolveAcks()
+}
+
+// storageApply applies committed entries, then hands raft its responses.
+func (p *Partition) storageApply(m *pb.Message) {
+	for _, e := range m.GetEntries() {
+		p.apply(e)
+	}
+	for _, r := range m.GetResponses() {
+		if err := p.rn.Step(r); err != nil {
+			p.stop(fmt.Errorf("step apply response: %w", err))
+			return
+		}
+	}
+	p.pendingState = true
+	p.trimMarks()
+	p.updateHW()
+	p.resolveAcks()
+}
+
+func (p *Partition) apply(e *pb.Entry) {
+	idx := e.GetIndex()
+	if idx != p.applied+1 {
+		panic(fmt.Sprintf("partition: %v: applying %d after %d", p.cfg.Group, idx, p.applied))
+	}
+	switch e.GetType() {
+	case pb.EntryConfChange:
+		var cc pb.ConfChange
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			panic(fmt.Sprintf("partition: %v: conf change at %d: %v", p.cfg.Group, idx, err))
+		}
+		p.rn.ApplyConfChange(&cc)
+	case pb.EntryConfChangeV2:
+		var cc pb.ConfChangeV2
+		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+			panic(fmt.Sprintf("partition: %v: conf change at %d: %v", p.cfg.Group, idx, err))
+		}
+		p.rn.ApplyConfChange(&cc)
+	case pb.EntryNormal:
+		pid, _, b, ok := decodeEnvelope(e.GetData())
+		if ok {
+			if got := stampedOffset(b); got != p.appliedNext {
+				panic(fmt.Sprintf("partition: %v: entry %d stamped base offset %d, derived %d", p.cfg.Group, idx, got, p.appliedNext))
+			}
+			p.appliedNext += headerInfo(b).count
+		}
+		_, term := p.Leader()
+		if !ok && e.GetTerm() == term {
+			p.ownTermCommitted = true
+		}
+		p.resolveApplied(idx, e.GetTerm(), pid, ok)
+	}
+	p.applied = idx
+}
+
+// resolveApplied settles the fate of the proposal at index: same proposal
+// id ⇒ it is in the log; otherwise it was overwritten.
+func (p *Partition) resolveApplied(idx, term, pid uint64, isBatch bool) {
+	for _, pr := range p.proposals {
+		if pr.index != idx {
+			continue
+		}
+		if !isBatch || pr.pid != pid || pr.term != term {
+			pr.index = ^uint64(0) // overwritten: fails below
+		}
+	}
+	// Proposals whose index is at or below the applied one and were not
+	// confirmed are gone.
+	keep := p.proposals[:0]
+	for _, pr := range p.proposals {
+		if pr.index == ^uint64(0) {
+			p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotLeaderForPartition})
+			continue
+		}
+		keep = append(keep, pr)
+	}
+	p.proposals = keep
+}
+
+// trimMarks drops offset marks below the applied index (keeping it).
+func (p *Partition) trimMarks() {
+	k := 0
+	for k+1 < len(p.marks) && p.marks[k+1].index <= p.applied {
+		k++
+	}
+	p.marks = p.marks[k:]
+}
+
+// updateHW moves the high watermark: the offset after the last entry that
+// is applied (so committed) and durable on max(quorum, MinInsyncReplicas)
+// replicas. Only a leader that has committed an entry of its own term knows
+// it (KIP-207); it never moves backwards.
+func (p *Partition) updateHW() {
+	if !p.isLeader() || !p.ownTermCommitted {
+		return
+	}
+	idx := min(p.applied, p.durableOn(p.requiredReplicas()))
+	next := p.offsetAfter(idx)
+	if next > p.hw {
+		p.hw = next
+	}
+}
+
+// durableOn returns the highest index durable on at least n voters: the
+// leader's own stable index and its followers' acknowledged match indexes
+// (followers acknowledge only durable appends).
+func (p *Partition) durableOn(n int) uint64 {
+	st := p.rn.Status()
+	var idx []uint64
+	for id, pr := range st.Progress { //lint:maporder-ok sorted below
+		if id == p.cfg.ID {
+			idx = append(idx, min(pr.Match, p.log.StableIndex()))
+			continue
+		}
+		idx = append(idx, pr.Match)
+	}
+	if len(idx) < n {
+		return 0
+	}
+	sortDesc(idx)
+	return idx[n-1]
+}
+
+func sortDesc(s []uint64) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] > s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// offsetAfter is the log end offset after entry idx (at or after the
+// applied index's predecessor marks).
+func (p *Partition) offsetAfter(idx uint64) int64 {
+	next := p.marks[0].next
+	for _, m := range p.marks {
+		if m.index > idx {
+			break
+		}
+		next = m.next
+	}
+	return next
+}
+
+// resolveAcks completes produce requests whose acks are satisfied.
+func (p *Partition) resolveAcks() {
+	keep := p.proposals[:0]
+	for _, pr := range p.proposals {
+		done := false
+		switch pr.req.Acks {
+		case AcksAll:
+			done = pr.index != 0 && pr.index <= p.applied && p.offsetAfter(pr.index) <= p.hw
+		default:
+			done = pr.durable || (pr.index != 0 && pr.index <= p.applied)
+		}
+		if done {
+			if pr.req.Acks != AcksNone {
+				p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: pr.base})
+			}
+			continue
+		}
+		keep = append(keep, pr)
+	}
+	p.proposals = keep
+}
+
+// HighWatermark is the offset below which records are committed and
+// readable; ok is false on a new leader until it commits in its own term.
+func (p *Partition) HighWatermark() (hw int64, ok bool) {
+	return p.hw, p.isLeader() && p.ownTermCommitted
+}
+
+// LogEndOffset is the offset after the last appended record.
+func (p *Partition) LogEndOffset() int64 { return p.leo }
+
+func (p *Partition) stop(err error) {
+	if p.err == nil {
+		p.err = fmt.Errorf("partition: %v: %w: %v", p.cfg.Group, ErrStopped, err)
+	}
+}
+
+// failAll completes every waiting request with a storage error.
+func (p *Partition) failAll() {
+	for _, pr := range p.proposals {
+		p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)})
+	}
+	p.proposals = nil
+}
+
+// snapshot data: the applied state at the snapshot's index (the bootstrap
+// snapshot has none: offset 0).
+func decodeSnapshotData(b []byte) (int64, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	if len(b) < 16 {
+		return 0, fmt.Errorf("partition: snapshot data of %d bytes", len(b))
+	}
+	return int64(leUint64(b[8:])), nil
+}
+
+func leUint64(b []byte) uint64 {
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+}
+
+type discardLogger struct{}
+
+func (discardLogger) Debug(...any)            {}
+func (discardLogger) Debugf(string, ...any)   {}
+func (discardLogger) Error(...any)            {}
+func (discardLogger) Errorf(string, ...any)   {}
+func (discardLogger) Info(...any)             {}
+func (discardLogger) Infof(string, ...any)    {}
+func (discardLogger) Warning(...any)          {}
+func (discardLogger) Warningf(string, ...any) {}
+func (discardLogger) Fatal(v ...any)          { panic(fmt.Sprint(v...)) }
+func (discardLogger) Fatalf(f string, v ...any) {
+	panic(fmt.Sprintf(f, v...))
+}
+func (discardLogger) Panic(v ...any)            { panic(fmt.Sprint(v...)) }
+func (discardLogger) Panicf(f string, v ...any) { panic(fmt.Sprintf(f, v...)) }
