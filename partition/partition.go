@@ -35,6 +35,9 @@ type Config struct {
 	MinInsyncReplicas int
 	// MaxMessageBytes bounds one produce batch (max.message.bytes).
 	MaxMessageBytes int
+	// ProducerExpiryMs forgets idle idempotent producers after this much
+	// replicated time (producer.id.expiration.ms). Default one day.
+	ProducerExpiryMs int64
 }
 
 func (c Config) withDefaults() Config {
@@ -55,6 +58,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMessageBytes == 0 {
 		c.MaxMessageBytes = 1 << 20
+	}
+	if c.ProducerExpiryMs == 0 {
+		c.ProducerExpiryMs = DefaultProducerExpiryMs
 	}
 	return c
 }
@@ -109,6 +115,17 @@ type proposal struct {
 	base  int64
 	// durable: the leader's own log holds it durably (enough for acks=1).
 	durable bool
+	// dup: a retry of a batch already in the log (same producer sequence);
+	// it shares the original's fate and adds no offsets.
+	dup bool
+}
+
+// tailBatch is a producer batch appended but not yet applied.
+type tailBatch struct {
+	index, term uint64
+	pid         uint64 // proposal id in the envelope
+	bp          batchProducer
+	base        int64
 }
 
 // offsetMark maps a raft index to the log end offset after it.
@@ -141,7 +158,15 @@ type Partition struct {
 	// its high watermark is current (KIP-207).
 	ownTermCommitted bool
 
-	pendingState bool // the applied state changed since it was last persisted
+	// epochs is the leader epoch cache, derived at append.
+	epochs []epochStart
+	// producers is the applied idempotent-producer state; tail holds the
+	// producer batches appended but not yet applied.
+	producers    producerTable
+	tail         []tailBatch
+	lastExpiry   int64 // replicated time of the last producer expiry pass
+	appliedMs    int64 // replicated time of the last applied batch
+	pendingState bool  // the applied state changed since it was last persisted
 	out          Output
 	err          error
 }
@@ -195,7 +220,7 @@ func (p *Partition) bootstrap() error {
 	r, err := p.log.Append(raftlog.Batch{
 		Snapshot:  snap,
 		HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(uint64(1))},
-		States:    []raftlog.State{{Kind: stateApplied, Data: encodeApplied(1, 0)}},
+		States:    []raftlog.State{{Kind: stateApplied, Data: encodeApplied(1, 0, 0, nil, nil)}},
 	})
 	if err != nil {
 		return err
@@ -207,21 +232,38 @@ func (p *Partition) bootstrap() error {
 // Partition state record kinds in the raftlog.
 const stateApplied uint8 = 1
 
-func encodeApplied(index uint64, next int64) []byte {
-	b := make([]byte, 16)
+// encodeApplied is the applied state record: applied index u64 | next
+// offset i64 | replicated time ms i64 | epoch cache | producer table.
+func encodeApplied(index uint64, next, nowMs int64, epochs []epochStart, producers *producerTable) []byte {
+	b := make([]byte, 24, 64)
 	binary.LittleEndian.PutUint64(b, index)
 	binary.LittleEndian.PutUint64(b[8:], uint64(next))
+	binary.LittleEndian.PutUint64(b[16:], uint64(nowMs))
+	var keep []epochStart
+	for _, e := range epochs {
+		if e.index <= index {
+			keep = append(keep, e)
+		}
+	}
+	b = encodeEpochs(b, keep)
+	if producers != nil {
+		b = producers.encode(b)
+	} else {
+		b = (&producerTable{}).encode(b)
+	}
 	return b
+}
+
+func (p *Partition) appliedRecord() []byte {
+	return encodeApplied(p.applied, p.appliedNext, p.appliedMs, p.epochs, &p.producers)
 }
 
 func (p *Partition) loadState() error {
 	for _, s := range p.log.States() {
 		if s.Kind == stateApplied {
-			if len(s.Data) < 16 {
-				return fmt.Errorf("partition: %v: applied state of %d bytes", p.cfg.Group, len(s.Data))
+			if err := p.decodeApplied(s.Data); err != nil {
+				return fmt.Errorf("partition: %v: applied state: %w", p.cfg.Group, err)
 			}
-			p.applied = binary.LittleEndian.Uint64(s.Data)
-			p.appliedNext = int64(binary.LittleEndian.Uint64(s.Data[8:]))
 		}
 	}
 	// Entries after the applied index are replayed by raft; the log end
@@ -235,6 +277,22 @@ func (p *Partition) loadState() error {
 	return nil
 }
 
+func (p *Partition) decodeApplied(b []byte) error {
+	if len(b) < 24 {
+		return fmt.Errorf("%d bytes", len(b))
+	}
+	p.applied = binary.LittleEndian.Uint64(b)
+	p.appliedNext = int64(binary.LittleEndian.Uint64(b[8:]))
+	p.appliedMs = int64(binary.LittleEndian.Uint64(b[16:]))
+	es, rest, err := decodeEpochs(b[24:])
+	if err != nil {
+		return err
+	}
+	p.epochs = es
+	_, err = p.producers.decode(rest)
+	return err
+}
+
 // deriveTail rebuilds the offset marks of entries after the applied index
 // from the log (after a restart they are on disk but not yet applied).
 func (p *Partition) deriveTail() error {
@@ -245,8 +303,7 @@ func (p *Partition) deriveTail() error {
 			return fmt.Errorf("partition: %v: read tail: %w", p.cfg.Group, err)
 		}
 		for _, e := range ents {
-			p.leo += entryCount(e)
-			p.marks = append(p.marks, offsetMark{index: e.GetIndex(), next: p.leo})
+			p.appendDerive(e)
 		}
 		lo = ents[len(ents)-1].GetIndex() + 1
 	}
@@ -317,10 +374,21 @@ func (p *Partition) Produce(req ProduceRequest) {
 		fail(kerr.NotLeaderForPartition)
 		return
 	}
-	info, err := validateBatch(req.Batch, p.cfg.MaxMessageBytes)
-	if err != nil {
+	if _, err := validateBatch(req.Batch, p.cfg.MaxMessageBytes); err != nil {
 		fail(err)
 		return
+	}
+	if bp, ok := producerOf(req.Batch); ok {
+		known, epoch, batches := p.effectiveProducer(bp.id)
+		dup, err := checkSequence(known, epoch, batches, bp)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if dup >= 0 {
+			p.duplicate(req, dup)
+			return
+		}
 	}
 	if req.Acks == AcksAll && p.insync() < p.requiredReplicas() {
 		fail(kerr.NotEnoughReplicas)
@@ -339,8 +407,29 @@ func (p *Partition) Produce(req ProduceRequest) {
 		fail(err)
 		return
 	}
-	_ = info
 	p.proposals = append(p.proposals, pr)
+}
+
+// duplicate answers a retried batch already in the log at base: it shares
+// the fate of the original (waiting if that is not committed yet) and is
+// never appended twice.
+func (p *Partition) duplicate(req ProduceRequest, base int64) {
+	for _, pr := range p.proposals {
+		if !pr.dup && pr.base == base {
+			p.proposals = append(p.proposals, &proposal{req: req, pid: pr.pid, index: pr.index, term: pr.term,
+				base: base, durable: pr.durable, dup: true})
+			return
+		}
+	}
+	for _, t := range p.tail {
+		if t.base == base {
+			p.proposals = append(p.proposals, &proposal{req: req, pid: t.pid, index: t.index, term: t.term,
+				base: base, durable: t.index <= p.log.StableIndex(), dup: true})
+			return
+		}
+	}
+	// Committed already.
+	p.out.Results = append(p.out.Results, ProduceResult{ID: req.ID, BaseOffset: base})
 }
 
 // uncommittedProposed counts offsets of proposals accepted by raft but not
@@ -348,7 +437,7 @@ func (p *Partition) Produce(req ProduceRequest) {
 func (p *Partition) uncommittedProposed() int64 {
 	var n int64
 	for _, pr := range p.proposals {
-		if pr.index == 0 {
+		if pr.index == 0 && !pr.dup {
 			n += headerInfo(pr.req.Batch).count
 		}
 	}
@@ -372,4 +461,55 @@ func (p *Partition) insync() int {
 		}
 	}
 	return n
+}
+
+// appendDerive derives an appended entry's offsets, epoch and producer
+// batch, identically on every replica; it returns the entry's metadata.
+func (p *Partition) appendDerive(e *pb.Entry) raftlog.EntryMeta {
+	n := entryCount(e)
+	meta := raftlog.EntryMeta{BaseOffset: p.leo, Count: uint32(n)}
+	p.noteEpoch(e.GetTerm(), e.GetIndex(), p.leo)
+	if n > 0 {
+		_, _, b, _ := decodeEnvelope(e.GetData())
+		meta.MaxTimestamp = headerInfo(b).maxTimestamp
+		if bp, ok := producerOf(b); ok {
+			pid, _, _, _ := decodeEnvelope(e.GetData())
+			p.tail = append(p.tail, tailBatch{index: e.GetIndex(), term: e.GetTerm(), pid: pid, bp: bp, base: p.leo})
+		}
+	}
+	p.leo += n
+	p.marks = append(p.marks, offsetMark{index: e.GetIndex(), next: p.leo})
+	return meta
+}
+
+// effectiveProducer is producer id's state as the leader's whole log
+// (applied, appended, and proposed) leaves it.
+func (p *Partition) effectiveProducer(id int64) (known bool, epoch int16, batches []producerBatch) {
+	// A producer idle past the expiry is unknown, even before the next
+	// expiry pass removes it from the replicated table.
+	if s := p.producers.find(id); s != nil && p.nowMs-s.lastMs <= p.cfg.ProducerExpiryMs {
+		known, epoch, batches = true, s.epoch, slices.Clone(s.batches)
+	}
+	add := func(bp batchProducer, base int64) {
+		if !known || bp.epoch != epoch {
+			known, epoch, batches = true, bp.epoch, batches[:0]
+		}
+		batches = append(batches, producerBatch{firstSeq: bp.firstSeq, lastSeq: bp.lastSeq, base: base})
+		if n := len(batches); n > maxProducerBatches {
+			batches = batches[n-maxProducerBatches:]
+		}
+	}
+	for _, t := range p.tail {
+		if t.bp.id == id {
+			add(t.bp, t.base)
+		}
+	}
+	for _, pr := range p.proposals {
+		if pr.index == 0 && !pr.dup {
+			if bp, ok := producerOf(pr.req.Batch); ok && bp.id == id {
+				add(bp, pr.base)
+			}
+		}
+	}
+	return known, epoch, batches
 }

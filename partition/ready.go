@@ -2,6 +2,7 @@ package partition
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.etcd.io/raft/v3"
@@ -43,16 +44,24 @@ func (p *Partition) Ready() Output {
 // entry's offsets on the way (identically on every replica).
 func (p *Partition) storageAppend(m *pb.Message) {
 	if s := m.GetSnapshot(); s != nil {
-		// A snapshot from the leader replaces the log; its state (the offset
-		// after its index) travels in its data.
-		next, err := decodeSnapshotData(s.GetData())
-		if err != nil {
-			p.stop(err)
-			return
-		}
+		// A snapshot from the leader replaces the log; its data is the
+		// partition's applied state at its index (the bootstrap snapshot has
+		// none: an empty partition).
 		idx := s.GetMetadata().GetIndex()
-		p.marks = []offsetMark{{index: idx, next: next}}
-		p.leo, p.applied, p.appliedNext = next, idx, next
+		p.epochs, p.producers, p.tail = nil, producerTable{}, nil
+		p.applied, p.appliedNext, p.appliedMs = idx, 0, 0
+		if data := s.GetData(); len(data) > 0 {
+			if err := p.decodeApplied(data); err != nil {
+				p.stop(fmt.Errorf("snapshot at %d: %w", idx, err))
+				return
+			}
+			if p.applied != idx {
+				p.stop(fmt.Errorf("snapshot at %d holds state applied at %d", idx, p.applied))
+				return
+			}
+		}
+		p.marks = []offsetMark{{index: idx, next: p.appliedNext}}
+		p.leo = p.appliedNext
 		p.pendingState = true
 	}
 	ents := m.GetEntries()
@@ -61,16 +70,10 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		p.truncateMarks(ents[0].GetIndex())
 	}
 	for i, e := range ents {
-		n := entryCount(e)
-		meta := raftlog.EntryMeta{BaseOffset: p.leo, Count: uint32(n)}
-		if n > 0 {
-			_, _, b, _ := decodeEnvelope(e.GetData())
-			meta.MaxTimestamp = headerInfo(b).maxTimestamp
+		metas[i] = p.appendDerive(e)
+		if metas[i].Count > 0 {
 			p.learnIndex(e)
 		}
-		metas[i] = meta
-		p.leo += n
-		p.marks = append(p.marks, offsetMark{index: e.GetIndex(), next: p.leo})
 	}
 	var hs *pb.HardState
 	if m.Term != nil || m.Vote != nil || m.Commit != nil {
@@ -78,7 +81,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 	}
 	b := raftlog.Batch{Snapshot: m.GetSnapshot(), Entries: ents, Metas: metas, HardState: hs}
 	if p.pendingState {
-		b.States = []raftlog.State{{Kind: stateApplied, Data: encodeApplied(p.applied, p.appliedNext)}}
+		b.States = []raftlog.State{{Kind: stateApplied, Data: p.appliedRecord()}}
 		p.pendingState = false
 	}
 	r, err := p.log.Append(b)
@@ -99,7 +102,6 @@ func (p *Partition) learnIndex(e *pb.Entry) {
 	for _, pr := range p.proposals {
 		if pr.pid == pid && pr.index == 0 {
 			pr.index, pr.term = e.GetIndex(), e.GetTerm()
-			return
 		}
 	}
 }
@@ -116,6 +118,8 @@ func (p *Partition) truncateMarks(index uint64) {
 	}
 	p.marks = p.marks[:k]
 	p.leo = p.marks[k-1].next
+	p.truncateEpochs(index)
+	p.tail = slices.DeleteFunc(p.tail, func(t tailBatch) bool { return t.index >= index })
 }
 
 // WriteDone reports a Write carried out. err stops the partition (fail-stop:
@@ -183,11 +187,12 @@ func (p *Partition) apply(e *pb.Entry) {
 		}
 		p.rn.ApplyConfChange(&cc)
 	case pb.EntryNormal:
-		pid, _, b, ok := decodeEnvelope(e.GetData())
+		pid, clockMs, b, ok := decodeEnvelope(e.GetData())
 		if ok {
 			if got := stampedOffset(b); got != p.appliedNext {
 				panic(fmt.Sprintf("partition: %v: entry %d stamped base offset %d, derived %d", p.cfg.Group, idx, got, p.appliedNext))
 			}
+			p.applyProducer(idx, clockMs, b)
 			p.appliedNext += headerInfo(b).count
 		}
 		_, term := p.Leader()
@@ -197,6 +202,27 @@ func (p *Partition) apply(e *pb.Entry) {
 		p.resolveApplied(idx, e.GetTerm(), pid, ok)
 	}
 	p.applied = idx
+}
+
+// applyProducer updates the replicated producer state with a committed
+// batch, expiring idle producers by replicated time.
+func (p *Partition) applyProducer(idx uint64, clockMs int64, b []byte) {
+	p.appliedMs = max(p.appliedMs, clockMs)
+	if bp, ok := producerOf(b); ok {
+		p.producers.apply(bp, idx, p.appliedNext, clockMs)
+	}
+	if k := slices.IndexFunc(p.tail, func(t tailBatch) bool { return t.index > idx }); k != 0 {
+		if k < 0 {
+			k = len(p.tail)
+		}
+		p.tail = append(p.tail[:0], p.tail[k:]...)
+	}
+	// Expire at most once per interval of replicated time: a pass is
+	// O(producers).
+	if p.appliedMs-p.lastExpiry >= min(60_000, p.cfg.ProducerExpiryMs/4) {
+		p.producers.expire(p.appliedMs, p.cfg.ProducerExpiryMs)
+		p.lastExpiry = p.appliedMs
+	}
 }
 
 // resolveApplied settles the fate of the proposal at index: same proposal
@@ -331,23 +357,6 @@ func (p *Partition) failAll() {
 		p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)})
 	}
 	p.proposals = nil
-}
-
-// snapshot data: the applied state at the snapshot's index (the bootstrap
-// snapshot has none: offset 0).
-func decodeSnapshotData(b []byte) (int64, error) {
-	if len(b) == 0 {
-		return 0, nil
-	}
-	if len(b) < 16 {
-		return 0, fmt.Errorf("partition: snapshot data of %d bytes", len(b))
-	}
-	return int64(leUint64(b[8:])), nil
-}
-
-func leUint64(b []byte) uint64 {
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }
 
 type discardLogger struct{}
