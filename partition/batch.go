@@ -78,6 +78,16 @@ func stamp(b []byte, baseOffset int64, epoch int32) {
 	binary.BigEndian.PutUint32(b[12:], uint32(epoch))
 }
 
+// stampAppendTime makes a batch LogAppendTime: the timestamp-type attribute
+// and the max timestamp (which consumers then use for every record) are
+// inside the CRC, so the CRC32C is recomputed, once, on the leader.
+func stampAppendTime(b []byte, nowMs int64) {
+	attrs := binary.BigEndian.Uint16(b[21:])
+	binary.BigEndian.PutUint16(b[21:], attrs|0x08)
+	binary.BigEndian.PutUint64(b[35:], uint64(nowMs))
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
+}
+
 func stampedOffset(b []byte) int64 { return int64(binary.BigEndian.Uint64(b)) }
 
 // headerInfo reads count and max timestamp from a batch already validated

@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"google.golang.org/protobuf/proto"
 
 	"sluice/raftlog"
 	"sluice/transport"
@@ -38,6 +39,13 @@ type Config struct {
 	// ProducerExpiryMs forgets idle idempotent producers after this much
 	// replicated time (producer.id.expiration.ms). Default one day.
 	ProducerExpiryMs int64
+	// ReplicaLagTicks: a follower that has not caught up with the leader's
+	// log end for this many ticks leaves the ISR (replica.lag.time.max.ms
+	// divided by the tick interval). Default 300 (30 s at 100 ms ticks).
+	ReplicaLagTicks int64
+	// LogAppendTime makes the leader stamp its clock as every record's
+	// timestamp (message.timestamp.type=LogAppendTime).
+	LogAppendTime bool
 }
 
 func (c Config) withDefaults() Config {
@@ -61,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ProducerExpiryMs == 0 {
 		c.ProducerExpiryMs = DefaultProducerExpiryMs
+	}
+	if c.ReplicaLagTicks == 0 {
+		c.ReplicaLagTicks = 300
 	}
 	return c
 }
@@ -120,6 +131,11 @@ type proposal struct {
 	dup bool
 }
 
+type followerLag struct {
+	id   uint64
+	tick int64
+}
+
 // tailBatch is a producer batch appended but not yet applied.
 type tailBatch struct {
 	index, term uint64
@@ -141,6 +157,12 @@ type Partition struct {
 	rn  *raft.RawNode
 
 	nowMs int64 // the clock reading of the last Tick
+	ticks int64 // ticks since open
+
+	// caughtUp[i] is the tick at which follower id last matched the
+	// leader's last index (sorted by id; reset on becoming leader).
+	caughtUp   []followerLag
+	leaderTerm uint64 // term in which caughtUp was started
 
 	nextPID   uint64
 	proposals []*proposal // in proposal order
@@ -167,8 +189,12 @@ type Partition struct {
 	lastExpiry   int64 // replicated time of the last producer expiry pass
 	appliedMs    int64 // replicated time of the last applied batch
 	pendingState bool  // the applied state changed since it was last persisted
-	out          Output
-	err          error
+	// conf is the membership as of the applied index; pendingConf is set
+	// when it changed and was not yet written to the log.
+	conf        *pb.ConfState
+	pendingConf *pb.ConfState
+	out         Output
+	err         error
 }
 
 // Open starts a replica over log. An empty log is bootstrapped with
@@ -176,10 +202,10 @@ type Partition struct {
 func Open(cfg Config, log *raftlog.Log) (*Partition, error) {
 	cfg = cfg.withDefaults()
 	p := &Partition{cfg: cfg, log: log, nextPID: 1}
-	if last, _ := log.LastIndex(); last == 0 {
-		if len(cfg.Voters) == 0 {
-			return nil, errors.New("partition: empty log and no voters to bootstrap")
-		}
+	// An empty log is bootstrapped with the voters; an empty log without
+	// voters is a replica joining an existing group, which learns everything
+	// from the leader (a snapshot, then appends).
+	if last, _ := log.LastIndex(); last == 0 && len(cfg.Voters) > 0 {
 		if err := p.bootstrap(); err != nil {
 			return nil, err
 		}
@@ -191,7 +217,7 @@ func Open(cfg Config, log *raftlog.Log) (*Partition, error) {
 		ID:                        cfg.ID,
 		ElectionTick:              cfg.ElectionTicks,
 		HeartbeatTick:             cfg.HeartbeatTicks,
-		Storage:                   log,
+		Storage:                   storage{Log: log, p: p},
 		Applied:                   p.applied,
 		MaxSizePerMsg:             cfg.MaxSizePerMsg,
 		MaxInflightMsgs:           cfg.MaxInflightMsgs,
@@ -207,7 +233,32 @@ func Open(cfg Config, log *raftlog.Log) (*Partition, error) {
 		return nil, fmt.Errorf("partition: %v: %w", cfg.Group, err)
 	}
 	p.rn = rn
+	if _, cs, err := log.InitialState(); err == nil {
+		p.conf = cs
+	}
 	return p, nil
+}
+
+// storage is the raft Storage: the log, except that the snapshot a leader
+// sends carries the current membership. A snapshot holds only partition
+// state at FirstIndex-1 (the records after it flow as ordinary appends, so a
+// new replica gets every retained record), and FirstIndex stays at the
+// oldest retained entry; the membership recorded at that index may predate
+// the replica being added, and raft ignores a snapshot whose membership
+// lacks the receiver. The membership changes replayed after the snapshot are
+// then no-ops (adding a present node, removing an absent one).
+type storage struct {
+	*raftlog.Log
+	p *Partition
+}
+
+func (s storage) Snapshot() (*pb.Snapshot, error) {
+	snap, err := s.Log.Snapshot()
+	if err != nil || s.p.conf == nil {
+		return snap, err
+	}
+	snap.Metadata.ConfState = proto.Clone(s.p.conf).(*pb.ConfState)
+	return snap, nil
 }
 
 // bootstrap writes the initial state: a snapshot at index 1 holding the
@@ -328,7 +379,80 @@ func (p *Partition) Err() error { return p.err }
 // into proposals (the leader's reading is the replicated time).
 func (p *Partition) Tick(nowMs int64) {
 	p.nowMs = nowMs
+	p.ticks++
 	p.rn.Tick()
+	p.trackISR()
+	if p.isLeader() && p.insync() < p.requiredReplicas() {
+		p.failWaitingAll()
+	}
+}
+
+// trackISR notes which followers have caught up with the leader's log end.
+func (p *Partition) trackISR() {
+	st := p.rn.Status()
+	if st.RaftState != raft.StateLeader {
+		p.caughtUp, p.leaderTerm = nil, 0
+		return
+	}
+	if term := st.HardState.GetTerm(); p.leaderTerm != term {
+		// A new leader gives every follower a full lag period.
+		p.caughtUp, p.leaderTerm = nil, term
+		for id := range st.Config.Voters.IDs() { //lint:maporder-ok sorted below
+			if id != p.cfg.ID {
+				p.caughtUp = append(p.caughtUp, followerLag{id: id, tick: p.ticks})
+			}
+		}
+		slices.SortFunc(p.caughtUp, func(a, b followerLag) int { return cmpU64(a.id, b.id) })
+	}
+	last, _ := p.log.LastIndex()
+	for i := range p.caughtUp {
+		if pr, ok := st.Progress[p.caughtUp[i].id]; ok && pr.Match >= last {
+			p.caughtUp[i].tick = p.ticks
+		}
+	}
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// ISR returns the in-sync replicas (the leader and the followers caught up
+// within ReplicaLagTicks), sorted; nil on a follower. It is reported in
+// Metadata and metrics; durability rules do not depend on it.
+func (p *Partition) ISR() []uint64 {
+	if !p.isLeader() {
+		return nil
+	}
+	isr := []uint64{p.cfg.ID}
+	for _, f := range p.caughtUp {
+		if p.ticks-f.tick <= p.cfg.ReplicaLagTicks {
+			isr = append(isr, f.id)
+		}
+	}
+	slices.Sort(isr)
+	return isr
+}
+
+// failWaitingAll completes acks=all requests that are appended but can no
+// longer be acknowledged in time because too few replicas are in sync, as
+// Kafka does (NOT_ENOUGH_REPLICAS_AFTER_APPEND). The records may still
+// commit; an idempotent retry finds them.
+func (p *Partition) failWaitingAll() {
+	keep := p.proposals[:0]
+	for _, pr := range p.proposals {
+		if pr.req.Acks == AcksAll && pr.index != 0 {
+			p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotEnoughReplicasAfterAppend})
+			continue
+		}
+		keep = append(keep, pr)
+	}
+	p.proposals = keep
 }
 
 // Step delivers a raft message from a peer.
@@ -349,6 +473,22 @@ func (p *Partition) Step(m *pb.Message) error {
 // Campaign makes this replica try to become leader (tests, leadership
 // transfer).
 func (p *Partition) Campaign() error { return p.rn.Campaign() }
+
+// TransferLeadership asks raft to move leadership to a caught-up voter
+// (graceful shutdown, balancing).
+func (p *Partition) TransferLeadership(to uint64) { p.rn.TransferLeader(to) }
+
+// ProposeConfChange proposes a membership change (ConfChangeV2: add a
+// learner, promote it, remove a replica) on the leader.
+func (p *Partition) ProposeConfChange(cc *pb.ConfChangeV2) error {
+	if !p.isLeader() {
+		return kerr.NotLeaderForPartition
+	}
+	return p.rn.ProposeConfChange(cc)
+}
+
+// ConfState is the membership as of the applied index.
+func (p *Partition) ConfState() *pb.ConfState { return proto.Clone(p.conf).(*pb.ConfState) }
 
 // Leader returns the current leader's id (0 if unknown) and term.
 func (p *Partition) Leader() (uint64, uint64) {
@@ -396,6 +536,9 @@ func (p *Partition) Produce(req ProduceRequest) {
 	}
 	_, term := p.Leader()
 	base := p.leo + p.uncommittedProposed()
+	if p.cfg.LogAppendTime {
+		stampAppendTime(req.Batch, p.nowMs)
+	}
 	stamp(req.Batch, base, int32(term))
 	pr := &proposal{req: req, pid: p.nextPID, base: base}
 	p.nextPID++
@@ -450,18 +593,8 @@ func (p *Partition) requiredReplicas() int {
 	return max(voters/2+1, min(p.cfg.MinInsyncReplicas, voters))
 }
 
-// insync counts voters that are recently active (the leader itself
-// included), per raft's CheckQuorum tracking.
-func (p *Partition) insync() int {
-	st := p.rn.Status()
-	n := 0
-	for id, pr := range st.Progress { //lint:maporder-ok counting is order-independent
-		if id == p.cfg.ID || pr.RecentActive {
-			n++
-		}
-	}
-	return n
-}
+// insync is the size of the ISR.
+func (p *Partition) insync() int { return len(p.ISR()) }
 
 // appendDerive derives an appended entry's offsets, epoch and producer
 // batch, identically on every replica; it returns the entry's metadata.

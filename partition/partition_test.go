@@ -43,17 +43,19 @@ type cluster struct {
 	parts map[uint64]*Partition
 	ids   []uint64
 	down  map[uint64]bool
-	net   *transport.Mem
-	res   map[uint64]ProduceResult
-	nowMs int64
-	cfg   Config
+	// joining marks nodes added after bootstrap: they start empty.
+	joining map[uint64]bool
+	net     *transport.Mem
+	res     map[uint64]ProduceResult
+	nowMs   int64
+	cfg     Config
 	// trace, if set, sees every message, write and result in order.
 	trace func(kind string, b []byte)
 }
 
 func newCluster(t *testing.T, cfg Config, ids ...uint64) *cluster {
 	c := &cluster{t: t, fs: map[uint64]*vfs.Mem{}, parts: map[uint64]*Partition{}, ids: ids, down: map[uint64]bool{},
-		res: map[uint64]ProduceResult{}, cfg: cfg, net: transport.NewMem(transport.MemOptions{})}
+		res: map[uint64]ProduceResult{}, cfg: cfg, net: transport.NewMem(transport.MemOptions{}), joining: map[uint64]bool{}}
 	for _, id := range ids {
 		c.fs[id] = vfs.NewMem(id)
 		c.start(id)
@@ -69,6 +71,9 @@ func (c *cluster) start(id uint64) {
 	}
 	cfg := c.cfg
 	cfg.ID, cfg.Voters = id, c.ids
+	if c.joining[id] {
+		cfg.Voters = nil
+	}
 	p, err := Open(cfg, l)
 	if err != nil {
 		c.t.Fatal(err)

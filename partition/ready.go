@@ -62,6 +62,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		}
 		p.marks = []offsetMark{{index: idx, next: p.appliedNext}}
 		p.leo = p.appliedNext
+		p.conf = s.GetMetadata().GetConfState()
 		p.pendingState = true
 	}
 	ents := m.GetEntries()
@@ -81,7 +82,11 @@ func (p *Partition) storageAppend(m *pb.Message) {
 	}
 	b := raftlog.Batch{Snapshot: m.GetSnapshot(), Entries: ents, Metas: metas, HardState: hs}
 	if p.pendingState {
+		// The applied state and the conf state as of the applied index go
+		// together, so a restart passing Config.Applied sees the membership
+		// those entries produced.
 		b.States = []raftlog.State{{Kind: stateApplied, Data: p.appliedRecord()}}
+		b.ConfState, p.pendingConf = p.pendingConf, nil
 		p.pendingState = false
 	}
 	r, err := p.log.Append(b)
@@ -179,13 +184,15 @@ func (p *Partition) apply(e *pb.Entry) {
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 			panic(fmt.Sprintf("partition: %v: conf change at %d: %v", p.cfg.Group, idx, err))
 		}
-		p.rn.ApplyConfChange(&cc)
+		p.conf = p.rn.ApplyConfChange(&cc)
+		p.pendingConf = p.conf
 	case pb.EntryConfChangeV2:
 		var cc pb.ConfChangeV2
 		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
 			panic(fmt.Sprintf("partition: %v: conf change at %d: %v", p.cfg.Group, idx, err))
 		}
-		p.rn.ApplyConfChange(&cc)
+		p.conf = p.rn.ApplyConfChange(&cc)
+		p.pendingConf = p.conf
 	case pb.EntryNormal:
 		pid, clockMs, b, ok := decodeEnvelope(e.GetData())
 		if ok {
