@@ -46,6 +46,11 @@ type Config struct {
 	// LogAppendTime makes the leader stamp its clock as every record's
 	// timestamp (message.timestamp.type=LogAppendTime).
 	LogAppendTime bool
+	// Incarnation is this broker's storage incarnation, created with its
+	// data directory (DESIGN.md step 8). A replica that opens an empty log
+	// without voters is amnesic (new, or its disk was wiped): it never votes
+	// until the leader re-adds it under this incarnation.
+	Incarnation [16]byte
 }
 
 func (c Config) withDefaults() Config {
@@ -189,6 +194,14 @@ type Partition struct {
 	lastExpiry   int64 // replicated time of the last producer expiry pass
 	appliedMs    int64 // replicated time of the last applied batch
 	pendingState bool  // the applied state changed since it was last persisted
+	// amnesic: opened on an empty log as a joining replica; it answers no
+	// votes until a conf change adds it as a learner under its incarnation.
+	amnesic bool
+	// pendingAmnesia: the amnesic flag changed and must be persisted.
+	pendingAmnesia bool
+	// readds are replicas the leader is re-adding: remove, add as learner
+	// with their new incarnation, promote once caught up.
+	readds []readd
 	// conf is the membership as of the applied index; pendingConf is set
 	// when it changed and was not yet written to the log.
 	conf        *pb.ConfState
@@ -205,9 +218,13 @@ func Open(cfg Config, log *raftlog.Log) (*Partition, error) {
 	// An empty log is bootstrapped with the voters; an empty log without
 	// voters is a replica joining an existing group, which learns everything
 	// from the leader (a snapshot, then appends).
-	if last, _ := log.LastIndex(); last == 0 && len(cfg.Voters) > 0 {
-		if err := p.bootstrap(); err != nil {
-			return nil, err
+	if last, _ := log.LastIndex(); last == 0 {
+		if len(cfg.Voters) > 0 {
+			if err := p.bootstrap(); err != nil {
+				return nil, err
+			}
+		} else {
+			p.amnesic, p.pendingAmnesia = true, true
 		}
 	}
 	if err := p.loadState(); err != nil {
@@ -311,10 +328,13 @@ func (p *Partition) appliedRecord() []byte {
 
 func (p *Partition) loadState() error {
 	for _, s := range p.log.States() {
-		if s.Kind == stateApplied {
+		switch s.Kind {
+		case stateApplied:
 			if err := p.decodeApplied(s.Data); err != nil {
 				return fmt.Errorf("partition: %v: applied state: %w", p.cfg.Group, err)
 			}
+		case stateAmnesic:
+			p.amnesic = len(s.Data) == 1 && s.Data[0] == 1
 		}
 	}
 	// Entries after the applied index are replayed by raft; the log end
@@ -327,6 +347,9 @@ func (p *Partition) loadState() error {
 	}
 	return nil
 }
+
+// Partition state record kinds in the raftlog (stateApplied above).
+const stateAmnesic uint8 = 2
 
 func (p *Partition) decodeApplied(b []byte) error {
 	if len(b) < 24 {
@@ -382,6 +405,7 @@ func (p *Partition) Tick(nowMs int64) {
 	p.ticks++
 	p.rn.Tick()
 	p.trackISR()
+	p.driveReadds()
 	if p.isLeader() && p.insync() < p.requiredReplicas() {
 		p.failWaitingAll()
 	}
@@ -462,6 +486,14 @@ func (p *Partition) Step(m *pb.Message) error {
 	}
 	if m.GetTo() != p.cfg.ID {
 		return fmt.Errorf("partition: %v: message for %d delivered to %d", p.cfg.Group, m.GetTo(), p.cfg.ID)
+	}
+	if p.amnesic {
+		switch m.GetType() {
+		case pb.MsgVote, pb.MsgPreVote:
+			// It lost what it voted and acknowledged before: its vote could
+			// elect a leader missing committed entries.
+			return nil
+		}
 	}
 	err := p.rn.Step(m)
 	if errors.Is(err, raft.ErrStepPeerNotFound) || errors.Is(err, raft.ErrStepLocalMsg) {

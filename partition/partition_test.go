@@ -51,11 +51,15 @@ type cluster struct {
 	cfg     Config
 	// trace, if set, sees every message, write and result in order.
 	trace func(kind string, b []byte)
+	// observe, if set, sees every message a node sends.
+	observe func(m *pb.Message)
+	// incarnation per node (changes when its disk is wiped).
+	incarnation map[uint64][16]byte
 }
 
 func newCluster(t *testing.T, cfg Config, ids ...uint64) *cluster {
 	c := &cluster{t: t, fs: map[uint64]*vfs.Mem{}, parts: map[uint64]*Partition{}, ids: ids, down: map[uint64]bool{},
-		res: map[uint64]ProduceResult{}, cfg: cfg, net: transport.NewMem(transport.MemOptions{}), joining: map[uint64]bool{}}
+		res: map[uint64]ProduceResult{}, cfg: cfg, net: transport.NewMem(transport.MemOptions{}), joining: map[uint64]bool{}, incarnation: map[uint64][16]byte{}}
 	for _, id := range ids {
 		c.fs[id] = vfs.NewMem(id)
 		c.start(id)
@@ -74,6 +78,7 @@ func (c *cluster) start(id uint64) {
 	if c.joining[id] {
 		cfg.Voters = nil
 	}
+	cfg.Incarnation = c.incarnation[id]
 	p, err := Open(cfg, l)
 	if err != nil {
 		c.t.Fatal(err)
@@ -108,6 +113,9 @@ func (c *cluster) step() {
 		out2 := p.Ready()
 		for _, o := range []Output{out, out2} {
 			for _, m := range o.Messages {
+				if c.observe != nil {
+					c.observe(m)
+				}
 				c.net.Node(id).Send(transport.Batch{From: id, To: m.GetTo(), Msgs: []transport.Envelope{{Group: c.cfg.Group, Msg: m}}})
 			}
 			for _, r := range o.Results {

@@ -89,6 +89,14 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		b.ConfState, p.pendingConf = p.pendingConf, nil
 		p.pendingState = false
 	}
+	if p.pendingAmnesia {
+		flag := []byte{0}
+		if p.amnesic {
+			flag[0] = 1
+		}
+		b.States = append(b.States, raftlog.State{Kind: stateAmnesic, Data: flag})
+		p.pendingAmnesia = false
+	}
 	r, err := p.log.Append(b)
 	if err != nil {
 		p.stop(err)
@@ -193,6 +201,7 @@ func (p *Partition) apply(e *pb.Entry) {
 		}
 		p.conf = p.rn.ApplyConfChange(&cc)
 		p.pendingConf = p.conf
+		p.noteConfChange(&cc)
 	case pb.EntryNormal:
 		pid, clockMs, b, ok := decodeEnvelope(e.GetData())
 		if ok {
