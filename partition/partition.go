@@ -413,20 +413,9 @@ func (p *Partition) Tick(nowMs int64) {
 
 // trackISR notes which followers have caught up with the leader's log end.
 func (p *Partition) trackISR() {
-	st := p.rn.Status()
-	if st.RaftState != raft.StateLeader {
-		p.caughtUp, p.leaderTerm = nil, 0
+	st := p.syncFollowers()
+	if st == nil {
 		return
-	}
-	if term := st.HardState.GetTerm(); p.leaderTerm != term {
-		// A new leader gives every follower a full lag period.
-		p.caughtUp, p.leaderTerm = nil, term
-		for id := range st.Config.Voters.IDs() { //lint:maporder-ok sorted below
-			if id != p.cfg.ID {
-				p.caughtUp = append(p.caughtUp, followerLag{id: id, tick: p.ticks})
-			}
-		}
-		slices.SortFunc(p.caughtUp, func(a, b followerLag) int { return cmpU64(a.id, b.id) })
 	}
 	last, _ := p.log.LastIndex()
 	for i := range p.caughtUp {
@@ -434,6 +423,41 @@ func (p *Partition) trackISR() {
 			p.caughtUp[i].tick = p.ticks
 		}
 	}
+}
+
+// neverCaughtUp marks a voter added while this replica leads: it joins the
+// ISR only once it has caught up.
+const neverCaughtUp = -1 << 62
+
+// syncFollowers keeps caughtUp in step with leadership and membership: a new
+// leader gives every follower a full lag period; voters added later start
+// out of sync; removed ones go. It returns raft's status, or nil on a
+// follower.
+func (p *Partition) syncFollowers() *raft.Status {
+	st := p.rn.Status()
+	if st.RaftState != raft.StateLeader {
+		p.caughtUp, p.leaderTerm = nil, 0
+		return nil
+	}
+	start := p.ticks
+	if term := st.HardState.GetTerm(); p.leaderTerm != term {
+		p.caughtUp, p.leaderTerm = nil, term
+	} else {
+		start = neverCaughtUp
+	}
+	voters := st.Config.Voters.IDs()
+	p.caughtUp = slices.DeleteFunc(p.caughtUp, func(f followerLag) bool {
+		_, ok := voters[f.id]
+		return !ok
+	})
+	for id := range voters { //lint:maporder-ok sorted below
+		if id == p.cfg.ID || slices.ContainsFunc(p.caughtUp, func(f followerLag) bool { return f.id == id }) {
+			continue
+		}
+		p.caughtUp = append(p.caughtUp, followerLag{id: id, tick: start})
+	}
+	slices.SortFunc(p.caughtUp, func(a, b followerLag) int { return cmpU64(a.id, b.id) })
+	return &st
 }
 
 func cmpU64(a, b uint64) int {
@@ -450,7 +474,7 @@ func cmpU64(a, b uint64) int {
 // within ReplicaLagTicks), sorted; nil on a follower. It is reported in
 // Metadata and metrics; durability rules do not depend on it.
 func (p *Partition) ISR() []uint64 {
-	if !p.isLeader() {
+	if p.syncFollowers() == nil {
 		return nil
 	}
 	isr := []uint64{p.cfg.ID}
