@@ -419,7 +419,10 @@ func (p *Partition) trackISR() {
 	}
 	last, _ := p.log.LastIndex()
 	for i := range p.caughtUp {
-		if pr, ok := st.Progress[p.caughtUp[i].id]; ok && pr.Match >= last {
+		// Caught up: heard from recently (raft's CheckQuorum activity) and
+		// holding the leader's whole log. An idle partition keeps live
+		// followers in sync; a dead one drops out even with no writes.
+		if pr, ok := st.Progress[p.caughtUp[i].id]; ok && pr.RecentActive && pr.Match >= last {
 			p.caughtUp[i].tick = p.ticks
 		}
 	}

@@ -317,9 +317,20 @@ func sortDesc(s []uint64) {
 	}
 }
 
-// offsetAfter is the log end offset after entry idx (at or after the
-// applied index's predecessor marks).
+// offsetAfter is the log end offset after entry idx: from the marks for the
+// tail from the applied index on, else from the metadata stored beside the
+// entry in the log.
 func (p *Partition) offsetAfter(idx uint64) int64 {
+	if idx < p.marks[0].index {
+		m, err := p.log.Meta(idx)
+		if err != nil {
+			// Below the oldest retained entry: nothing after it is readable
+			// anyway; the caller uses it for the high watermark only.
+			p.stop(fmt.Errorf("offset after entry %d: %w", idx, err))
+			return p.marks[0].next
+		}
+		return m.NextOffset()
+	}
 	next := p.marks[0].next
 	for _, m := range p.marks {
 		if m.index > idx {

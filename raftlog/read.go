@@ -315,6 +315,35 @@ func (l *Log) FindTimestamp(ts int64) (index uint64, found bool, err error) {
 	return 0, false, nil
 }
 
+// Meta returns the Kafka metadata stored beside retained entry index.
+func (l *Log) Meta(index uint64) (EntryMeta, error) {
+	if l.err != nil {
+		return EntryMeta{}, l.err
+	}
+	if index < l.oldestIndex() {
+		return EntryMeta{}, raft.ErrCompacted
+	}
+	s := l.segmentFor(index)
+	if s == nil {
+		return EntryMeta{}, raft.ErrUnavailable
+	}
+	if d := s.liveDense(); d != nil {
+		return d[index-s.first].meta, nil
+	}
+	var meta EntryMeta
+	_, ok, err := l.scanClosed(s, s.sparseStart(index), func(h entryHeader) bool {
+		meta = h.meta
+		return h.index == index
+	})
+	if err != nil {
+		return EntryMeta{}, err
+	}
+	if !ok {
+		return EntryMeta{}, l.fail(fmt.Errorf("%w: segment %d lost entry %d", ErrCorrupt, s.gen, index))
+	}
+	return meta, nil
+}
+
 // scanClosed scans a closed segment's live entries from position from and
 // returns the first whose header matches.
 func (l *Log) scanClosed(s *segment, from int64, match func(entryHeader) bool) (uint64, bool, error) {
