@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 	"google.golang.org/protobuf/proto"
 
 	"sluice/raftlog"
@@ -194,6 +195,7 @@ type Partition struct {
 	lastExpiry   int64 // replicated time of the last producer expiry pass
 	appliedMs    int64 // replicated time of the last applied batch
 	pendingState bool  // the applied state changed since it was last persisted
+	voterBuf     []voterProgress
 	// amnesic: opened on an empty log as a joining replica; it answers no
 	// votes until a conf change adds it as a learner under its incarnation.
 	amnesic bool
@@ -413,8 +415,8 @@ func (p *Partition) Tick(nowMs int64) {
 
 // trackISR notes which followers have caught up with the leader's log end.
 func (p *Partition) trackISR() {
-	st := p.syncFollowers()
-	if st == nil {
+	voters := p.syncFollowers()
+	if voters == nil {
 		return
 	}
 	last, _ := p.log.LastIndex()
@@ -422,10 +424,31 @@ func (p *Partition) trackISR() {
 		// Caught up: heard from recently (raft's CheckQuorum activity) and
 		// holding the leader's whole log. An idle partition keeps live
 		// followers in sync; a dead one drops out even with no writes.
-		if pr, ok := st.Progress[p.caughtUp[i].id]; ok && pr.RecentActive && pr.Match >= last {
+		k := slices.IndexFunc(voters, func(v voterProgress) bool { return v.id == p.caughtUp[i].id })
+		if k >= 0 && voters[k].active && voters[k].match >= last {
 			p.caughtUp[i].tick = p.ticks
 		}
 	}
+}
+
+// voterProgress is raft's view of one voter (the leader included).
+type voterProgress struct {
+	id, match uint64
+	active    bool
+}
+
+// voters returns the voters' progress sorted by id, without the copies
+// raft's Status makes (this runs on every tick).
+func (p *Partition) voters() []voterProgress {
+	buf := p.voterBuf[:0]
+	p.rn.WithProgress(func(id uint64, typ raft.ProgressType, pr tracker.Progress) {
+		if typ == raft.ProgressTypePeer {
+			buf = append(buf, voterProgress{id: id, match: pr.Match, active: pr.RecentActive})
+		}
+	})
+	slices.SortFunc(buf, func(a, b voterProgress) int { return cmpU64(a.id, b.id) })
+	p.voterBuf = buf
+	return buf
 }
 
 // neverCaughtUp marks a voter added while this replica leads: it joins the
@@ -434,33 +457,33 @@ const neverCaughtUp = -1 << 62
 
 // syncFollowers keeps caughtUp in step with leadership and membership: a new
 // leader gives every follower a full lag period; voters added later start
-// out of sync; removed ones go. It returns raft's status, or nil on a
+// out of sync; removed ones go. It returns the voters' progress, or nil on a
 // follower.
-func (p *Partition) syncFollowers() *raft.Status {
-	st := p.rn.Status()
-	if st.RaftState != raft.StateLeader {
+func (p *Partition) syncFollowers() []voterProgress {
+	bs := p.rn.BasicStatus()
+	if bs.RaftState != raft.StateLeader {
 		p.caughtUp, p.leaderTerm = nil, 0
 		return nil
 	}
 	start := p.ticks
-	if term := st.HardState.GetTerm(); p.leaderTerm != term {
+	if term := bs.HardState.GetTerm(); p.leaderTerm != term {
 		p.caughtUp, p.leaderTerm = nil, term
 	} else {
 		start = neverCaughtUp
 	}
-	voters := st.Config.Voters.IDs()
-	p.caughtUp = slices.DeleteFunc(p.caughtUp, func(f followerLag) bool {
-		_, ok := voters[f.id]
-		return !ok
-	})
-	for id := range voters { //lint:maporder-ok sorted below
-		if id == p.cfg.ID || slices.ContainsFunc(p.caughtUp, func(f followerLag) bool { return f.id == id }) {
+	voters := p.voters()
+	isVoter := func(id uint64) bool {
+		return slices.ContainsFunc(voters, func(v voterProgress) bool { return v.id == id })
+	}
+	p.caughtUp = slices.DeleteFunc(p.caughtUp, func(f followerLag) bool { return !isVoter(f.id) })
+	for _, v := range voters {
+		if v.id == p.cfg.ID || slices.ContainsFunc(p.caughtUp, func(f followerLag) bool { return f.id == v.id }) {
 			continue
 		}
-		p.caughtUp = append(p.caughtUp, followerLag{id: id, tick: start})
+		p.caughtUp = append(p.caughtUp, followerLag{id: v.id, tick: start})
 	}
 	slices.SortFunc(p.caughtUp, func(a, b followerLag) int { return cmpU64(a.id, b.id) })
-	return &st
+	return voters
 }
 
 func cmpU64(a, b uint64) int {
@@ -648,7 +671,7 @@ func (p *Partition) uncommittedProposed() int64 {
 
 // requiredReplicas is max(quorum, MinInsyncReplicas).
 func (p *Partition) requiredReplicas() int {
-	voters := len(p.rn.Status().Config.Voters.IDs())
+	voters := len(p.voters())
 	return max(voters/2+1, min(p.cfg.MinInsyncReplicas, voters))
 }
 

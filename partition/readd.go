@@ -49,6 +49,9 @@ func (p *Partition) ReplaceIncarnation(id uint64, incarnation [16]byte) {
 
 // driveReadds advances each re-add by one conf change at a time.
 func (p *Partition) driveReadds() {
+	if len(p.readds) == 0 {
+		return
+	}
 	if !p.isLeader() {
 		p.readds = nil
 		return

@@ -293,14 +293,13 @@ func (p *Partition) updateHW() {
 // leader's own stable index and its followers' acknowledged match indexes
 // (followers acknowledge only durable appends).
 func (p *Partition) durableOn(n int) uint64 {
-	st := p.rn.Status()
 	var idx []uint64
-	for id, pr := range st.Progress { //lint:maporder-ok sorted below
-		if id == p.cfg.ID {
-			idx = append(idx, min(pr.Match, p.log.StableIndex()))
+	for _, v := range p.voters() { // voters only: a learner's copy does not count
+		if v.id == p.cfg.ID {
+			idx = append(idx, min(v.match, p.log.StableIndex()))
 			continue
 		}
-		idx = append(idx, pr.Match)
+		idx = append(idx, v.match)
 	}
 	if len(idx) < n {
 		return 0
