@@ -69,7 +69,69 @@ func validateBatch(b []byte, maxBytes int) (batchInfo, error) {
 	if crc32.Checksum(b[21:], castagnoli) != uint32(rb.CRC) {
 		return batchInfo{}, fmt.Errorf("%w: batch CRC mismatch", kerr.CorruptMessage)
 	}
+	if err := checkAttributes(rb.Attributes); err != nil {
+		return batchInfo{}, err
+	}
+	if err := checkRecords(rb); err != nil {
+		return batchInfo{}, err
+	}
 	return batchInfo{count: int64(rb.LastOffsetDelta) + 1, maxTimestamp: rb.MaxTimestamp}, nil
+}
+
+// Batch attribute bits (Kafka's record batch v2).
+const (
+	attrCodecMask     = 0x07 // 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd
+	attrTransactional = 0x10
+	attrControl       = 0x20
+	// maxCompressedRecords bounds the record count a compressed batch may
+	// claim; its records are decoded by the consumer. Uncompressed batches
+	// are decoded and counted here.
+	maxCompressedRecords = 1 << 20
+)
+
+func checkAttributes(attrs int16) error {
+	if codec := attrs & attrCodecMask; codec > 4 {
+		return fmt.Errorf("%w: unknown compression codec %d", kerr.CorruptMessage, codec)
+	}
+	if attrs&attrControl != 0 {
+		return fmt.Errorf("%w: control batches come from the broker, not clients", kerr.InvalidRecord)
+	}
+	if attrs&attrTransactional != 0 {
+		// Transactions are a later feature; never store half of one.
+		return fmt.Errorf("%w: transactional batches are not supported yet", kerr.InvalidRecord)
+	}
+	return nil
+}
+
+// checkRecords decodes an uncompressed batch's records: exactly NumRecords
+// of them, offset deltas 0..n-1, filling the section exactly. A compressed
+// batch's count is only bounded (its codec is the consumer's business).
+func checkRecords(rb kmsg.RecordBatch) error {
+	if rb.Attributes&attrCodecMask != 0 {
+		if rb.NumRecords > maxCompressedRecords {
+			return fmt.Errorf("%w: compressed batch claims %d records", kerr.CorruptMessage, rb.NumRecords)
+		}
+		return nil
+	}
+	rest := rb.Records
+	for i := int32(0); i < rb.NumRecords; i++ {
+		n, used := binary.Varint(rest)
+		if used <= 0 || n < 0 || int64(len(rest)-used) < n {
+			return fmt.Errorf("%w: record %d of %d is truncated", kerr.CorruptMessage, i, rb.NumRecords)
+		}
+		var r kmsg.Record
+		if err := r.ReadFrom(rest[:used+int(n)]); err != nil {
+			return fmt.Errorf("%w: record %d: %v", kerr.CorruptMessage, i, err)
+		}
+		if r.OffsetDelta != i {
+			return fmt.Errorf("%w: record %d has offset delta %d", kerr.CorruptMessage, i, r.OffsetDelta)
+		}
+		rest = rest[used+int(n):]
+	}
+	if len(rest) != 0 {
+		return fmt.Errorf("%w: %d bytes after the last record", kerr.CorruptMessage, len(rest))
+	}
+	return nil
 }
 
 // stamp writes the offsets and epoch that lie outside the batch CRC.

@@ -28,6 +28,13 @@
 // replicas, only once the leader committed in its own term, never
 // backwards); reads of whole batches below it.
 //
+// Election jitter: etcd raft v3.7 draws its randomized election timeout
+// from the global crypto/rand.Reader. Runs that must be reproducible (the
+// simulator, determinism tests) replace it with a seeded reader
+// (testing/cryptotest.SetGlobalRandom in tests; verified on Go 1.26.8).
+// The reader is process-global, so two such runs must not overlap in one
+// process.
+//
 // Not yet: the leader epoch cache and OffsetForLeaderEpoch, idempotent
 // producer state, LogAppendTime, the dynamic ISR output, cold reads as a
 // read plan off the loop, snapshots of partition state and compaction,

@@ -135,11 +135,19 @@ type proposal struct {
 	// dup: a retry of a batch already in the log (same producer sequence);
 	// it shares the original's fate and adds no offsets.
 	dup bool
+	// From the batch, kept so the caller may reuse its buffer.
+	count int64
+	bp    batchProducer
+	hasBP bool
 }
 
 type followerLag struct {
 	id   uint64
 	tick int64
+	// target is the leader's last index at the previous tick: reaching it
+	// counts as caught up (Kafka's rule: caught up with where the leader
+	// was a moment ago, so a follower under steady load stays in sync).
+	target uint64
 }
 
 // tailBatch is a producer batch appended but not yet applied.
@@ -182,9 +190,13 @@ type Partition struct {
 	// appliedNext is the next offset after the last applied entry.
 	appliedNext int64
 	hw          int64
-	// ownTermCommitted: the leader has applied an entry of its own term, so
-	// its high watermark is current (KIP-207).
+	// ownTermCommitted: this leader's high watermark is current (KIP-207):
+	// the first entry of its own term is applied and durable on the
+	// required replicas. hwTerm is the term (as leader) it refers to, 0 as a
+	// follower; ownTermIndex the index of that first own-term entry.
 	ownTermCommitted bool
+	hwTerm           uint64
+	ownTermIndex     uint64
 
 	// epochs is the leader epoch cache, derived at append.
 	epochs []epochStart
@@ -246,6 +258,7 @@ func Open(cfg Config, log *raftlog.Log) (*Partition, error) {
 		PreVote:                   true,
 		CheckQuorum:               true,
 		DisableProposalForwarding: true,
+		StepDownOnRemoval:         true,
 		Logger:                    discardLogger{},
 	})
 	if err != nil {
@@ -339,6 +352,35 @@ func (p *Partition) loadState() error {
 			p.amnesic = len(s.Data) == 1 && s.Data[0] == 1
 		}
 	}
+	// A torn bootstrap or snapshot install can leave the snapshot without the
+	// state records written with it: the snapshot is the newer truth.
+	snap, err := p.log.Snapshot()
+	if err != nil {
+		return err
+	}
+	if si := snap.GetMetadata().GetIndex(); si > p.applied {
+		p.applied, p.appliedNext, p.appliedMs, p.epochs, p.producers = si, 0, 0, nil, producerTable{}
+		if data := snap.GetData(); len(data) > 0 {
+			if err := p.decodeApplied(data); err != nil {
+				return fmt.Errorf("partition: %v: snapshot state: %w", p.cfg.Group, err)
+			}
+		}
+	}
+	if hs, _, err := p.log.InitialState(); err == nil && hs.GetCommit() < snap.GetMetadata().GetIndex() {
+		// A snapshot is committed by definition; raft refuses a commit
+		// index below it.
+		r, err := p.log.Append(raftlog.Batch{HardState: &pb.HardState{
+			Term:   new(max(hs.GetTerm(), snap.GetMetadata().GetTerm())),
+			Vote:   new(hs.GetVote()),
+			Commit: new(snap.GetMetadata().GetIndex()),
+		}})
+		if err != nil {
+			return err
+		}
+		if err := p.log.Complete(r, r.Run(p.log.FS())); err != nil {
+			return err
+		}
+	}
 	// Entries after the applied index are replayed by raft; the log end
 	// offset is derived from their metadata as they are appended again or
 	// applied. Until then it equals what was applied.
@@ -421,13 +463,17 @@ func (p *Partition) trackISR() {
 	}
 	last, _ := p.log.LastIndex()
 	for i := range p.caughtUp {
-		// Caught up: heard from recently (raft's CheckQuorum activity) and
-		// holding the leader's whole log. An idle partition keeps live
-		// followers in sync; a dead one drops out even with no writes.
-		k := slices.IndexFunc(voters, func(v voterProgress) bool { return v.id == p.caughtUp[i].id })
-		if k >= 0 && voters[k].active && voters[k].match >= last {
-			p.caughtUp[i].tick = p.ticks
+		// Caught up: heard from recently (raft's CheckQuorum activity; a
+		// missed sample only matters if it lasts the whole lag window) and
+		// holding the leader's log as of the last tick. An idle partition
+		// keeps live followers in sync; a dead one drops out even with no
+		// writes.
+		f := &p.caughtUp[i]
+		k := slices.IndexFunc(voters, func(v voterProgress) bool { return v.id == f.id })
+		if k >= 0 && voters[k].active && voters[k].match >= f.target {
+			f.tick = p.ticks
 		}
+		f.target = last
 	}
 }
 
@@ -476,11 +522,12 @@ func (p *Partition) syncFollowers() []voterProgress {
 		return slices.ContainsFunc(voters, func(v voterProgress) bool { return v.id == id })
 	}
 	p.caughtUp = slices.DeleteFunc(p.caughtUp, func(f followerLag) bool { return !isVoter(f.id) })
+	last, _ := p.log.LastIndex()
 	for _, v := range voters {
 		if v.id == p.cfg.ID || slices.ContainsFunc(p.caughtUp, func(f followerLag) bool { return f.id == v.id }) {
 			continue
 		}
-		p.caughtUp = append(p.caughtUp, followerLag{id: v.id, tick: start})
+		p.caughtUp = append(p.caughtUp, followerLag{id: v.id, tick: start, target: last})
 	}
 	slices.SortFunc(p.caughtUp, func(a, b followerLag) int { return cmpU64(a.id, b.id) })
 	return voters
@@ -536,6 +583,11 @@ func (p *Partition) Step(m *pb.Message) error {
 	}
 	if m.GetTo() != p.cfg.ID {
 		return fmt.Errorf("partition: %v: message for %d delivered to %d", p.cfg.Group, m.GetTo(), p.cfg.ID)
+	}
+	// Only raft's peer messages come from the network: a proposal would skip
+	// validation and stamping, a local-thread message would corrupt raft.
+	if m.GetType() == pb.MsgProp || raft.IsLocalMsg(m.GetType()) {
+		return nil
 	}
 	if p.amnesic {
 		switch m.GetType() {
@@ -622,7 +674,11 @@ func (p *Partition) Produce(req ProduceRequest) {
 		stampAppendTime(req.Batch, p.nowMs)
 	}
 	stamp(req.Batch, base, int32(term))
-	pr := &proposal{req: req, pid: p.nextPID, base: base}
+	// Proposal ids carry the node id, so two leaders' proposals never share
+	// one; the term check in learnIndex covers this node's earlier lives.
+	pr := &proposal{req: req, pid: p.cfg.ID<<40 | p.nextPID&(1<<40-1), base: base, term: term,
+		count: headerInfo(req.Batch).count}
+	pr.bp, pr.hasBP = producerOf(req.Batch)
 	p.nextPID++
 	if err := p.rn.Propose(encodeEnvelope(pr.pid, p.nowMs, req.Batch)); err != nil {
 		if errors.Is(err, raft.ErrProposalDropped) {
@@ -632,6 +688,7 @@ func (p *Partition) Produce(req ProduceRequest) {
 		fail(err)
 		return
 	}
+	pr.req.Batch = nil // proposed: the entry holds its own copy
 	p.proposals = append(p.proposals, pr)
 }
 
@@ -641,15 +698,15 @@ func (p *Partition) Produce(req ProduceRequest) {
 func (p *Partition) duplicate(req ProduceRequest, base int64) {
 	for _, pr := range p.proposals {
 		if !pr.dup && pr.base == base {
-			p.proposals = append(p.proposals, &proposal{req: req, pid: pr.pid, index: pr.index, term: pr.term,
-				base: base, durable: pr.durable, dup: true})
+			p.proposals = append(p.proposals, &proposal{req: ProduceRequest{ID: req.ID, Acks: req.Acks}, pid: pr.pid,
+				index: pr.index, term: pr.term, base: base, durable: pr.durable, dup: true})
 			return
 		}
 	}
 	for _, t := range p.tail {
 		if t.base == base {
-			p.proposals = append(p.proposals, &proposal{req: req, pid: t.pid, index: t.index, term: t.term,
-				base: base, durable: t.index <= p.log.StableIndex(), dup: true})
+			p.proposals = append(p.proposals, &proposal{req: ProduceRequest{ID: req.ID, Acks: req.Acks}, pid: t.pid,
+				index: t.index, term: t.term, base: base, durable: t.index <= p.log.StableIndex(), dup: true})
 			return
 		}
 	}
@@ -663,7 +720,7 @@ func (p *Partition) uncommittedProposed() int64 {
 	var n int64
 	for _, pr := range p.proposals {
 		if pr.index == 0 && !pr.dup {
-			n += headerInfo(pr.req.Batch).count
+			n += pr.count
 		}
 	}
 	return n
@@ -671,7 +728,7 @@ func (p *Partition) uncommittedProposed() int64 {
 
 // requiredReplicas is max(quorum, MinInsyncReplicas).
 func (p *Partition) requiredReplicas() int {
-	voters := len(p.voters())
+	voters := len(p.conf.GetVoters())
 	return max(voters/2+1, min(p.cfg.MinInsyncReplicas, voters))
 }
 
@@ -720,10 +777,8 @@ func (p *Partition) effectiveProducer(id int64) (known bool, epoch int16, batche
 		}
 	}
 	for _, pr := range p.proposals {
-		if pr.index == 0 && !pr.dup {
-			if bp, ok := producerOf(pr.req.Batch); ok && bp.id == id {
-				add(bp, pr.base)
-			}
+		if pr.index == 0 && !pr.dup && pr.hasBP && pr.bp.id == id {
+			add(pr.bp, pr.base)
 		}
 	}
 	return known, epoch, batches

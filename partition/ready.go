@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -34,6 +35,11 @@ func (p *Partition) Ready() Output {
 	}
 	if p.err != nil {
 		p.failAll()
+	} else {
+		// Followers' acknowledgements move the high watermark too.
+		p.updateHW()
+		p.resolveAcks()
+		p.failDropped()
 	}
 	out := p.out
 	p.out = Output{}
@@ -48,6 +54,11 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		// partition's applied state at its index (the bootstrap snapshot has
 		// none: an empty partition).
 		idx := s.GetMetadata().GetIndex()
+		for _, pr := range p.proposals {
+			if pr.index != 0 && pr.index <= idx {
+				pr.index = ^uint64(0) // replaced by the snapshot: fate unknown here
+			}
+		}
 		p.epochs, p.producers, p.tail = nil, producerTable{}, nil
 		p.applied, p.appliedNext, p.appliedMs = idx, 0, 0
 		if data := s.GetData(); len(data) > 0 {
@@ -113,8 +124,8 @@ func (p *Partition) storageAppend(m *pb.Message) {
 func (p *Partition) learnIndex(e *pb.Entry) {
 	pid, _, _, _ := decodeEnvelope(e.GetData())
 	for _, pr := range p.proposals {
-		if pr.pid == pid && pr.index == 0 {
-			pr.index, pr.term = e.GetIndex(), e.GetTerm()
+		if pr.pid == pid && pr.index == 0 && pr.term == e.GetTerm() {
+			pr.index = e.GetIndex()
 		}
 	}
 }
@@ -147,13 +158,17 @@ func (p *Partition) WriteDone(w *Write, err error) {
 		return
 	}
 	for _, pr := range p.proposals {
-		if pr.index != 0 && pr.index <= w.last && pr.term == w.term {
-			pr.durable = true
+		// Durable only if the entry is still the proposal's: a later append
+		// may have overwritten it while this write was in flight.
+		if pr.index != 0 && pr.index <= w.last && !pr.durable {
+			if t, err := p.log.Term(pr.index); err == nil && t == pr.term && pr.index <= p.log.StableIndex() {
+				pr.durable = true
+			}
 		}
 	}
 	for _, m := range w.responses {
 		if m.GetTo() == p.cfg.ID {
-			if err := p.rn.Step(m); err != nil {
+			if err := p.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
 				p.stop(fmt.Errorf("step local response: %w", err))
 				return
 			}
@@ -170,7 +185,7 @@ func (p *Partition) storageApply(m *pb.Message) {
 		p.apply(e)
 	}
 	for _, r := range m.GetResponses() {
-		if err := p.rn.Step(r); err != nil {
+		if err := p.rn.Step(r); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
 			p.stop(fmt.Errorf("step apply response: %w", err))
 			return
 		}
@@ -210,10 +225,6 @@ func (p *Partition) apply(e *pb.Entry) {
 			}
 			p.applyProducer(idx, clockMs, b)
 			p.appliedNext += headerInfo(b).count
-		}
-		_, term := p.Leader()
-		if !ok && e.GetTerm() == term {
-			p.ownTermCommitted = true
 		}
 		p.resolveApplied(idx, e.GetTerm(), pid, ok)
 	}
@@ -279,13 +290,40 @@ func (p *Partition) trimMarks() {
 // replicas. Only a leader that has committed an entry of its own term knows
 // it (KIP-207); it never moves backwards.
 func (p *Partition) updateHW() {
-	if !p.isLeader() || !p.ownTermCommitted {
+	p.syncLeadership()
+	if p.hwTerm == 0 {
 		return
 	}
 	idx := min(p.applied, p.durableOn(p.requiredReplicas()))
-	next := p.offsetAfter(idx)
-	if next > p.hw {
+	if !p.ownTermCommitted {
+		if p.ownTermIndex == 0 || idx < p.ownTermIndex {
+			return
+		}
+		p.ownTermCommitted = true
+	}
+	if next := p.offsetAfter(idx); next > p.hw {
 		p.hw = next
+	}
+}
+
+// syncLeadership resets the high watermark's validity on every change of
+// term or role, and finds the first entry of this leader's term.
+func (p *Partition) syncLeadership() {
+	bs := p.rn.BasicStatus()
+	term := bs.HardState.GetTerm()
+	if bs.RaftState != raft.StateLeader {
+		p.hwTerm, p.ownTermCommitted, p.ownTermIndex = 0, false, 0
+		return
+	}
+	if p.hwTerm != term {
+		p.hwTerm, p.ownTermCommitted, p.ownTermIndex = term, false, 0
+	}
+	if p.ownTermIndex == 0 {
+		// The leader appends an empty entry of its term first; the epoch
+		// cache knows where the term began.
+		if n := len(p.epochs); n > 0 && p.epochs[n-1].epoch == term {
+			p.ownTermIndex = p.epochs[n-1].index
+		}
 	}
 }
 
@@ -342,12 +380,30 @@ func (p *Partition) offsetAfter(idx uint64) int64 {
 
 // resolveAcks completes produce requests whose acks are satisfied.
 func (p *Partition) resolveAcks() {
+	leader := p.isLeader()
+	voters := len(p.conf.GetVoters())
 	keep := p.proposals[:0]
 	for _, pr := range p.proposals {
+		if pr.index == ^uint64(0) {
+			p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotLeaderForPartition})
+			continue
+		}
 		done := false
 		switch pr.req.Acks {
 		case AcksAll:
-			done = pr.index != 0 && pr.index <= p.applied && p.offsetAfter(pr.index) <= p.hw
+			applied := pr.index != 0 && pr.index <= p.applied
+			if applied && !leader {
+				// Deposed, and the entry survived into a later term (its fate
+				// was checked at apply). Committed means durable on a quorum;
+				// more than a quorum cannot be known here.
+				if p.requiredReplicas() > voters/2+1 {
+					p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotLeaderForPartition})
+					continue
+				}
+				done = true
+				break
+			}
+			done = applied && p.offsetAfter(pr.index) <= p.hw
 		default:
 			done = pr.durable || (pr.index != 0 && pr.index <= p.applied)
 		}
@@ -365,7 +421,8 @@ func (p *Partition) resolveAcks() {
 // HighWatermark is the offset below which records are committed and
 // readable; ok is false on a new leader until it commits in its own term.
 func (p *Partition) HighWatermark() (hw int64, ok bool) {
-	return p.hw, p.isLeader() && p.ownTermCommitted
+	p.syncLeadership()
+	return p.hw, p.hwTerm != 0 && p.ownTermCommitted
 }
 
 // LogEndOffset is the offset after the last appended record.
@@ -401,3 +458,18 @@ func (discardLogger) Fatalf(f string, v ...any) {
 }
 func (discardLogger) Panic(v ...any)            { panic(fmt.Sprint(v...)) }
 func (discardLogger) Panicf(f string, v ...any) { panic(fmt.Sprintf(f, v...)) }
+
+// failDropped fails proposals raft dropped before they reached a Ready (a
+// new leader's append truncated this node's unsaved tail): after a Ready
+// has drained, every proposal raft accepted has an index.
+func (p *Partition) failDropped() {
+	keep := p.proposals[:0]
+	for _, pr := range p.proposals {
+		if pr.index == 0 {
+			p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotLeaderForPartition})
+			continue
+		}
+		keep = append(keep, pr)
+	}
+	p.proposals = keep
+}

@@ -1,0 +1,31 @@
+package partition
+
+import "testing"
+
+func TestRegressStuckProposalOverStampsHEAD(t *testing.T) {
+	c, L, N := stuckProposal(t)
+	for i := 0; i < 30; i++ {
+		c.tick()
+	}
+	_, done := c.res[100]
+	t.Logf("P completed=%v; L.proposals=%d", done, len(L.proposals))
+	N.TransferLeadership(L.cfg.ID)
+	for i := 0; i < 50 && !L.isLeader(); i++ {
+		c.tick()
+	}
+	if !L.isLeader() {
+		t.Skip("transfer failed")
+	}
+	for i := 0; i < 5; i++ {
+		c.tick()
+	}
+	t.Logf("L leads again: leo %d uncommittedProposed %d ISR %v", L.leo, L.uncommittedProposed(), L.ISR())
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("PANIC: %v", r)
+		}
+	}()
+	L.Produce(ProduceRequest{ID: 200, Batch: makeBatch(1, "Q", 1), Acks: AcksAll})
+	c.settle(200)
+	t.Logf("Q result %+v", c.res[200])
+}
