@@ -15,18 +15,29 @@
 // directly, or import sim, checker, scenarios or reports. Time that replicas
 // must agree on comes from the leader's stamps, never from a replica's clock.
 //
-// Built so far (issue 4 is in progress): the RawNode over raftlog with
-// AsyncStorageWrites, PreVote, CheckQuorum and no proposal forwarding;
-// bootstrap from a snapshot holding the voters; validation and stamping of
-// magic-2 batches (base offset, partition leader epoch = term) inside a
-// proposal envelope carrying a proposal id and the leader's clock; offsets
-// derived at append on every replica, rolled back on truncation, asserted at
-// apply; the applied state persisted with the next log write and passed as
-// Config.Applied; proposal fate from the log (same id and term at the index,
-// or overwritten); acks 0/1/all with NOT_ENOUGH_REPLICAS before append; the
-// high watermark (applied and durable on max(quorum, min.insync.replicas)
-// replicas, only once the leader committed in its own term, never
-// backwards); reads of whole batches below it.
+// Built so far (issue 4 is in progress):
+//   - the RawNode over raftlog with AsyncStorageWrites, PreVote, CheckQuorum,
+//     no proposal forwarding and step-down on removal; bootstrap from a
+//     snapshot holding the voters;
+//   - validation of magic-2 batches (CRC32C, attributes, every record of an
+//     uncompressed batch) and stamping (base offset, partition leader epoch
+//     = term; LogAppendTime with the CRC recomputed) inside an envelope
+//     carrying a proposal id and the leader's clock;
+//   - offsets derived at append on every replica, rolled back on truncation,
+//     asserted at apply; the leader epoch cache and OffsetForLeaderEpoch;
+//   - idempotent producers: duplicates answered with the original offset,
+//     sequence gaps, stale epochs, expiry by replicated time;
+//   - the applied state (offsets, epochs, producers) and conf state
+//     persisted with the next log write and passed as Config.Applied;
+//   - proposal fate from the log; acks 0/1/all, NOT_ENOUGH_REPLICAS before
+//     append and NOT_ENOUGH_REPLICAS_AFTER_APPEND while waiting;
+//   - the high watermark: applied and durable on max(quorum,
+//     min.insync.replicas) voters, valid only once the leader's own term is
+//     committed (KIP-207), never backwards; the dynamic ISR as an output;
+//   - reads of whole batches below it;
+//   - membership changes (ConfChangeV2), leadership transfer, and the
+//     re-adding of wiped replicas, which never vote under their old
+//     identity.
 //
 // Election jitter: etcd raft v3.7 draws its randomized election timeout
 // from the global crypto/rand.Reader. Runs that must be reproducible (the
@@ -35,8 +46,7 @@
 // The reader is process-global, so two such runs must not overlap in one
 // process.
 //
-// Not yet: the leader epoch cache and OffsetForLeaderEpoch, idempotent
-// producer state, LogAppendTime, the dynamic ISR output, cold reads as a
-// read plan off the loop, snapshots of partition state and compaction,
-// incarnations and membership changes, leadership transfer.
+// Not yet: cold reads as a read plan executed off the loop, compaction
+// (snapshots of partition state at FirstIndex-1, bounded by retention), and
+// decompressing compressed batches to validate their records.
 package partition
