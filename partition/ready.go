@@ -142,6 +142,14 @@ func (p *Partition) truncateMarks(index uint64) {
 	}
 	p.marks = p.marks[:k]
 	p.leo = p.marks[k-1].next
+	// Proposals in the truncated suffix were overwritten by a later leader:
+	// their fate is known now (NOT_LEADER_OR_FOLLOWER), however long the
+	// new leader takes to write at those indexes.
+	for _, pr := range p.proposals {
+		if pr.index != 0 && pr.index != ^uint64(0) && pr.index >= index {
+			pr.index = ^uint64(0)
+		}
+	}
 	p.truncateEpochs(index)
 	p.tail = slices.DeleteFunc(p.tail, func(t tailBatch) bool { return t.index >= index })
 }
@@ -395,9 +403,11 @@ func (p *Partition) resolveAcks() {
 			if applied && !leader {
 				// Deposed, and the entry survived into a later term (its fate
 				// was checked at apply). Committed means durable on a quorum;
-				// more than a quorum cannot be known here.
+				// more than a quorum cannot be known here: the record is in
+				// the log, its min.insync.replicas copies unconfirmed.
+				// NOT_LEADER_OR_FOLLOWER stays reserved for "not in the log".
 				if p.requiredReplicas() > voters/2+1 {
-					p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotLeaderForPartition})
+					p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotEnoughReplicasAfterAppend})
 					continue
 				}
 				done = true
