@@ -326,3 +326,44 @@ func TestLeaderCrashLosesNoAckedRecord(t *testing.T) {
 	}
 	c.checkReplicasAgree()
 }
+
+// Fetch answers tail reads at once and cold ones with a plan that reads the
+// same batches off the loop.
+func TestFetchPlan(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	value := string(bytes.Repeat([]byte("v"), 20000))
+	for id := uint64(1); id <= 200; id++ {
+		if r := c.send(id, makeBatch(2, value, 1)); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	l := c.waitLeader()
+	planned := 0
+	for _, off := range []int64{0, 5, 101, 250, 398, 399} {
+		want, err := l.Read(off, 16<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, plan, err := l.Fetch(off, 16<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan != nil {
+			planned++
+			if got, err = plan.Execute(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if len(got) == 0 || len(got) > len(want) {
+			t.Fatalf("fetch(%d): %d batches, read %d", off, len(got), len(want))
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("fetch(%d): batch %d differs", off, i)
+			}
+		}
+	}
+	if planned == 0 {
+		t.Fatal("no fetch needed a plan: the test reads only the tail cache")
+	}
+}
