@@ -83,10 +83,6 @@ const (
 	attrCodecMask     = 0x07 // 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd
 	attrTransactional = 0x10
 	attrControl       = 0x20
-	// maxCompressedRecords bounds the record count a compressed batch may
-	// claim; its records are decoded by the consumer. Uncompressed batches
-	// are decoded and counted here.
-	maxCompressedRecords = 1 << 20
 )
 
 func checkAttributes(attrs int16) error {
@@ -103,17 +99,17 @@ func checkAttributes(attrs int16) error {
 	return nil
 }
 
-// checkRecords decodes an uncompressed batch's records: exactly NumRecords
-// of them, offset deltas 0..n-1, filling the section exactly. A compressed
-// batch's count is only bounded (its codec is the consumer's business).
+// checkRecords decodes a batch's records (decompressing them first, within
+// a bound): exactly NumRecords of them, offset deltas 0..n-1, filling the
+// section exactly. The batch is stored as sent, still compressed.
 func checkRecords(rb kmsg.RecordBatch) error {
-	if rb.Attributes&attrCodecMask != 0 {
-		if rb.NumRecords > maxCompressedRecords {
-			return fmt.Errorf("%w: compressed batch claims %d records", kerr.CorruptMessage, rb.NumRecords)
-		}
-		return nil
-	}
 	rest := rb.Records
+	if codec := rb.Attributes & attrCodecMask; codec != 0 {
+		var err error
+		if rest, err = inflate(codec, rb.Records); err != nil {
+			return fmt.Errorf("%w: codec %d: %v", kerr.CorruptMessage, codec, err)
+		}
+	}
 	for i := int32(0); i < rb.NumRecords; i++ {
 		n, used := binary.Varint(rest)
 		if used <= 0 || n < 0 || int64(len(rest)-used) < n {

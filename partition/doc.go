@@ -15,14 +15,15 @@
 // directly, or import sim, checker, scenarios or reports. Time that replicas
 // must agree on comes from the leader's stamps, never from a replica's clock.
 //
-// Built so far (issue 4 is in progress):
+// What it does:
 //   - the RawNode over raftlog with AsyncStorageWrites, PreVote, CheckQuorum,
 //     no proposal forwarding and step-down on removal; bootstrap from a
 //     snapshot holding the voters;
-//   - validation of magic-2 batches (CRC32C, attributes, every record of an
-//     uncompressed batch) and stamping (base offset, partition leader epoch
-//     = term; LogAppendTime with the CRC recomputed) inside an envelope
-//     carrying a proposal id and the leader's clock;
+//   - validation of magic-2 batches (CRC32C, attributes, every record,
+//     decompressed within a bound for gzip, snappy, lz4 and zstd) and
+//     stamping (base offset, partition leader epoch = term; LogAppendTime
+//     with the CRC recomputed) inside an envelope carrying a proposal id and
+//     the leader's clock;
 //   - offsets derived at append on every replica, rolled back on truncation,
 //     asserted at apply; the leader epoch cache and OffsetForLeaderEpoch;
 //   - idempotent producers: duplicates answered with the original offset,
@@ -34,10 +35,13 @@
 //   - the high watermark: applied and durable on max(quorum,
 //     min.insync.replicas) voters, valid only once the leader's own term is
 //     committed (KIP-207), never backwards; the dynamic ISR as an output;
-//   - reads of whole batches below it;
+//   - reads of whole batches below it; Fetch answers from the tail cache at
+//     once and hands cold reads out as a plan to execute off the loop;
 //   - membership changes (ConfChangeV2), leadership transfer, and the
 //     re-adding of wiped replicas, which never vote under their old
-//     identity.
+//     identity;
+//   - compaction: a snapshot of the partition state at an index (never past
+//     the first entry retention keeps; the caller decides).
 //
 // Election jitter: etcd raft v3.7 draws its randomized election timeout
 // from the global crypto/rand.Reader. Runs that must be reproducible (the
@@ -45,8 +49,4 @@
 // (testing/cryptotest.SetGlobalRandom in tests; verified on Go 1.26.8).
 // The reader is process-global, so two such runs must not overlap in one
 // process.
-//
-// Not yet: cold reads as a read plan executed off the loop, compaction
-// (snapshots of partition state at FirstIndex-1, bounded by retention), and
-// decompressing compressed batches to validate their records.
 package partition
