@@ -288,6 +288,23 @@ func (s *scanner) next() (int64, frame, error) {
 	return pos, fr, nil
 }
 
+// nextEntry returns the next entry frame, skipping other records; an
+// invalid frame within the segment's bytes is corruption.
+func (s *scanner) nextEntry(path string) (int64, frame, error) {
+	for {
+		pos, fr, err := s.next()
+		if err != nil {
+			if errors.Is(err, errInvalidFrame) {
+				return pos, fr, fmt.Errorf("%w: corrupt record at segment %d offset %d (%s)", ErrCorrupt, s.gen, pos, path)
+			}
+			return pos, fr, err
+		}
+		if fr.typ == recEntry {
+			return pos, fr, nil
+		}
+	}
+}
+
 func newScanner(f vfs.File, gen uint64, from int64) (*scanner, error) {
 	size, err := f.Size()
 	if err != nil {

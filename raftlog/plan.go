@@ -1,10 +1,8 @@
 package raftlog
 
 import (
-	"errors"
 	"fmt"
 
-	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -43,14 +41,8 @@ const maxPlanEntries = 4096
 // the tail cache. It returns nil when lo is in the tail cache (read it with
 // ReadEntries, at once). The plan covers only the cold part of the range.
 func (l *Log) PlanRead(lo, hi, maxSize uint64) (*ReadPlan, error) {
-	if l.err != nil {
-		return nil, l.err
-	}
-	if lo < l.oldestIndex() {
-		return nil, raft.ErrCompacted
-	}
-	if hi > l.last+1 || lo >= hi {
-		return nil, raft.ErrUnavailable
+	if err := l.checkRetained(lo, hi); err != nil {
+		return nil, err
 	}
 	hi = min(hi, l.tailFirst)
 	if lo >= hi {
@@ -94,15 +86,9 @@ func (p *ReadPlan) Execute() ([]*pb.Entry, error) {
 		sc := &scanner{f: part.f, gen: part.gen, pos: part.from, limit: part.limit, chunk: readChunkBytes, bufOff: -1}
 		next := part.lo
 		for next < part.hi {
-			pos, fr, err := sc.next()
+			pos, fr, err := sc.nextEntry(part.path)
 			if err != nil {
-				if errors.Is(err, errInvalidFrame) {
-					return nil, fmt.Errorf("%w: corrupt record at segment %d offset %d (%s)", ErrCorrupt, part.gen, pos, part.path)
-				}
 				return nil, err
-			}
-			if fr.typ != recEntry {
-				continue
 			}
 			if part.positions != nil {
 				if part.positions[next-part.lo] != pos {

@@ -95,16 +95,24 @@ func (l *Log) OldestIndex() uint64 { return l.oldestIndex() }
 // ReadEntries reads entries [lo, hi) up to maxSize bytes (at least one) from
 // anywhere in the retained log, for Kafka fetches.
 func (l *Log) ReadEntries(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
-	if l.err != nil {
-		return nil, l.err
-	}
-	if lo < l.oldestIndex() {
-		return nil, raft.ErrCompacted
-	}
-	if hi > l.last+1 || lo >= hi {
-		return nil, raft.ErrUnavailable
+	if err := l.checkRetained(lo, hi); err != nil {
+		return nil, err
 	}
 	return l.read(lo, hi, maxSize)
+}
+
+// checkRetained checks that [lo, hi) is a non-empty range of retained
+// entries.
+func (l *Log) checkRetained(lo, hi uint64) error {
+	switch {
+	case l.err != nil:
+		return l.err
+	case lo < l.oldestIndex():
+		return raft.ErrCompacted
+	case hi > l.last+1 || lo >= hi:
+		return raft.ErrUnavailable
+	}
+	return nil
 }
 
 func (l *Log) read(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
@@ -170,15 +178,9 @@ func (l *Log) readSegment(s *segment, lo, hi, maxSize uint64, add func(*pb.Entry
 	defer l.releaseScanner(sc)
 	next := lo
 	for next < hi {
-		pos, fr, err := sc.next()
+		pos, fr, err := sc.nextEntry(s.path)
 		if err != nil {
-			if errors.Is(err, errInvalidFrame) {
-				return fmt.Errorf("%w: corrupt record at segment %d offset %d (%s)", ErrCorrupt, s.gen, pos, s.path)
-			}
 			return err
-		}
-		if fr.typ != recEntry {
-			continue
 		}
 		if s.dense != nil {
 			if k := next - s.first; s.dense[k].pos != pos {
