@@ -184,12 +184,14 @@ func (f prefixFS) Stat(n string) (int64, error)             { return f.FS.Stat(f
 // heartbeats delivered) and the heap per replica. At a 100 ms tick the
 // fraction of a core idle ticking costs is tick-round-ns / 1e8.
 func BenchmarkIdle(b *testing.B) {
-	for _, hb := range []int{1, 3} {
-		b.Run(fmt.Sprintf("heartbeat-ticks=%d", hb), func(b *testing.B) { benchIdle(b, hb) })
+	for _, c := range []struct {
+		hb, quiesce int
+	}{{1, -1}, {3, -1}, {1, 20}} {
+		b.Run(fmt.Sprintf("heartbeat-ticks=%d/quiesce=%v", c.hb, c.quiesce > 0), func(b *testing.B) { benchIdle(b, c.hb, c.quiesce) })
 	}
 }
 
-func benchIdle(b *testing.B, heartbeatTicks int) {
+func benchIdle(b *testing.B, heartbeatTicks, quiesceTicks int) {
 	const parts = 1000
 	net := transport.NewMem(transport.MemOptions{})
 	var before, after runtime.MemStats
@@ -197,10 +199,35 @@ func benchIdle(b *testing.B, heartbeatTicks int) {
 	runtime.ReadMemStats(&before)
 	groups := make([]*group, parts)
 	for i := range groups {
-		groups[i] = newGroup(b, transport.GroupID{Partition: int32(i)}, func(id uint64) vfs.FS { return vfs.NewMem(id) }, net, Config{HeartbeatTicks: heartbeatTicks})
+		groups[i] = newGroup(b, transport.GroupID{Partition: int32(i)}, func(id uint64) vfs.FS { return vfs.NewMem(id) }, net, Config{HeartbeatTicks: heartbeatTicks, QuiesceTicks: quiesceTicks})
 	}
 	for _, g := range groups {
 		g.leader()
+	}
+	if quiesceTicks > 0 {
+		// Let every group go quiet before measuring.
+		for i := 0; i < quiesceTicks+5; i++ {
+			for _, g := range groups {
+				g.tick()
+				g.pump()
+			}
+			for _, bt := range net.DeliverAll() {
+				for _, e := range bt.Msgs {
+					if err := groups[e.Group.Partition].parts[bt.To].Step(e.Msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		}
+		quiet := 0
+		for _, g := range groups {
+			for _, id := range g.ids {
+				if g.parts[id].Quiesced() {
+					quiet++
+				}
+			}
+		}
+		defer b.ReportMetric(float64(quiet)/float64(parts*3)*100, "%quiesced")
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -116,6 +116,7 @@ func TestAcksAllWithMinISR2CanLoseToTwoLostDisks(t *testing.T) {
 			c.net.Partition(id, lagging)
 		}
 	}
+	c.cut = true
 	var acked []int64
 	for id := uint64(6); id <= 10; id++ {
 		if r := c.send(id, makeBatch(1, fmt.Sprintf("r%d", id), 1)); r.Err == nil {

@@ -47,6 +47,9 @@ type Config struct {
 	// LogAppendTime makes the leader stamp its clock as every record's
 	// timestamp (message.timestamp.type=LogAppendTime).
 	LogAppendTime bool
+	// QuiesceTicks: an idle leader stops ticking (with its followers) after
+	// this many idle ticks; see quiesce.go. Default 20; negative disables.
+	QuiesceTicks int
 	// Incarnation is this broker's storage incarnation, created with its
 	// data directory (DESIGN.md step 8). A replica that opens an empty log
 	// without voters is amnesic (new, or its disk was wiped): it never votes
@@ -78,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ReplicaLagTicks == 0 {
 		c.ReplicaLagTicks = 300
+	}
+	if c.QuiesceTicks == 0 {
+		c.QuiesceTicks = 20
 	}
 	return c
 }
@@ -172,6 +178,9 @@ type Partition struct {
 
 	nowMs int64 // the clock reading of the last Tick
 	ticks int64 // ticks since open
+
+	quiesced  bool  // stopped ticking (quiesce.go)
+	idleTicks int64 // consecutive idle ticks as leader
 
 	// caughtUp[i] is the tick at which follower id last matched the
 	// leader's last index (sorted by id; reset on becoming leader).
@@ -447,6 +456,13 @@ func (p *Partition) Err() error { return p.err }
 func (p *Partition) Tick(nowMs int64) {
 	p.nowMs = nowMs
 	p.ticks++
+	if p.quiesced {
+		return // raft's clock is frozen: see quiesce.go
+	}
+	// Decided before raft's tick, whose heartbeats would make it busy.
+	if p.maybeQuiesce(); p.quiesced {
+		return
+	}
 	p.rn.Tick()
 	p.trackISR()
 	p.driveReadds()
@@ -597,9 +613,21 @@ func (p *Partition) Step(m *pb.Message) error {
 			return nil
 		}
 	}
+	// Answers to quiesce heartbeats stop here: raft would read their context
+	// as a ReadIndex request id. Other peer messages wake the replica.
+	if isQuiesceResp(m) {
+		return nil
+	}
+	// A late answer to an ordinary heartbeat carries no work.
+	if p.quiesced && m.GetType() != pb.MsgHeartbeatResp {
+		p.Wake()
+	}
 	err := p.rn.Step(m)
 	if errors.Is(err, raft.ErrStepPeerNotFound) || errors.Is(err, raft.ErrStepLocalMsg) {
 		return nil // stale or misrouted: drop, as raft would
+	}
+	if err == nil && isQuiesce(m) {
+		p.stepQuiesce(m)
 	}
 	return err
 }
@@ -610,7 +638,10 @@ func (p *Partition) Campaign() error { return p.rn.Campaign() }
 
 // TransferLeadership asks raft to move leadership to a caught-up voter
 // (graceful shutdown, balancing).
-func (p *Partition) TransferLeadership(to uint64) { p.rn.TransferLeader(to) }
+func (p *Partition) TransferLeadership(to uint64) {
+	p.Wake()
+	p.rn.TransferLeader(to)
+}
 
 // ProposeConfChange proposes a membership change (ConfChangeV2: add a
 // learner, promote it, remove a replica) on the leader.
@@ -618,6 +649,7 @@ func (p *Partition) ProposeConfChange(cc *pb.ConfChangeV2) error {
 	if !p.isLeader() {
 		return kerr.NotLeaderForPartition
 	}
+	p.Wake()
 	return p.rn.ProposeConfChange(cc)
 }
 
@@ -648,6 +680,7 @@ func (p *Partition) Produce(req ProduceRequest) {
 		fail(kerr.NotLeaderForPartition)
 		return
 	}
+	p.Wake()
 	if _, err := validateBatch(req.Batch, p.cfg.MaxMessageBytes); err != nil {
 		fail(err)
 		return

@@ -55,6 +55,10 @@ type cluster struct {
 	observe func(m *pb.Message)
 	// incarnation per node (changes when its disk is wiped).
 	incarnation map[uint64][16]byte
+	// cut is set while a test partitions the network.
+	cut bool
+	// noLiveness turns off the harness's stand-in for node-level liveness.
+	noLiveness bool
 }
 
 func newCluster(t *testing.T, cfg Config, ids ...uint64) *cluster {
@@ -147,8 +151,17 @@ func (c *cluster) step() {
 
 func (c *cluster) tick() {
 	c.nowMs += 100
+	// Node-level liveness (the broker runtime's job): while a node is down
+	// or cut off, quiesced partitions are woken so they can elect.
+	suspect := c.cut
+	for _, id := range c.ids {
+		suspect = suspect || c.down[id]
+	}
 	for _, id := range c.ids {
 		if !c.down[id] {
+			if suspect && !c.noLiveness {
+				c.parts[id].Wake()
+			}
 			c.parts[id].Tick(c.nowMs)
 		}
 	}

@@ -222,8 +222,14 @@ func (c *propCluster) stepMsg(m *pb.Message, record bool) {
 func (c *propCluster) tick() {
 	c.t.Helper()
 	c.nowMs += 100
+	// Node-level liveness (the broker runtime's job): while a node is down
+	// or a link is cut, quiesced partitions are woken so they can elect.
+	suspect := c.down != 0 || len(c.cut) > 0
 	for _, id := range c.ids {
 		if c.up(id) {
+			if suspect {
+				c.parts[id].Wake()
+			}
 			c.parts[id].Tick(c.nowMs)
 			c.flush(id)
 		}

@@ -45,6 +45,7 @@ func (p *Partition) ReplaceIncarnation(id uint64, incarnation [16]byte) {
 		}
 	}
 	p.readds = append(p.readds, readd{id: id, incarnation: incarnation})
+	p.Wake()
 }
 
 // driveReadds advances each re-add by one conf change at a time.
