@@ -125,6 +125,9 @@ type Output struct {
 	Messages []*pb.Message   // to peers, through the transport
 	Writes   []*Write        // to the disk executor, in order
 	Results  []ProduceResult // completed produce requests
+	// NeedsTick is the timer the partition needs: false once it has
+	// quiesced (the runtime may stop ticking it until it has input again).
+	NeedsTick bool
 }
 
 // ErrStopped is returned after the partition stopped on a storage error.

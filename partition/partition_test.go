@@ -380,3 +380,26 @@ func TestFetchPlan(t *testing.T) {
 		t.Fatal("no fetch needed a plan: the test reads only the tail cache")
 	}
 }
+
+func TestOffsetsReported(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	for id := uint64(1); id <= 3; id++ {
+		if r := c.send(id, makeBatch(2, "o", 1)); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	l := c.waitLeader()
+	hw, _ := l.HighWatermark()
+	if l.LogStartOffset() != 0 || l.LastStableOffset() != hw || hw != 6 || l.LogEndOffset() != 6 {
+		t.Fatalf("log start %d, LSO %d, HW %d, LEO %d", l.LogStartOffset(), l.LastStableOffset(), hw, l.LogEndOffset())
+	}
+	if _, err := l.Read(-1, 100); err == nil {
+		t.Fatal("read below the log start offset accepted")
+	}
+	if _, err := l.Read(7, 100); err == nil {
+		t.Fatal("read above the log end offset accepted")
+	}
+	if out := l.Ready(); !out.NeedsTick {
+		t.Fatal("an active leader says it needs no ticks")
+	}
+}

@@ -18,6 +18,9 @@ func TestIdlePartitionQuiesces(t *testing.T) {
 		if !c.parts[id].Quiesced() {
 			t.Fatalf("replica %d still ticking after 40 idle ticks", id)
 		}
+		if out := c.parts[id].Ready(); out.NeedsTick || len(out.Messages) > 0 || len(out.Writes) > 0 {
+			t.Fatalf("quiesced replica %d: %+v", id, out)
+		}
 	}
 	sent := 0
 	c.observe = func(*pb.Message) { sent++ }

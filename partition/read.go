@@ -22,7 +22,7 @@ func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 	if !p.isLeader() {
 		return nil, kerr.NotLeaderForPartition
 	}
-	if offset < 0 || offset > p.leo {
+	if offset < p.LogStartOffset() || offset > p.leo {
 		return nil, kerr.OffsetOutOfRange
 	}
 	if !ok || offset >= hw {
@@ -43,6 +43,24 @@ func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}
 	return batchesBelow(ents, hw, maxBytes), nil
+}
+
+// LogStartOffset is the first offset still retained (Kafka's log start
+// offset): the base offset of the oldest entry on disk.
+func (p *Partition) LogStartOffset() int64 {
+	m, err := p.log.Meta(p.log.OldestIndex())
+	if err != nil {
+		// Nothing retained below the applied state's start.
+		return p.marks[0].next
+	}
+	return m.BaseOffset
+}
+
+// LastStableOffset is the offset below which a read_committed consumer may
+// read: the high watermark until transactions exist.
+func (p *Partition) LastStableOffset() int64 {
+	hw, _ := p.HighWatermark()
+	return hw
 }
 
 // batchesBelow extracts whole batches below hw, at least one, up to
@@ -93,7 +111,7 @@ func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, err
 	if !p.isLeader() {
 		return nil, nil, kerr.NotLeaderForPartition
 	}
-	if offset < 0 || offset > p.leo {
+	if offset < p.LogStartOffset() || offset > p.leo {
 		return nil, nil, kerr.OffsetOutOfRange
 	}
 	if !ok || offset >= hw {

@@ -42,6 +42,7 @@ func (p *Partition) Ready() Output {
 		p.failDropped()
 	}
 	out := p.out
+	out.NeedsTick = !p.quiesced && p.err == nil
 	p.out = Output{}
 	return out
 }
