@@ -635,6 +635,20 @@ func (p *Partition) Step(m *pb.Message) error {
 	return err
 }
 
+// ReportUnreachable tells raft that a message to peer id was dropped (the
+// transport's Reporter), so the leader probes it again instead of waiting.
+func (p *Partition) ReportUnreachable(id uint64) { p.rn.ReportUnreachable(id) }
+
+// ReportSnapshot tells raft whether a snapshot sent to peer id was
+// delivered; a lost one would otherwise stall that follower for good.
+func (p *Partition) ReportSnapshot(id uint64, ok bool) {
+	status := raft.SnapshotFinish
+	if !ok {
+		status = raft.SnapshotFailure
+	}
+	p.rn.ReportSnapshot(id, status)
+}
+
 // Campaign makes this replica try to become leader (tests, leadership
 // transfer).
 func (p *Partition) Campaign() error { return p.rn.Campaign() }
