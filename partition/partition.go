@@ -474,8 +474,15 @@ func (p *Partition) Tick(nowMs int64) {
 	}
 }
 
-// trackISR notes which followers have caught up with the leader's log end.
-func (p *Partition) trackISR() {
+// trackISR notes, each tick, which followers have caught up with the
+// leader's log end.
+func (p *Partition) trackISR() { p.refreshISR(true) }
+
+// refreshISR marks followers that reached their target as caught up now;
+// on a tick (sample) the target moves to the leader's current last index.
+// Between ticks the target stays put, so a steady stream of produces cannot
+// keep moving it out of a busy follower's reach.
+func (p *Partition) refreshISR(sample bool) {
 	voters := p.syncFollowers()
 	if voters == nil {
 		return
@@ -492,7 +499,9 @@ func (p *Partition) trackISR() {
 		if k >= 0 && voters[k].active && voters[k].match >= f.target {
 			f.tick = p.ticks
 		}
-		f.target = last
+		if sample {
+			f.target = last
+		}
 	}
 }
 
@@ -782,8 +791,13 @@ func (p *Partition) requiredReplicas() int {
 	return max(voters/2+1, min(p.cfg.MinInsyncReplicas, voters))
 }
 
-// insync is the size of the ISR.
-func (p *Partition) insync() int { return len(p.ISR()) }
+// insync is the size of the ISR, refreshed first: a follower that caught up
+// since the last tick is back in sync now, as in Kafka, where the ISR grows
+// as soon as a follower's fetch reaches the log end.
+func (p *Partition) insync() int {
+	p.refreshISR(false)
+	return len(p.ISR())
+}
 
 // appendDerive derives an appended entry's offsets, epoch and producer
 // batch, identically on every replica; it returns the entry's metadata.

@@ -67,8 +67,28 @@ func newCluster(t *testing.T, cfg Config, ids ...uint64) *cluster {
 	for _, id := range ids {
 		c.fs[id] = vfs.NewMem(id)
 		c.start(id)
+		c.net.SetReporter(id, reporter{c: c, id: id})
 	}
 	return c
+}
+
+// reporter passes the transport's reports to the sending replica, as the
+// broker runtime does.
+type reporter struct {
+	c  *cluster
+	id uint64
+}
+
+func (r reporter) Unreachable(_ transport.GroupID, node uint64) {
+	if p := r.c.parts[r.id]; p != nil && !r.c.down[r.id] {
+		p.ReportUnreachable(node)
+	}
+}
+
+func (r reporter) SnapshotStatus(_ transport.GroupID, node uint64, ok bool) {
+	if p := r.c.parts[r.id]; p != nil && !r.c.down[r.id] {
+		p.ReportSnapshot(node, ok)
+	}
 }
 
 func (c *cluster) start(id uint64) {
