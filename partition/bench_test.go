@@ -207,17 +207,7 @@ func benchIdle(b *testing.B, heartbeatTicks, quiesceTicks int) {
 	if quiesceTicks > 0 {
 		// Let every group go quiet before measuring.
 		for i := 0; i < quiesceTicks+5; i++ {
-			for _, g := range groups {
-				g.tick()
-				g.pump()
-			}
-			for _, bt := range net.DeliverAll() {
-				for _, e := range bt.Msgs {
-					if err := groups[e.Group.Partition].parts[bt.To].Step(e.Msg); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
+			idleRound(b, groups, net)
 		}
 		quiet := 0
 		for _, g := range groups {
@@ -234,24 +224,29 @@ func benchIdle(b *testing.B, heartbeatTicks, quiesceTicks int) {
 	heap := float64(after.HeapAlloc-before.HeapAlloc) / float64(parts*3)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		for _, g := range groups {
-			g.tick()
-			g.pump()
-		}
-		// One network for all groups: deliver once per round.
-		for _, bt := range net.DeliverAll() {
-			for _, e := range bt.Msgs {
-				if err := groups[e.Group.Partition].parts[bt.To].Step(e.Msg); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-		for _, g := range groups {
-			g.pump()
-		}
+		idleRound(b, groups, net)
 	}
 	b.StopTimer()
 	perRound := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 	b.ReportMetric(perRound/1e8*100, "%core@100ms-tick")
 	b.ReportMetric(heap, "heapB/replica")
+}
+
+// idleRound ticks every group once, delivers what that sent over the shared
+// network, and runs the replies' output.
+func idleRound(b *testing.B, groups []*group, net *transport.Mem) {
+	for _, g := range groups {
+		g.tick()
+		g.pump()
+	}
+	for _, bt := range net.DeliverAll() {
+		for _, e := range bt.Msgs {
+			if err := groups[e.Group.Partition].parts[bt.To].Step(e.Msg); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, g := range groups {
+		g.pump()
+	}
 }
