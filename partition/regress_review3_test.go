@@ -7,6 +7,36 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 )
 
+// deposeLeader cuts the leader L off without its noticing (it does not
+// tick) until another leader N has applied past L's last index k, and
+// returns the MsgApp with which N overwrites L's log after k.
+func (c *cluster) deposeLeader() (L, N *Partition, overwrite *pb.Message) {
+	c.t.Helper()
+	for i := 0; i < 5; i++ {
+		c.tick()
+	}
+	L = c.waitLeader()
+	k, _ := L.log.LastIndex()
+	T, _ := L.log.Term(k)
+	c.down[L.cfg.ID] = true
+	for i := 0; i < 300 && N == nil; i++ {
+		c.tick()
+		if l := c.leader(); l != nil && l != L && l.applied > k {
+			N = l
+		}
+	}
+	if N == nil {
+		c.t.Fatal("no new leader")
+	}
+	_, NT := N.Leader()
+	ents, err := N.log.ReadEntries(k+1, k+2, 1<<20)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return L, N, &pb.Message{Type: pb.MsgApp.Enum(), From: new(N.cfg.ID), To: new(L.cfg.ID), Term: new(NT),
+		LogTerm: new(T), Index: new(k), Entries: ents, Commit: new(k)}
+}
+
 // stuckProposal: leader L proposes P; before L's next Ready, the new leader
 // N's MsgApp truncates P out of raft's unstable log. P keeps index 0.
 func stuckProposal(t *testing.T) (*cluster, *Partition, *Partition) {
@@ -15,38 +45,13 @@ func stuckProposal(t *testing.T) (*cluster, *Partition, *Partition) {
 	c.settle(1)
 	c.produce(2, 1, AcksAll)
 	c.settle(2)
-	for i := 0; i < 5; i++ {
-		c.tick()
-	}
-	L := c.waitLeader()
-	k, _ := L.log.LastIndex()
-	T, _ := L.log.Term(k)
-	c.down[L.cfg.ID] = true
-	var N *Partition
-	for i := 0; i < 300 && N == nil; i++ {
-		c.tick()
-		if l := c.leader(); l != nil && l != L {
-			if l.applied > k {
-				N = l
-			}
-		}
-	}
-	if N == nil {
-		t.Fatal("no new leader")
-	}
-	_, NT := N.Leader()
-	ents, err := N.log.ReadEntries(k+1, k+2, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
+	L, N, m := c.deposeLeader()
 	// L still believes it leads (it has not ticked): it takes P.
 	L.Produce(ProduceRequest{ID: 100, Batch: makeBatch(3, "P", 1), Acks: AcksLeader})
 	if len(L.proposals) != 1 {
 		t.Fatalf("P not proposed: %+v", L.out.Results)
 	}
 	// N's append reaches L before L's next Ready (same loop iteration).
-	m := &pb.Message{Type: pb.MsgApp.Enum(), From: new(N.cfg.ID), To: new(L.cfg.ID), Term: new(NT),
-		LogTerm: new(T), Index: new(k), Entries: ents, Commit: new(k)}
 	if err := L.Step(m); err != nil {
 		t.Fatal(err)
 	}
