@@ -7,8 +7,9 @@ func TestRegressStuckProposalOverStampsHEAD(t *testing.T) {
 	for i := 0; i < 30; i++ {
 		c.tick()
 	}
-	_, done := c.res[100]
-	t.Logf("P completed=%v; L.proposals=%d", done, len(L.proposals))
+	if r, done := c.res[100]; !done || r.Err == nil {
+		t.Fatalf("P, truncated before it reached a Ready, completed=%v with %+v; want NOT_LEADER_OR_FOLLOWER", done, r)
+	}
 	N.TransferLeadership(L.cfg.ID)
 	for i := 0; i < 50 && !L.isLeader(); i++ {
 		c.tick()
@@ -27,5 +28,7 @@ func TestRegressStuckProposalOverStampsHEAD(t *testing.T) {
 	}()
 	L.Produce(ProduceRequest{ID: 200, Batch: makeBatch(1, "Q", 1), Acks: AcksAll})
 	c.settle(200)
-	t.Logf("Q result %+v", c.res[200])
+	if r := c.res[200]; r.Err != nil || r.BaseOffset != L.LogEndOffset()-1 {
+		t.Fatalf("Q after L leads again: %+v, log end offset %d", r, L.LogEndOffset())
+	}
 }
