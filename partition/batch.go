@@ -81,6 +81,7 @@ func validateBatch(b []byte, maxBytes int) (batchInfo, error) {
 // Batch attribute bits (Kafka's record batch v2).
 const (
 	attrCodecMask     = 0x07 // 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd
+	attrLogAppendTime = 0x08
 	attrTransactional = 0x10
 	attrControl       = 0x20
 )

@@ -1,9 +1,11 @@
 package partition
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"sluice/raftlog"
@@ -136,4 +138,162 @@ func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, err
 	}
 	batches, err := p.Read(offset, maxBytes)
 	return batches, nil, err
+}
+
+// ReadApplied returns whole batches from offset on, below the applied
+// offset, on any replica (leader or follower). It is for state machines
+// replicated through a partition — the broker's metadata log — whose every
+// replica applies the same committed batches in order. Reads happen on the
+// caller's goroutine.
+func (p *Partition) ReadApplied(offset int64, maxBytes int) ([][]byte, error) {
+	if p.err != nil {
+		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+	}
+	if offset >= p.appliedNext {
+		return nil, nil
+	}
+	if offset < p.LogStartOffset() {
+		return nil, kerr.OffsetOutOfRange
+	}
+	idx, found, err := p.log.FindOffset(offset)
+	if err != nil {
+		p.stop(err)
+		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	if !found || idx > p.applied {
+		return nil, nil
+	}
+	ents, err := p.log.ReadEntries(idx, p.applied+1, uint64(max(maxBytes, 1)))
+	if err != nil {
+		p.stop(err)
+		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	return batchesBelow(ents, p.appliedNext, maxBytes), nil
+}
+
+// AppliedOffset is the offset after the last applied record.
+func (p *Partition) AppliedOffset() int64 { return p.appliedNext }
+
+// OffsetForTimestamp answers ListOffsets by timestamp on the leader: the
+// first offset below the high watermark whose record timestamp is at least
+// ts, with that timestamp; found is false when there is none. It decodes
+// (and decompresses) the one batch that holds it.
+func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
+	if p.err != nil {
+		return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+	}
+	if !p.isLeader() {
+		return 0, 0, false, kerr.NotLeaderForPartition
+	}
+	hw, ok := p.HighWatermark()
+	if !ok {
+		return 0, 0, false, kerr.OffsetNotAvailable
+	}
+	idx, ok, err := p.log.FindTimestamp(ts)
+	if err != nil {
+		p.stop(err)
+		return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+	}
+	last, _ := p.log.LastIndex()
+	for ok && idx <= last {
+		ents, err := p.log.ReadEntries(idx, idx+1, 1)
+		if err != nil {
+			p.stop(err)
+			return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		}
+		if len(ents) == 0 {
+			break
+		}
+		_, _, b, isBatch := decodeEnvelope(ents[0].GetData())
+		if isBatch {
+			if stampedOffset(b) >= hw {
+				break
+			}
+			off, rts, hit, err := firstAtOrAfter(b, ts)
+			if err != nil {
+				return 0, 0, false, err
+			}
+			if hit {
+				return off, rts, true, nil
+			}
+		}
+		idx++
+	}
+	return 0, 0, false, nil
+}
+
+// MaxTimestamp answers ListOffsets with MAX_TIMESTAMP (KIP-734): the offset
+// and timestamp of the record with the largest timestamp below the high
+// watermark (the first such record on ties); found is false on an empty
+// partition.
+func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
+	if p.err != nil {
+		return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+	}
+	if !p.isLeader() {
+		return 0, 0, false, kerr.NotLeaderForPartition
+	}
+	hw, ok := p.HighWatermark()
+	if !ok {
+		return 0, 0, false, kerr.OffsetNotAvailable
+	}
+	first, last := p.log.OldestIndex(), p.applied
+	best, bestIdx := int64(-1), uint64(0)
+	for i := first; i <= last && i != 0; i++ {
+		m, err := p.log.Meta(i)
+		if err != nil {
+			return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
+		}
+		if m.Count == 0 || m.BaseOffset >= hw {
+			continue
+		}
+		if m.MaxTimestamp > best {
+			best, bestIdx = m.MaxTimestamp, i
+		}
+	}
+	if bestIdx == 0 {
+		return 0, 0, false, nil
+	}
+	ents, err := p.log.ReadEntries(bestIdx, bestIdx+1, 1)
+	if err != nil || len(ents) == 0 {
+		return 0, 0, false, fmt.Errorf("%w: read entry %d: %v", kerr.KafkaStorageError, bestIdx, err)
+	}
+	_, _, b, _ := decodeEnvelope(ents[0].GetData())
+	return firstAtOrAfter(b, best)
+}
+
+// firstAtOrAfter finds the first record of batch b with a timestamp at
+// least ts. A LogAppendTime batch gives every record its max timestamp.
+func firstAtOrAfter(b []byte, ts int64) (offset, timestamp int64, found bool, err error) {
+	var rb kmsg.RecordBatch
+	if err := rb.ReadFrom(b); err != nil {
+		return 0, 0, false, fmt.Errorf("%w: stored batch: %v", kerr.CorruptMessage, err)
+	}
+	if rb.Attributes&attrLogAppendTime != 0 {
+		if rb.MaxTimestamp >= ts {
+			return rb.FirstOffset, rb.MaxTimestamp, true, nil
+		}
+		return 0, 0, false, nil
+	}
+	raw := rb.Records
+	if codec := rb.Attributes & attrCodecMask; codec != 0 {
+		if raw, err = inflate(codec, rb.Records); err != nil {
+			return 0, 0, false, fmt.Errorf("%w: stored batch codec %d: %v", kerr.CorruptMessage, codec, err)
+		}
+	}
+	for n := int32(0); n < rb.NumRecords && len(raw) > 0; n++ {
+		var r kmsg.Record
+		size, used := binary.Varint(raw)
+		if used <= 0 || size < 0 || int64(len(raw)-used) < size {
+			return 0, 0, false, fmt.Errorf("%w: stored record %d", kerr.CorruptMessage, n)
+		}
+		if err := r.ReadFrom(raw[:used+int(size)]); err != nil {
+			return 0, 0, false, fmt.Errorf("%w: stored record %d: %v", kerr.CorruptMessage, n, err)
+		}
+		raw = raw[used+int(size):]
+		if t := rb.FirstTimestamp + r.TimestampDelta64; t >= ts {
+			return rb.FirstOffset + int64(r.OffsetDelta), t, true, nil
+		}
+	}
+	return 0, 0, false, nil
 }

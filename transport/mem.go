@@ -150,6 +150,7 @@ func (m *Mem) send(from uint64, b Batch) {
 	b.Msgs = slices.Clone(b.Msgs)
 	b.Leaders = slices.Clone(b.Leaders)
 	b.Incarnations = slices.Clone(b.Incarnations)
+	b.Forwards = slices.Clone(b.Forwards)
 	l.queue = append(l.queue, queued{b: b, sizeBytes: size})
 	l.sizeBytes += size
 }

@@ -71,6 +71,16 @@ type Incarnation struct {
 	Incarnation [16]byte
 }
 
+// Forward asks the receiver, if it leads Group, to propose Data there. The
+// sender never learns the proposal's fate, so only commands whose effect is
+// idempotent travel this way (creating a topic that may already exist).
+// Data partitions never use it (DESIGN.md step 1); the metadata group does,
+// for topics a non-controller broker auto-creates.
+type Forward struct {
+	Group GroupID
+	Data  []byte
+}
+
 // Batch is what one node sends another in one go: raft messages of many
 // groups plus the control messages that travel the same links. Every raft
 // message in Msgs is from From to To.
@@ -79,6 +89,7 @@ type Batch struct {
 	Msgs         []Envelope
 	Leaders      []LeaderInfo
 	Incarnations []Incarnation
+	Forwards     []Forward
 }
 
 // Fixed costs SizeBytes adds to the protobuf sizes, roughly what a frame
@@ -91,6 +102,7 @@ const (
 	leaderInfoOverheadBytes  = 16 + 4 + 8 + 8 + 4
 	isrMemberBytes           = 8
 	incarnationOverheadBytes = 8 + 16 + 16
+	forwardOverheadBytes     = 16 + 4 + 4
 )
 
 // SizeBytes estimates the encoded size of b: the protobuf size of every raft
@@ -104,12 +116,15 @@ func (b Batch) SizeBytes() int {
 	for _, l := range b.Leaders {
 		n += leaderInfoOverheadBytes + isrMemberBytes*len(l.ISR)
 	}
+	for _, f := range b.Forwards {
+		n += forwardOverheadBytes + len(f.Data)
+	}
 	return n + incarnationOverheadBytes*len(b.Incarnations)
 }
 
 // empty reports whether b carries nothing.
 func (b Batch) empty() bool {
-	return len(b.Msgs) == 0 && len(b.Leaders) == 0 && len(b.Incarnations) == 0
+	return len(b.Msgs) == 0 && len(b.Leaders) == 0 && len(b.Incarnations) == 0 && len(b.Forwards) == 0
 }
 
 // Validate checks what every transport relies on: both ends are raft node ids

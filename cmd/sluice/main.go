@@ -32,7 +32,7 @@ var commands []*command
 
 func init() {
 	commands = []*command{
-		{name: "dev", summary: "run a single-broker cluster for development", run: notYet("the broker lands with issue 7")},
+		{name: "dev", summary: "run a 3-broker cluster in one process on 127.0.0.1:9092-9094", run: runDev},
 		{name: "serve", summary: "run one broker of a real cluster", run: notYet("cluster serving lands with issue 8")},
 		{name: "sim", summary: "run the deterministic simulator from a seed", run: notYet("the simulator lands with issue 6")},
 		{name: "bench", summary: "benchmark sluice against other logs", run: notYet("the benchmark driver lands with issue 11; storage benchmarks run with go test -bench (see README)")},
@@ -154,9 +154,7 @@ func runHelp(c *command, args []string, stdout, stderr io.Writer) int {
 			usage(stderr)
 			return exitUsage
 		}
-		fs := newFlagSet(target, stdout)
-		fs.Usage()
-		return exitOK
+		return target.run(target, []string{"-h"}, stdout, stdout)
 	default:
 		fmt.Fprintln(stderr, "usage: sluice help [subcommand]")
 		return exitUsage

@@ -52,16 +52,6 @@ func TestNoArgumentsIsUsage(t *testing.T) {
 	}
 }
 
-func TestDevSaysNotYet(t *testing.T) {
-	status, out, errOut := runArgs("dev")
-	if status != exitUsage {
-		t.Fatalf("dev: status %d, want %d", status, exitUsage)
-	}
-	if out != "" || !strings.Contains(errOut, "not yet") || !strings.Contains(errOut, "issue 7") {
-		t.Fatalf("dev: stdout %q, stderr %q", out, errOut)
-	}
-}
-
 func TestSubcommandFlags(t *testing.T) {
 	if status, _, _ := runArgs("dev", "-h"); status != exitOK {
 		t.Errorf("dev -h: status %d, want %d", status, exitOK)

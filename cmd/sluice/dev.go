@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	broker "sluice/node/runtime"
+)
+
+// runDev starts an in-process cluster and serves until interrupted.
+func runDev(c *command, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet(c, stderr)
+	brokers := fs.Int("brokers", 3, "number of brokers")
+	host := fs.String("host", "127.0.0.1", "address the brokers listen on and advertise")
+	port := fs.Int("port", 9092, "port of broker 1; broker i listens on port+i-1 (0: any free ports)")
+	dir := fs.String("data-dir", defaultDevDir(), "data directory (one subdirectory per broker)")
+	fresh := fs.Bool("fresh", false, "wipe the data directory first")
+	partitions := fs.Int("partitions", 1, "partitions of auto-created topics (num.partitions)")
+	verbose := fs.Bool("v", false, "debug logging")
+	if status := parse(fs, args); status >= 0 {
+		return status
+	}
+	if *brokers < 1 || *brokers > 9 {
+		fmt.Fprintln(stderr, "sluice dev: -brokers must be between 1 and 9")
+		return exitUsage
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	opts := broker.DevOptions{Brokers: *brokers, Host: *host, BasePort: *port, DataDir: *dir, Fresh: *fresh, Logger: logger}
+	opts.Defaults.Partitions = int32(*partitions)
+	start := time.Now()
+	cl, err := broker.StartDev(opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice dev: %v\n", err)
+		return 1
+	}
+	bootstrap := strings.Join(cl.Bootstrap(), ",")
+	fmt.Fprintf(stdout, "sluice dev: %d brokers ready in %v (cluster %s, data in %s)\n", *brokers, time.Since(start).Round(time.Millisecond), cl.ClusterID(), *dir)
+	fmt.Fprintf(stdout, "bootstrap: %s\n", bootstrap)
+	fmt.Fprintf(stdout, "try:  echo hello | kcat -P -b %s -t demo && kcat -C -b %s -t demo -e\n", cl.Bootstrap()[0], cl.Bootstrap()[0])
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "sluice dev: stopping")
+	cl.Stop()
+	return exitOK
+}
+
+// defaultDevDir is under the user's cache directory.
+func defaultDevDir() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "sluice", "dev")
+}

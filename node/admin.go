@@ -1,0 +1,178 @@
+package node
+
+// What the admin APIs (CreateTopics, DeleteTopics, CreatePartitions) share:
+// requests that wait for their metadata commands to be applied, topic name
+// and config validation.
+
+import (
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// adminWait is an admin request waiting for its commands to apply.
+type adminWait struct {
+	r          Request
+	resp       kmsg.Response
+	deadlineMs int64
+	items      []adminItem
+}
+
+// adminItem is one topic of it: done reports the outcome once applied
+// (ok false: still waiting); code is where the outcome goes.
+type adminItem struct {
+	done func() (code int16, ok bool)
+	code *int16
+}
+
+func (n *Node) waitAdmin(r Request, resp kmsg.Response, timeoutMs int32, items []adminItem) {
+	w := &adminWait{r: r, resp: resp, deadlineMs: n.nowMs + int64(max(timeoutMs, 0)), items: items}
+	n.admin = append(n.admin, w)
+	n.adminProgress()
+}
+
+// adminProgress answers the admin requests whose commands have applied.
+func (n *Node) adminProgress() {
+	keep := n.admin[:0]
+	for _, w := range n.admin {
+		items := w.items[:0]
+		for _, it := range w.items {
+			if code, ok := it.done(); ok {
+				*it.code = code
+				continue
+			}
+			items = append(items, it)
+		}
+		w.items = items
+		if len(w.items) == 0 {
+			n.respond(w.r, w.resp)
+			continue
+		}
+		keep = append(keep, w)
+	}
+	clear(n.admin[len(keep):])
+	n.admin = keep
+}
+
+// expireAdmin answers admin requests past their timeout: what has not
+// applied yet is REQUEST_TIMED_OUT (it may still apply, as in Kafka).
+func (n *Node) expireAdmin() {
+	keep := n.admin[:0]
+	for _, w := range n.admin {
+		if w.deadlineMs > n.nowMs {
+			keep = append(keep, w)
+			continue
+		}
+		for _, it := range w.items {
+			*it.code = kerr.RequestTimedOut.Code
+		}
+		n.respond(w.r, w.resp)
+	}
+	clear(n.admin[len(keep):])
+	n.admin = keep
+}
+
+// validTopicName applies Kafka's topic name rules.
+func validTopicName(name string) error {
+	switch {
+	case name == "" || name == "." || name == "..":
+		return fmt.Errorf("topic name %q is not allowed", name)
+	case len(name) > 249:
+		return fmt.Errorf("topic name is %d characters long; the limit is 249", len(name))
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("topic name %q contains %q; only ASCII letters, digits, '.', '_' and '-' are allowed", name, c)
+		}
+	}
+	return nil
+}
+
+func hexID(id [16]byte) string { return hex.EncodeToString(id[:]) }
+
+// topicConfigs lists the topic configs sluice accepts, with a validator.
+// Those it does not enforce yet are stored and listed in the README.
+var topicConfigs = map[string]func(v string, rf int) error{
+	"min.insync.replicas": func(v string, rf int) error { return intRange(v, 1, int64(rf)) },
+	"max.message.bytes":   func(v string, _ int) error { return intRange(v, 0, 64<<20) },
+	"message.timestamp.type": func(v string, _ int) error {
+		return oneOf(v, "CreateTime", "LogAppendTime")
+	},
+	"cleanup.policy": func(v string, _ int) error {
+		return oneOf(v, "delete", "compact", "compact,delete", "delete,compact")
+	},
+	"retention.ms":    func(v string, _ int) error { return intRange(v, -1, 1<<62) },
+	"retention.bytes": func(v string, _ int) error { return intRange(v, -1, 1<<62) },
+	"segment.bytes":   func(v string, _ int) error { return intRange(v, 14, 1<<30) },
+	"segment.ms":      func(v string, _ int) error { return intRange(v, 1, 1<<62) },
+	"flush.messages":  func(v string, _ int) error { return intRange(v, 1, 1<<62) },
+	"flush.ms":        func(v string, _ int) error { return intRange(v, 0, 1<<62) },
+	"compression.type": func(v string, _ int) error {
+		return oneOf(v, "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
+	},
+}
+
+func intRange(v string, lo, hi int64) error {
+	x, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || x < lo || x > hi {
+		return fmt.Errorf("%q is not an integer in [%d, %d]", v, lo, hi)
+	}
+	return nil
+}
+
+func oneOf(v string, allowed ...string) error {
+	if !slices.Contains(allowed, v) {
+		return fmt.Errorf("%q is not one of %s", v, strings.Join(allowed, ", "))
+	}
+	return nil
+}
+
+// validateConfigs checks a new topic's configs and returns them sorted.
+func validateConfigs(cfgs []kmsg.CreateTopicsRequestTopicConfig, rf int) ([][2]string, error) {
+	var out [][2]string
+	for _, c := range cfgs {
+		check, ok := topicConfigs[c.Name]
+		if !ok {
+			return nil, fmt.Errorf("unknown topic config %q", c.Name)
+		}
+		if c.Value == nil {
+			continue
+		}
+		if err := check(*c.Value, rf); err != nil {
+			return nil, fmt.Errorf("config %s: %v", c.Name, err)
+		}
+		out = append(out, [2]string{c.Name, *c.Value})
+	}
+	slices.SortFunc(out, func(a, b [2]string) int { return strings.Compare(a[0], b[0]) })
+	return out, nil
+}
+
+// validateAssignment checks manual replica assignments.
+func (n *Node) validateAssignment(reps [][]int32) error {
+	rf := -1
+	for i, r := range reps {
+		if len(r) == 0 {
+			return fmt.Errorf("partition %d has no replicas", i)
+		}
+		if rf >= 0 && len(r) != rf {
+			return fmt.Errorf("partition %d has %d replicas, others %d", i, len(r), rf)
+		}
+		rf = len(r)
+		seen := map[int32]bool{}
+		for _, b := range r {
+			if seen[b] {
+				return fmt.Errorf("partition %d lists broker %d twice", i, b)
+			}
+			seen[b] = true
+			if !slices.ContainsFunc(n.cfg.Brokers, func(x Broker) bool { return x.ID == b }) {
+				return fmt.Errorf("partition %d names unknown broker %d", i, b)
+			}
+		}
+	}
+	return nil
+}

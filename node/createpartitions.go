@@ -1,0 +1,81 @@
+package node
+
+// CreatePartitions (key 37), v0–v3.
+//
+// Served by the controller (others answer NOT_CONTROLLER). Count is the new
+// total and must exceed the current one (INVALID_PARTITIONS otherwise); new
+// partitions keep the topic's replication factor and are placed
+// round-robin, or as the request assigns them. Existing partitions are
+// untouched, so producers keep writing while partitions are added; keyed
+// records of the same key may map to a new partition afterwards, as in
+// Kafka. ValidateOnly checks without creating.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsRequest) {
+	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
+	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, len(req.Topics))
+	var items []adminItem
+	for i, rt := range req.Topics {
+		ot := &resp.Topics[i]
+		*ot = kmsg.NewCreatePartitionsResponseTopic()
+		ot.Topic = rt.Topic
+		fail := func(err *kerr.Error, msg string) {
+			ot.ErrorCode = err.Code
+			if msg != "" {
+				ot.ErrorMessage = &msg
+			}
+		}
+		t := n.topics.byName[rt.Topic]
+		switch {
+		case n.controller() != int32(n.self):
+			fail(kerr.NotController, "")
+			continue
+		case t == nil:
+			fail(kerr.UnknownTopicOrPartition, "")
+			continue
+		case int(rt.Count) <= len(t.Replicas):
+			fail(kerr.InvalidPartitions, "the topic already has that many partitions or more")
+			continue
+		case rt.Count > 10000:
+			fail(kerr.InvalidPartitions, "at most 10000 partitions")
+			continue
+		}
+		from, add := len(t.Replicas), int(rt.Count)-len(t.Replicas)
+		var reps [][]int32
+		if rt.Assignment != nil {
+			if len(rt.Assignment) != add {
+				fail(kerr.InvalidReplicaAssignment, "the assignment must list every new partition")
+				continue
+			}
+			for _, a := range rt.Assignment {
+				reps = append(reps, a.Replicas)
+			}
+			if err := n.validateAssignment(append([][]int32{t.Replicas[0]}, reps...)); err != nil {
+				fail(kerr.InvalidReplicaAssignment, err.Error())
+				continue
+			}
+		} else {
+			reps = n.assign(from, add, len(t.Replicas[0]))
+		}
+		if req.ValidateOnly {
+			continue
+		}
+		id, want := t.id, int(rt.Count)
+		n.proposeMeta(command{Op: "add_partitions", Topic: topicInfo{Name: t.Name, ID: t.ID, Replicas: reps}, From: from}, false)
+		items = append(items, adminItem{code: &ot.ErrorCode, done: func() (int16, bool) {
+			t := n.topics.byID[id]
+			switch {
+			case t == nil:
+				return kerr.UnknownTopicOrPartition.Code, true
+			case len(t.Replicas) >= want:
+				return 0, true
+			}
+			return 0, false
+		}})
+	}
+	n.waitAdmin(r, resp, req.TimeoutMillis, items)
+}

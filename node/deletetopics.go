@@ -1,0 +1,57 @@
+package node
+
+// DeleteTopics (key 20), v1–v6.
+//
+// Served by the controller (others answer NOT_CONTROLLER). Topics are named
+// by name, or by id in v6+. The answer comes once the deletion is in the
+// replicated metadata; every broker then closes its replicas and deletes
+// their files. A later topic of the same name is a new raft group (a new
+// topic id).
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (n *Node) handleDeleteTopics(r Request, req *kmsg.DeleteTopicsRequest) {
+	resp := req.ResponseKind().(*kmsg.DeleteTopicsResponse)
+	topics := req.Topics
+	if req.Version < 6 {
+		topics = nil
+		for _, name := range req.TopicNames {
+			topics = append(topics, kmsg.DeleteTopicsRequestTopic{Topic: &name})
+		}
+	}
+	resp.Topics = make([]kmsg.DeleteTopicsResponseTopic, len(topics))
+	var items []adminItem
+	for i, rt := range topics {
+		ot := &resp.Topics[i]
+		*ot = kmsg.NewDeleteTopicsResponseTopic()
+		ot.Topic, ot.TopicID = rt.Topic, rt.TopicID
+		var t *topicInfo
+		if rt.Topic != nil {
+			t = n.topics.byName[*rt.Topic]
+		} else {
+			t = n.topics.byID[rt.TopicID]
+		}
+		switch {
+		case n.controller() != int32(n.self):
+			ot.ErrorCode = kerr.NotController.Code
+			continue
+		case t == nil && rt.Topic == nil:
+			ot.ErrorCode = kerr.UnknownTopicID.Code
+			continue
+		case t == nil:
+			ot.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			continue
+		}
+		name := t.Name
+		ot.Topic, ot.TopicID = &name, t.id
+		id := t.id
+		n.proposeMeta(command{Op: "delete", Topic: topicInfo{Name: t.Name, ID: t.ID}}, false)
+		items = append(items, adminItem{code: &ot.ErrorCode, done: func() (int16, bool) {
+			return 0, n.topics.byID[id] == nil
+		}})
+	}
+	n.waitAdmin(r, resp, req.TimeoutMillis, items)
+}

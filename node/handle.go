@@ -1,0 +1,136 @@
+package node
+
+import (
+	"errors"
+	"reflect"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// versionRange is the versions of one API this broker serves.
+type versionRange struct{ min, max int16 }
+
+// served lists every API this broker answers, with the versions: from the
+// oldest Apache Kafka 4.0 serves (KIP-896) to the newest kmsg encodes.
+// ApiVersions advertises exactly this table.
+var served = map[int16]versionRange{
+	0:  {3, 13}, // Produce
+	1:  {4, 18}, // Fetch
+	2:  {1, 11}, // ListOffsets
+	3:  {0, 13}, // Metadata
+	10: {0, 6},  // FindCoordinator
+	18: {0, 5},  // ApiVersions
+	19: {2, 7},  // CreateTopics
+	20: {1, 6},  // DeleteTopics
+	22: {0, 5},  // InitProducerId
+	23: {2, 4},  // OffsetForLeaderEpoch
+	37: {0, 3},  // CreatePartitions
+}
+
+// Served reports whether this broker answers key at version v; the runtime
+// uses it to tell "decode and answer" from "answer UNSUPPORTED_VERSION".
+func Served(key, v int16) bool {
+	r, ok := served[key]
+	return ok && v >= r.min && v <= r.max
+}
+
+// Handle takes one request. Its response (possibly none, for acks=0)
+// comes out of a later Ready, in the Output's Responses.
+func (n *Node) Handle(r Request) {
+	if r.Key == 18 { // ApiVersions answers even versions it cannot decode
+		n.respond(r, n.handleApiVersions(r))
+		return
+	}
+	if r.Msg == nil || !Served(r.Key, r.Version) {
+		n.respond(r, unsupported(r))
+		return
+	}
+	switch req := r.Msg.(type) {
+	case *kmsg.ProduceRequest:
+		n.handleProduce(r, req)
+	case *kmsg.FetchRequest:
+		n.handleFetch(r, req)
+	case *kmsg.ListOffsetsRequest:
+		n.respond(r, n.handleListOffsets(req))
+	case *kmsg.MetadataRequest:
+		n.respond(r, n.handleMetadata(req))
+	case *kmsg.FindCoordinatorRequest:
+		n.respond(r, n.handleFindCoordinator(req))
+	case *kmsg.CreateTopicsRequest:
+		n.handleCreateTopics(r, req)
+	case *kmsg.DeleteTopicsRequest:
+		n.handleDeleteTopics(r, req)
+	case *kmsg.InitProducerIDRequest:
+		n.respond(r, n.handleInitProducerID(req))
+	case *kmsg.OffsetForLeaderEpochRequest:
+		n.respond(r, n.handleOffsetForLeaderEpoch(req))
+	case *kmsg.CreatePartitionsRequest:
+		n.handleCreatePartitions(r, req)
+	default:
+		n.respond(r, unsupported(r))
+	}
+}
+
+func (n *Node) respond(r Request, resp kmsg.Response) {
+	n.out.Responses = append(n.out.Responses, Response{Conn: r.Conn, Seq: r.Seq, Key: r.Key, Msg: resp})
+}
+
+// unsupported answers a request of an API or version this broker does not
+// serve: the API's own response at the request's version with every error
+// code set to UNSUPPORTED_VERSION, or nil when kmsg cannot encode one (the
+// runtime then closes the connection with a log line).
+func unsupported(r Request) kmsg.Response {
+	req := kmsg.RequestForKey(r.Key)
+	if req == nil || r.Version < 0 || r.Version > req.MaxVersion() {
+		return nil
+	}
+	resp := req.ResponseKind()
+	resp.SetVersion(r.Version)
+	setErrorCodes(reflect.ValueOf(resp), kerr.UnsupportedVersion.Code)
+	return resp
+}
+
+// setErrorCodes sets every int16 field named ErrorCode reachable from v;
+// a response whose lists are empty carries its top-level code.
+func setErrorCodes(v reflect.Value, code int16) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			setErrorCodes(v.Elem(), code)
+		}
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			if v.Type().Field(i).Name == "ErrorCode" && f.Kind() == reflect.Int16 && f.CanSet() {
+				f.SetInt(int64(code))
+				continue
+			}
+			setErrorCodes(f, code)
+		}
+	case reflect.Slice:
+		for i := 0; i < v.Len(); i++ {
+			setErrorCodes(v.Index(i), code)
+		}
+	}
+}
+
+// errCode is the Kafka code of err (0 for nil), unwrapping wrapped kerr
+// errors; any other error is UNKNOWN_SERVER_ERROR.
+func errCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	if ke := asKerr(err); ke != nil {
+		return ke.Code
+	}
+	return kerr.UnknownServerError.Code
+}
+
+func asKerr(err error) *kerr.Error {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
+	return nil
+}

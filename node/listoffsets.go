@@ -1,0 +1,88 @@
+package node
+
+// ListOffsets (key 2), v1–v11.
+//
+// Timestamps: -2 earliest (the log start offset), -1 latest (the high
+// watermark; the last stable offset for read_committed), -3 the record with
+// the largest timestamp (KIP-734), -4 earliest local (the log start: sluice
+// has no tiered storage), -5 earliest pending upload (none: -1), and a
+// timestamp ≥ 0 for the first record at or after it (the log's time index,
+// then the one batch that holds it). A new leader answers latest with
+// OFFSET_NOT_AVAILABLE until its own term commits (KIP-207).
+// CurrentLeaderEpoch is checked (v4+); LeaderEpoch in the answer is the
+// leader's current term.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (n *Node) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	for _, rt := range req.Topics {
+		t := n.topics.byName[rt.Topic]
+		ot := kmsg.ListOffsetsResponseTopic{Topic: rt.Topic}
+		for _, rp := range rt.Partitions {
+			op := kmsg.NewListOffsetsResponseTopicPartition()
+			op.Partition, op.Timestamp, op.Offset, op.LeaderEpoch = rp.Partition, -1, -1, -1
+			op.ErrorCode = n.listOffset(req, t, rp, &op)
+			ot.Partitions = append(ot.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, ot)
+	}
+	return resp
+}
+
+func (n *Node) listOffset(req *kmsg.ListOffsetsRequest, t *topicInfo, rp kmsg.ListOffsetsRequestTopicPartition, op *kmsg.ListOffsetsResponseTopicPartition) int16 {
+	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas) {
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	h := n.hosts[n.group(t, rp.Partition)]
+	if h == nil || h.leader != n.self {
+		return kerr.NotLeaderForPartition.Code
+	}
+	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, h.term); code != 0 {
+		return code
+	}
+	p := h.p
+	if p.Err() != nil {
+		return kerr.KafkaStorageError.Code
+	}
+	op.LeaderEpoch = int32(h.term)
+	switch ts := rp.Timestamp; {
+	case ts == -2 || ts == -4:
+		op.Offset = p.LogStartOffset()
+	case ts == -1:
+		hw, ok := p.HighWatermark()
+		if !ok {
+			return kerr.OffsetNotAvailable.Code
+		}
+		op.Offset = hw
+		if req.IsolationLevel == 1 {
+			op.Offset = p.LastStableOffset()
+		}
+	case ts == -3:
+		off, mts, found, err := p.MaxTimestamp()
+		if err != nil {
+			return errCode(err)
+		}
+		if found {
+			op.Offset, op.Timestamp = off, mts
+		}
+	case ts == -5:
+	case ts >= 0:
+		off, rts, found, err := p.OffsetForTimestamp(ts)
+		if err != nil {
+			return errCode(err)
+		}
+		if found {
+			op.Offset, op.Timestamp = off, rts
+		}
+	default:
+		return kerr.InvalidRequest.Code
+	}
+	if req.Version == 0 {
+		op.OldStyleOffsets = []int64{op.Offset}
+	}
+	return 0
+}

@@ -1,0 +1,633 @@
+package node
+
+import (
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"sluice/env"
+	"sluice/partition"
+	"sluice/raftlog"
+	"sluice/raftlog/vfs"
+	"sluice/transport"
+)
+
+// Broker is one member of the cluster as clients reach it.
+type Broker struct {
+	ID   int32
+	Host string
+	Port int32
+}
+
+// TopicDefaults are what auto-created topics, and CreateTopics requests that
+// leave a field at -1, get.
+type TopicDefaults struct {
+	Partitions        int32 // num.partitions; default 1
+	ReplicationFactor int16 // default.replication.factor; default min(3, brokers)
+	MinInsyncReplicas int   // min.insync.replicas; default 2 (capped at RF)
+	MaxMessageBytes   int   // max.message.bytes; default 1 MiB
+}
+
+// Config configures one broker's node core.
+type Config struct {
+	ID          int32
+	ClusterID   string // Kafka's cluster id, reported in Metadata
+	Incarnation [16]byte
+	// Brokers lists every broker of the cluster, this one included. Until
+	// the controller lands membership is static: the metadata group's
+	// voters are these brokers.
+	Brokers []Broker
+	FS      vfs.FS
+	Dir     string // the data directory within FS
+	Env     env.Env
+	// Allocator hands out segment files (a writer.Pool in production).
+	Allocator    raftlog.Allocator
+	SegmentBytes int64
+	// TickMs is the interval between Tick calls (default 100): raft's
+	// election and heartbeat ticks and every timeout count in it.
+	TickMs int64
+	// ElectionTicks and HeartbeatTicks configure every raft group
+	// (defaults 10 and 1).
+	ElectionTicks, HeartbeatTicks int
+	// BroadcastTicks is the interval of leader-table broadcasts and of the
+	// node's liveness announcements (default 5).
+	BroadcastTicks int64
+	Defaults       TopicDefaults
+	// DisableAutoCreate turns off auto.create.topics.enable.
+	DisableAutoCreate bool
+	// Bounds (defaults): produce requests waiting for acks (10,000), parked
+	// fetches (10,000).
+	MaxPendingProduces int
+	MaxParkedFetches   int
+}
+
+func (c Config) withDefaults() Config {
+	if c.TickMs == 0 {
+		c.TickMs = 100
+	}
+	if c.BroadcastTicks == 0 {
+		c.BroadcastTicks = 5
+	}
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = 10
+	}
+	if c.HeartbeatTicks == 0 {
+		c.HeartbeatTicks = 1
+	}
+	if c.Defaults.Partitions == 0 {
+		c.Defaults.Partitions = 1
+	}
+	if c.Defaults.ReplicationFactor == 0 {
+		c.Defaults.ReplicationFactor = int16(min(3, len(c.Brokers)))
+	}
+	if c.Defaults.MinInsyncReplicas == 0 {
+		c.Defaults.MinInsyncReplicas = 2
+	}
+	if c.Defaults.MaxMessageBytes == 0 {
+		c.Defaults.MaxMessageBytes = 1 << 20
+	}
+	if c.MaxPendingProduces == 0 {
+		c.MaxPendingProduces = 10000
+	}
+	if c.MaxParkedFetches == 0 {
+		c.MaxParkedFetches = 10000
+	}
+	if c.Env.Log == nil {
+		c.Env.Log = env.DiscardLogger()
+	}
+	return c
+}
+
+// Request is one decoded Kafka request from a client connection.
+type Request struct {
+	Conn uint64 // the runtime's connection id
+	Seq  uint64 // the request's place on its connection
+	// Key and Version are the header's; Msg is nil when the body could not
+	// be decoded at that version (an unsupported version).
+	Key, Version int16
+	ClientID     string
+	Msg          kmsg.Request
+}
+
+// Response answers the Request with the same Conn and Seq. Responses on a
+// connection must be written in Seq order; one with a nil Msg writes
+// nothing (acks=0) but lets later ones go.
+type Response struct {
+	Conn, Seq uint64
+	Key       int16
+	Msg       kmsg.Response
+	// Close: close the connection after writing what precedes it (an
+	// acks=0 produce failed, as Kafka does).
+	Close bool
+}
+
+// Write is a disk write of one partition's log: run W.Round, then report it
+// with WriteDone.
+type Write struct {
+	Group transport.GroupID
+	W     *partition.Write
+	gen   uint64
+}
+
+// Read is a cold fetch read: run Plan.Execute off the event loop, then
+// report it with ReadDone.
+type Read struct {
+	ID   uint64
+	Plan *partition.FetchPlan
+}
+
+// Output is what one call to Ready hands back to the runtime.
+type Output struct {
+	Batches   []transport.Batch // to peers
+	Writes    []Write
+	Reads     []Read
+	Responses []Response
+}
+
+// hosted is a partition replica on this broker.
+type hosted struct {
+	g     transport.GroupID
+	topic string
+	p     *partition.Partition
+	log   *raftlog.Log
+	// gen counts reopenings; writes of an earlier life are ignored.
+	gen      uint64
+	inflight int // writes handed out and not yet done
+	dirty    bool
+	ticking  bool
+	// Leadership as last seen, to log and broadcast changes.
+	leader, term uint64
+	isr          []uint64
+	stoppedAt    int64 // tick of the storage error that stopped it
+	voters       []uint64
+	meta         bool  // the metadata group
+	hw           int64 // high watermark as last seen
+}
+
+// Node is one broker's deterministic core.
+type Node struct {
+	cfg  Config
+	log  *slog.Logger
+	self uint64
+
+	nowMs int64
+	ticks int64
+
+	hosts   map[transport.GroupID]*hosted
+	order   []transport.GroupID // sorted keys of hosts
+	meta    *hosted
+	metaOff int64 // next metadata offset to apply
+	topics  topicTable
+
+	leaders map[transport.GroupID]transport.LeaderInfo
+	// announce are leader-table entries changed since the last broadcast.
+	announce []transport.LeaderInfo
+	// peers: last tick each broker was heard from, and its incarnation.
+	heard        map[uint64]int64
+	incarnations map[uint64][16]byte
+	forward      []transport.Forward
+
+	nextID    uint64
+	produces  map[uint64]*pendingProduce // by partition request id
+	produceQ  []*pendingProduce          // in arrival order, for timeouts
+	acks0     map[uint64]*acks0          // acks=0 partition request ids, this turn only
+	acks0list []*acks0
+	fetches   []*pendingFetch
+	reads     map[uint64]*pendingFetch
+	readSlots map[uint64]*fetchSlot
+	moved     map[transport.GroupID]bool // high watermark moved this turn
+	admin     []*adminWait
+	out       Output
+	outBatch  map[uint64]*transport.Batch
+	batchDest []uint64
+}
+
+// Open starts a node from its data directory: the metadata log, then every
+// partition the metadata assigns to this broker.
+func Open(cfg Config) (*Node, error) {
+	cfg = cfg.withDefaults()
+	cfg.Env.Check()
+	n := &Node{
+		cfg: cfg, log: cfg.Env.Log.With("broker", cfg.ID), self: uint64(cfg.ID),
+		hosts: map[transport.GroupID]*hosted{}, leaders: map[transport.GroupID]transport.LeaderInfo{},
+		heard: map[uint64]int64{}, incarnations: map[uint64][16]byte{},
+		produces: map[uint64]*pendingProduce{}, acks0: map[uint64]*acks0{}, reads: map[uint64]*pendingFetch{}, readSlots: map[uint64]*fetchSlot{}, moved: map[transport.GroupID]bool{},
+		outBatch: map[uint64]*transport.Batch{},
+		topics:   newTopicTable(),
+	}
+	if !slices.ContainsFunc(cfg.Brokers, func(b Broker) bool { return b.ID == cfg.ID }) {
+		return nil, fmt.Errorf("node: broker %d is not in the broker list", cfg.ID)
+	}
+	var voters []uint64
+	for _, b := range cfg.Brokers {
+		voters = append(voters, uint64(b.ID))
+	}
+	slices.Sort(voters)
+	h, err := n.host(transport.MetadataGroup, "", voters, voters[0] == n.self)
+	if err != nil {
+		return nil, err
+	}
+	h.meta = true
+	n.meta = h
+	// Replay the metadata log: it hosts this broker's partitions.
+	if err := n.applyMeta(); err != nil {
+		return nil, err
+	}
+	n.log.Info("broker started", "brokers", len(cfg.Brokers), "topics", len(n.topics.byName), "partitions", len(n.hosts)-1)
+	return n, nil
+}
+
+// groupDir is where a group's log lives in the data directory.
+func (n *Node) groupDir(g transport.GroupID) string {
+	if g == transport.MetadataGroup {
+		return vfs.Join(n.cfg.Dir, "metadata")
+	}
+	return vfs.Join(n.cfg.Dir, "topics", hex.EncodeToString(g.TopicID[:])+"-"+strconv.Itoa(int(g.Partition)))
+}
+
+// host opens (or creates) the replica of group g. campaign: on a fresh
+// log, this replica is the designated first leader and campaigns at once
+// instead of waiting out an election timeout.
+func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, campaign bool) (*hosted, error) {
+	h := &hosted{g: g, topic: topicName, voters: voters}
+	if err := n.open(h, campaign); err != nil {
+		return nil, err
+	}
+	n.hosts[g] = h
+	i, _ := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare)
+	n.order = slices.Insert(n.order, i, g)
+	return h, nil
+}
+
+func (n *Node) partitionConfig(h *hosted) partition.Config {
+	pc := partition.Config{
+		ID: n.self, Group: h.g, Voters: h.voters,
+		ElectionTicks: n.cfg.ElectionTicks, HeartbeatTicks: n.cfg.HeartbeatTicks,
+		Incarnation: n.cfg.Incarnation,
+	}
+	if t := n.topics.byName[h.topic]; t != nil && !h.meta {
+		pc.MinInsyncReplicas = t.MinInsyncReplicas
+		pc.MaxMessageBytes = t.MaxMessageBytes
+		pc.LogAppendTime = t.LogAppendTime
+	}
+	if h.meta {
+		// Metadata commands are small; the broker list is the voter set.
+		pc.MaxMessageBytes = 1 << 20
+	}
+	return pc
+}
+
+func (n *Node) open(h *hosted, campaign bool) error {
+	l, err := raftlog.Open(n.cfg.FS, n.groupDir(h.g), raftlog.Options{SegmentBytes: n.cfg.SegmentBytes, Allocator: n.cfg.Allocator})
+	if err != nil {
+		return fmt.Errorf("node: open %v: %w", h.g, err)
+	}
+	p, err := partition.Open(n.partitionConfig(h), l)
+	if err != nil {
+		l.Close()
+		return fmt.Errorf("node: open %v: %w", h.g, err)
+	}
+	p.Tick(n.nowMs)
+	// The designated replica campaigns at once (PreVote keeps this from
+	// disturbing a live leader when it is only this replica restarting).
+	if campaign {
+		if err := p.Campaign(); err != nil {
+			n.log.Warn("campaign at bootstrap failed", "group", h.g, "err", err)
+		}
+	}
+	h.p, h.log, h.dirty, h.ticking = p, l, true, true
+	h.gen++
+	return nil
+}
+
+// unhost closes the replica of g and deletes its files (topic deleted).
+func (n *Node) unhost(g transport.GroupID) {
+	h := n.hosts[g]
+	if h == nil {
+		return
+	}
+	h.log.Close()
+	delete(n.hosts, g)
+	if i, ok := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare); ok {
+		n.order = slices.Delete(n.order, i, i+1)
+	}
+	delete(n.leaders, g)
+	dir := n.groupDir(g)
+	names, _ := n.cfg.FS.List(dir)
+	for _, name := range names {
+		_ = n.cfg.FS.Remove(vfs.Join(dir, name))
+	}
+	_ = n.cfg.FS.Remove(dir)
+	_ = n.cfg.FS.SyncDir(vfs.Join(n.cfg.Dir, "topics"))
+	n.log.Info("partition removed", "group", g, "topic", h.topic)
+}
+
+// Tick advances the clock: raft ticks, produce timeouts, fetch deadlines,
+// broadcasts, and reopening partitions stopped by storage errors.
+func (n *Node) Tick(nowMs int64) {
+	n.nowMs = nowMs
+	n.ticks++
+	suspect := n.suspectPeers()
+	for _, g := range n.order {
+		h := n.hosts[g]
+		if h.p.Err() != nil {
+			n.maybeReopen(h)
+			continue
+		}
+		if len(suspect) > 0 && h.p.Quiesced() && sharesAny(h.voters, suspect) {
+			h.p.Wake()
+		}
+		if h.ticking || !h.p.Quiesced() {
+			h.p.Tick(nowMs)
+			h.dirty = true
+		}
+	}
+	n.expireProduces()
+	n.expireFetches()
+	n.expireAdmin()
+	if n.ticks%n.cfg.BroadcastTicks == 0 {
+		n.broadcast()
+	}
+}
+
+// suspectPeers lists brokers not heard from within an election timeout.
+func (n *Node) suspectPeers() []uint64 {
+	var out []uint64
+	for _, b := range n.cfg.Brokers {
+		id := uint64(b.ID)
+		if id == n.self {
+			continue
+		}
+		if n.ticks-n.heard[id] > int64(n.cfg.ElectionTicks) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func sharesAny(a, b []uint64) bool {
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			return true
+		}
+	}
+	return false
+}
+
+// reopenTicks is how long a partition stopped by a storage error waits
+// before it is reopened from disk (fail-stop, then recover).
+const reopenTicks = 10
+
+func (n *Node) maybeReopen(h *hosted) {
+	if h.stoppedAt == 0 {
+		h.stoppedAt = n.ticks
+		n.log.Error("partition stopped on a storage error", "group", h.g, "topic", h.topic, "err", h.p.Err())
+	}
+	if h.inflight > 0 || n.ticks-h.stoppedAt < reopenTicks {
+		return
+	}
+	h.log.Close()
+	if err := n.open(h, false); err != nil {
+		h.stoppedAt = n.ticks
+		n.log.Warn("partition reopen failed; retrying", "group", h.g, "err", err)
+		return
+	}
+	h.stoppedAt = 0
+	n.log.Info("partition reopened from disk", "group", h.g, "topic", h.topic)
+}
+
+// Receive takes a batch from a peer.
+func (n *Node) Receive(b transport.Batch) {
+	if err := b.Validate(); err != nil || b.To != n.self {
+		n.log.Warn("dropped a malformed batch", "from", b.From, "to", b.To, "err", err)
+		return
+	}
+	n.heard[b.From] = n.ticks
+	for _, e := range b.Msgs {
+		h := n.hosts[e.Group]
+		if h == nil {
+			continue // a group this broker does not host (yet): never created from a message
+		}
+		if err := h.p.Step(e.Msg); err != nil {
+			n.log.Debug("step failed", "group", e.Group, "type", e.Msg.GetType(), "err", err)
+		}
+		h.dirty = true
+	}
+	for _, li := range b.Leaders {
+		n.noteLeader(li)
+	}
+	for _, inc := range b.Incarnations {
+		n.noteIncarnation(inc)
+	}
+	for _, f := range b.Forwards {
+		n.proposeForwarded(f)
+	}
+}
+
+// noteLeader keeps the leader-table entry with the highest term.
+func (n *Node) noteLeader(li transport.LeaderInfo) {
+	if cur, ok := n.leaders[li.Group]; ok && cur.Term > li.Term {
+		return
+	}
+	n.leaders[li.Group] = li
+}
+
+// noteIncarnation starts re-adding a broker whose disk was wiped, in every
+// group this broker leads that has it as a member.
+func (n *Node) noteIncarnation(inc transport.Incarnation) {
+	old, known := n.incarnations[inc.Node]
+	n.incarnations[inc.Node] = inc.Incarnation
+	if !known || old == inc.Incarnation {
+		return
+	}
+	n.log.Info("broker announced a new storage incarnation; re-adding it", "peer", inc.Node)
+	for _, g := range n.order {
+		h := n.hosts[g]
+		if slices.Contains(h.voters, inc.Node) {
+			h.p.ReplaceIncarnation(inc.Node, inc.Incarnation)
+			h.dirty = true
+		}
+	}
+}
+
+// Unreachable and SnapshotStatus pass the transport's reports to raft.
+func (n *Node) Unreachable(g transport.GroupID, node uint64) {
+	if h := n.hosts[g]; h != nil {
+		h.p.ReportUnreachable(node)
+		h.dirty = true
+	}
+}
+
+func (n *Node) SnapshotStatus(g transport.GroupID, node uint64, ok bool) {
+	if h := n.hosts[g]; h != nil {
+		h.p.ReportSnapshot(node, ok)
+		h.dirty = true
+	}
+}
+
+// WriteDone reports a Write carried out (err: it failed; the partition
+// stops and is reopened from disk later).
+func (n *Node) WriteDone(w Write, err error) {
+	h := n.hosts[w.Group]
+	if h == nil || h.gen != w.gen {
+		return // the partition was removed or reopened since
+	}
+	h.inflight--
+	h.p.WriteDone(w.W, err)
+	h.dirty = true
+}
+
+// Ready collects the node's outputs after its inputs.
+func (n *Node) Ready() Output {
+	for _, g := range n.order {
+		h := n.hosts[g]
+		if h != nil && h.dirty {
+			n.readyPartition(h)
+		}
+	}
+	// Metadata applied this turn may have created partitions; run them.
+	for _, g := range n.order {
+		if h := n.hosts[g]; h != nil && h.dirty {
+			n.readyPartition(h)
+		}
+	}
+	n.finishAcks0()
+	n.wakeFetches()
+	n.flushBatches()
+	out := n.out
+	n.out = Output{}
+	return out
+}
+
+func (n *Node) readyPartition(h *hosted) {
+	h.dirty = false
+	out := h.p.Ready()
+	h.ticking = out.NeedsTick
+	for _, m := range out.Messages {
+		n.sendMsg(h.g, m)
+	}
+	for _, w := range out.Writes {
+		h.inflight++
+		n.out.Writes = append(n.out.Writes, Write{Group: h.g, W: w, gen: h.gen})
+	}
+	for _, r := range out.Results {
+		n.produceResult(h, r)
+	}
+	n.watchLeadership(h)
+	if hw, _ := h.p.HighWatermark(); hw != h.hw {
+		h.hw = hw
+		n.moved[h.g] = true
+	}
+	if h.meta {
+		if err := n.applyMeta(); err != nil {
+			n.log.Error("metadata apply failed", "err", err)
+		}
+	}
+	if h.p.Err() != nil && h.stoppedAt == 0 {
+		n.maybeReopen(h)
+	}
+}
+
+// watchLeadership logs leadership changes and updates the leader table.
+func (n *Node) watchLeadership(h *hosted) {
+	lead, term := h.p.Leader()
+	isr := h.isr
+	if lead == n.self {
+		isr = h.p.ISR()
+	}
+	if lead == h.leader && term == h.term && slices.Equal(isr, h.isr) {
+		return
+	}
+	if lead != 0 && (lead != h.leader || term != h.term) {
+		n.log.Info("leadership changed", "group", h.g, "topic", h.topic, "leader", lead, "term", term)
+	}
+	h.leader, h.term, h.isr = lead, term, isr
+	if lead == n.self {
+		li := transport.LeaderInfo{Group: h.g, Term: term, Leader: lead, ISR: slices.Clone(isr)}
+		n.noteLeader(li)
+		n.announce = append(n.announce, li)
+	}
+}
+
+// broadcast sends every peer the leader-table entries of the groups this
+// broker leads and its incarnation (which doubles as a liveness beacon).
+func (n *Node) broadcast() {
+	var lis []transport.LeaderInfo
+	for _, g := range n.order {
+		h := n.hosts[g]
+		if h.leader == n.self && h.p.Err() == nil {
+			lis = append(lis, transport.LeaderInfo{Group: g, Term: h.term, Leader: n.self, ISR: slices.Clone(h.isr)})
+		}
+	}
+	n.announce = lis
+	var cid [16]byte
+	copy(cid[:], n.cfg.ClusterID)
+	for _, b := range n.cfg.Brokers {
+		if id := uint64(b.ID); id != n.self {
+			ob := n.batchTo(id)
+			ob.Incarnations = append(ob.Incarnations, transport.Incarnation{Node: n.self, ClusterID: cid, Incarnation: n.cfg.Incarnation})
+		}
+	}
+}
+
+func (n *Node) batchTo(to uint64) *transport.Batch {
+	b := n.outBatch[to]
+	if b == nil {
+		b = &transport.Batch{From: n.self, To: to}
+		n.outBatch[to] = b
+		n.batchDest = append(n.batchDest, to)
+	}
+	return b
+}
+
+func (n *Node) sendMsg(g transport.GroupID, m *pb.Message) {
+	b := n.batchTo(m.GetTo())
+	b.Msgs = append(b.Msgs, transport.Envelope{Group: g, Msg: m})
+}
+
+// flushBatches moves this turn's batches (and leader announcements, to
+// every peer) into the output.
+func (n *Node) flushBatches() {
+	if len(n.announce) > 0 {
+		for _, b := range n.cfg.Brokers {
+			if id := uint64(b.ID); id != n.self {
+				ob := n.batchTo(id)
+				ob.Leaders = append(ob.Leaders, n.announce...)
+			}
+		}
+		n.announce = nil
+	}
+	for _, f := range n.forward {
+		lead, _ := n.meta.p.Leader()
+		if lead != 0 && lead != n.self {
+			ob := n.batchTo(lead)
+			ob.Forwards = append(ob.Forwards, f)
+		}
+	}
+	n.forward = nil
+	slices.Sort(n.batchDest)
+	for _, to := range n.batchDest {
+		n.out.Batches = append(n.out.Batches, *n.outBatch[to])
+		delete(n.outBatch, to)
+	}
+	n.batchDest = n.batchDest[:0]
+}
+
+// NowMs is the clock reading of the last Tick.
+func (n *Node) NowMs() int64 { return n.nowMs }
+
+// Close closes every log (the runtime has stopped feeding the node).
+func (n *Node) Close() {
+	for _, g := range n.order {
+		n.hosts[g].log.Close()
+	}
+	n.log.Info("broker stopped")
+}
+
+// Controller is the broker leading the metadata group, -1 if unknown.
+func (n *Node) Controller() int32 { return n.controller() }

@@ -1,0 +1,49 @@
+package node
+
+// OffsetForLeaderEpoch (key 23), v2–v4, for consumers detecting truncation
+// (KIP-320).
+//
+// Answers from the partition's leader epoch cache: the largest epoch at or
+// below the requested one and the offset where the next epoch began (the
+// log end offset for the current epoch). Only the leader answers;
+// CurrentLeaderEpoch is checked. Differs from Apache Kafka: no follower
+// (ReplicaID ≥ 0) requests — replication is raft's.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (n *Node) handleOffsetForLeaderEpoch(req *kmsg.OffsetForLeaderEpochRequest) kmsg.Response {
+	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	for _, rt := range req.Topics {
+		t := n.topics.byName[rt.Topic]
+		ot := kmsg.OffsetForLeaderEpochResponseTopic{Topic: rt.Topic}
+		for _, rp := range rt.Partitions {
+			op := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
+			op.Partition, op.LeaderEpoch, op.EndOffset = rp.Partition, -1, -1
+			op.ErrorCode = n.epochEnd(t, rp, &op)
+			ot.Partitions = append(ot.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, ot)
+	}
+	return resp
+}
+
+func (n *Node) epochEnd(t *topicInfo, rp kmsg.OffsetForLeaderEpochRequestTopicPartition, op *kmsg.OffsetForLeaderEpochResponseTopicPartition) int16 {
+	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas) {
+		return kerr.UnknownTopicOrPartition.Code
+	}
+	h := n.hosts[n.group(t, rp.Partition)]
+	if h == nil || h.leader != n.self {
+		return kerr.NotLeaderForPartition.Code
+	}
+	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, h.term); code != 0 {
+		return code
+	}
+	if h.p.Err() != nil {
+		return kerr.KafkaStorageError.Code
+	}
+	op.LeaderEpoch, op.EndOffset = h.p.OffsetForLeaderEpoch(rp.LeaderEpoch)
+	return 0
+}

@@ -1,0 +1,359 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sluice/env"
+	"sluice/env/realtime"
+	"sluice/node"
+	"sluice/raftlog"
+	"sluice/raftlog/vfs"
+	"sluice/raftlog/writer"
+	"sluice/transport"
+)
+
+// Options configures one broker process part.
+type Options struct {
+	ID      int32
+	Brokers []node.Broker // the whole cluster, this broker included
+	// Listener serves Kafka clients; the broker owns it from Start on.
+	Listener net.Listener
+	DataDir  string
+	Logger   *slog.Logger
+	Defaults node.TopicDefaults
+	TickMs   int64 // default 100
+	// SegmentBytes of every log (default raftlog's 64 MiB).
+	SegmentBytes int64
+	// Net carries raft traffic between brokers.
+	Net Network
+	// MaxRequestBytes bounds one request frame before it is read
+	// (socket.request.max.bytes, default 100 MiB).
+	MaxRequestBytes int
+	// MaxInflightPerConn bounds requests read from one connection and not
+	// yet answered (default 100); the reader waits beyond it.
+	MaxInflightPerConn int
+	// IdleTimeout closes a connection with nothing in flight after this
+	// long without a request (connections.max.idle.ms, default 10 min).
+	IdleTimeout time.Duration
+	// FS overrides the real file system (tests).
+	FS vfs.FS
+}
+
+func (o Options) withDefaults() Options {
+	if o.TickMs == 0 {
+		o.TickMs = 100
+	}
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = 100 << 20
+	}
+	if o.MaxInflightPerConn == 0 {
+		o.MaxInflightPerConn = 100
+	}
+	if o.IdleTimeout == 0 {
+		o.IdleTimeout = 10 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.FS == nil {
+		o.FS = vfs.OS()
+	}
+	return o
+}
+
+// Network is how a broker's raft traffic reaches its peers: the in-process
+// LocalNet for `sluice dev`, TCP across processes (issue 5).
+type Network interface {
+	// Attach registers broker id's inbox and returns its sending side.
+	Attach(id uint64, in Inbox) transport.Transport
+	// Detach unregisters it (the broker stopped).
+	Detach(id uint64)
+}
+
+// Inbox is what a network delivers to a broker. Deliver reports false when
+// the broker cannot take the batch (its queue is full, or it stopped); the
+// network then drops it and reports that to the sender.
+type Inbox interface {
+	Deliver(b transport.Batch) bool
+	transport.Reporter
+}
+
+// Broker runs one node core: its event loop and the goroutines that feed
+// it (connections, disk, reads, ticker).
+type Broker struct {
+	opts  Options
+	log   *slog.Logger
+	clock *realtime.Clock
+	n     *node.Node
+	tr    transport.Transport
+	w     *writer.Writer
+
+	requests chan node.Request // from connection readers; bounded
+	mu       sync.Mutex        // guards pending
+	pending  []func()          // completions and deliveries; bounded by what is in flight
+	wake     chan struct{}
+	reads    chan readJob
+
+	inboxBytes atomic.Int64
+	conns      sync.Map // conn id -> *conn
+	nextConn   atomic.Uint64
+
+	quit    chan struct{}
+	stopped chan struct{}
+	wg      sync.WaitGroup
+	addr    string
+}
+
+type readJob struct {
+	r node.Read
+}
+
+// Identity is what a data directory records about itself.
+type Identity struct {
+	ClusterID   string
+	Incarnation [16]byte
+}
+
+// Start opens the broker's data directory and starts serving.
+func Start(opts Options, id Identity) (*Broker, error) {
+	opts = opts.withDefaults()
+	log := opts.Logger.With("broker", opts.ID)
+	e, seed := realtime.NewEnv(opts.Logger)
+	log.Debug("random source seeded", "seed", seed)
+	b := &Broker{
+		opts: opts, log: log, clock: realtime.NewClock(),
+		requests: make(chan node.Request, 1024), wake: make(chan struct{}, 1),
+		reads: make(chan readJob, 1024), quit: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	n, err := node.Open(node.Config{
+		ID: opts.ID, ClusterID: id.ClusterID, Incarnation: id.Incarnation, Brokers: opts.Brokers,
+		FS: opts.FS, Dir: opts.DataDir, Env: env.Env{Clock: e.Clock, Rand: e.Rand, Log: opts.Logger},
+		SegmentBytes: opts.SegmentBytes, TickMs: opts.TickMs, Defaults: opts.Defaults,
+	})
+	if err != nil {
+		return nil, err
+	}
+	b.n = n
+	b.w = writer.New(opts.FS, writer.Options{})
+	b.tr = opts.Net.Attach(uint64(opts.ID), inbox{b})
+	for i := 0; i < 4; i++ {
+		b.wg.Add(1)
+		go b.reader()
+	}
+	b.addr = opts.Listener.Addr().String()
+	b.wg.Add(2)
+	go b.loop()
+	go b.accept()
+	log.Info("broker listening", "addr", b.addr, "data_dir", opts.DataDir)
+	return b, nil
+}
+
+// Addr is the address clients connect to.
+func (b *Broker) Addr() string { return b.addr }
+
+// Stop closes the listener and connections, stops the loop, and closes
+// the logs after the writes in flight finish.
+func (b *Broker) Stop() {
+	select {
+	case <-b.quit:
+		return
+	default:
+	}
+	close(b.quit)
+	b.opts.Net.Detach(uint64(b.opts.ID))
+	b.opts.Listener.Close()
+	b.conns.Range(func(_, v any) bool {
+		v.(*conn).close()
+		return true
+	})
+	<-b.stopped
+	b.w.Close()
+	close(b.reads)
+	b.wg.Wait()
+	b.n.Close()
+}
+
+// post queues a completion or delivery for the loop; it never blocks, so
+// the writer's and the network's goroutines never wait on the loop.
+func (b *Broker) post(f func()) {
+	b.mu.Lock()
+	b.pending = append(b.pending, f)
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+type inbox struct{ b *Broker }
+
+// maxInboxBytes bounds the peer batches waiting for the loop.
+const maxInboxBytes = 64 << 20
+
+func (i inbox) Deliver(bt transport.Batch) bool {
+	size := int64(bt.SizeBytes())
+	if i.b.inboxBytes.Add(size) > maxInboxBytes {
+		i.b.inboxBytes.Add(-size)
+		return false
+	}
+	select {
+	case <-i.b.quit:
+		i.b.inboxBytes.Add(-size)
+		return false
+	default:
+	}
+	bt.Msgs = append([]transport.Envelope(nil), bt.Msgs...)
+	i.b.post(func() {
+		i.b.inboxBytes.Add(-size)
+		i.b.n.Receive(bt)
+	})
+	return true
+}
+func (i inbox) Unreachable(g transport.GroupID, node uint64) {
+	i.b.post(func() { i.b.n.Unreachable(g, node) })
+}
+func (i inbox) SnapshotStatus(g transport.GroupID, node uint64, ok bool) {
+	i.b.post(func() { i.b.n.SnapshotStatus(g, node, ok) })
+}
+
+// loop is the event loop: it owns the node core.
+func (b *Broker) loop() {
+	defer b.wg.Done()
+	defer close(b.stopped)
+	tick := time.NewTicker(time.Duration(b.opts.TickMs) * time.Millisecond)
+	defer tick.Stop()
+	b.n.Tick(b.nowMs())
+	for {
+		select {
+		case <-b.quit:
+			return
+		case r := <-b.requests:
+			b.n.Handle(r)
+			// Take what else is waiting, up to a bound, before Ready.
+			for i := 0; i < 256; i++ {
+				select {
+				case r := <-b.requests:
+					b.n.Handle(r)
+					continue
+				default:
+				}
+				break
+			}
+		case <-b.wake:
+		case <-tick.C:
+			b.n.Tick(b.nowMs())
+		}
+		b.runPending()
+		b.dispatch(b.n.Ready())
+	}
+}
+
+func (b *Broker) nowMs() int64 { return b.clock.NowNs() / 1e6 }
+
+func (b *Broker) runPending() {
+	b.mu.Lock()
+	fs := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
+// dispatch carries out a Ready's outputs.
+func (b *Broker) dispatch(out node.Output) {
+	for _, bt := range out.Batches {
+		b.tr.Send(bt)
+	}
+	if len(out.Writes) > 0 {
+		rounds := make([]*raftlog.Round, len(out.Writes))
+		byRound := make(map[*raftlog.Round]node.Write, len(out.Writes))
+		for i, w := range out.Writes {
+			rounds[i] = w.W.Round
+			byRound[w.W.Round] = w
+		}
+		err := b.w.SubmitAll(rounds, func(r *raftlog.Round, err error) {
+			w := byRound[r]
+			b.post(func() { b.n.WriteDone(w, err) })
+		})
+		if err != nil {
+			for _, w := range out.Writes {
+				b.n.WriteDone(w, fmt.Errorf("runtime: writer: %w", err))
+			}
+		}
+	}
+	for _, r := range out.Reads {
+		select {
+		case b.reads <- readJob{r}:
+		case <-b.quit:
+		}
+	}
+	for _, resp := range out.Responses {
+		if c, ok := b.conns.Load(resp.Conn); ok {
+			c.(*conn).deliver(resp)
+		}
+	}
+}
+
+// reader executes cold fetch reads off the loop.
+func (b *Broker) reader() {
+	defer b.wg.Done()
+	for j := range b.reads {
+		batches, err := j.r.Plan.Execute()
+		id := j.r.ID
+		b.post(func() { b.n.ReadDone(id, batches, err) })
+	}
+}
+
+// accept serves Kafka connections.
+func (b *Broker) accept() {
+	defer b.wg.Done()
+	for {
+		nc, err := b.opts.Listener.Accept()
+		if err != nil {
+			select {
+			case <-b.quit:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			b.log.Warn("accept failed", "err", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		c := newConn(b, b.nextConn.Add(1), nc)
+		b.conns.Store(c.id, c)
+		go c.serve()
+	}
+}
+
+// Do runs f on the event loop (with the node core) and waits for it; false
+// if the broker stopped first.
+func (b *Broker) Do(f func(n *node.Node)) bool {
+	done := make(chan struct{})
+	b.post(func() {
+		f(b.n)
+		close(done)
+	})
+	select {
+	case <-done:
+		return true
+	case <-b.stopped:
+		return false
+	}
+}
+
+// Controller is the metadata leader as this broker sees it, -1 if unknown.
+func (b *Broker) Controller() int32 {
+	c := int32(-1)
+	b.Do(func(n *node.Node) { c = n.Controller() })
+	return c
+}

@@ -1,0 +1,289 @@
+package runtime
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"sluice/node"
+)
+
+// identityFile records, in a broker's data directory, the cluster it
+// belongs to, its broker id and its storage incarnation (DESIGN.md step 8).
+const identityFile = "identity.json"
+
+type identityJSON struct {
+	ClusterID   string `json:"cluster_id"`
+	BrokerID    int32  `json:"broker_id"`
+	Incarnation string `json:"incarnation"`
+}
+
+// LoadIdentity reads dir's identity, creating it (with a new incarnation)
+// for an empty directory. A directory of another cluster or another broker
+// id is refused.
+func LoadIdentity(dir string, brokerID int32, clusterID string) (Identity, error) {
+	path := filepath.Join(dir, identityFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return createIdentity(dir, brokerID, clusterID)
+	}
+	if err != nil {
+		return Identity{}, err
+	}
+	var id identityJSON
+	if err := json.Unmarshal(b, &id); err != nil {
+		return Identity{}, fmt.Errorf("runtime: %s: %w", path, err)
+	}
+	if id.ClusterID != clusterID {
+		return Identity{}, fmt.Errorf("runtime: data directory %s belongs to cluster %s, not %s; refusing to start", dir, id.ClusterID, clusterID)
+	}
+	if id.BrokerID != brokerID {
+		return Identity{}, fmt.Errorf("runtime: data directory %s belongs to broker %d, not %d; refusing to start", dir, id.BrokerID, brokerID)
+	}
+	inc, err := base64.RawURLEncoding.DecodeString(id.Incarnation)
+	if err != nil || len(inc) != 16 {
+		return Identity{}, fmt.Errorf("runtime: %s: bad incarnation %q", path, id.Incarnation)
+	}
+	out := Identity{ClusterID: id.ClusterID}
+	copy(out.Incarnation[:], inc)
+	return out, nil
+}
+
+func createIdentity(dir string, brokerID int32, clusterID string) (Identity, error) {
+	var out Identity
+	out.ClusterID = clusterID
+	_, _ = rand.Read(out.Incarnation[:])
+	b, _ := json.MarshalIndent(identityJSON{ClusterID: clusterID, BrokerID: brokerID,
+		Incarnation: base64.RawURLEncoding.EncodeToString(out.Incarnation[:])}, "", "  ")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return out, err
+	}
+	if err := writeFileSync(filepath.Join(dir, identityFile), append(b, '\n')); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// writeFileSync writes a file durably: temporary file, fsync, rename,
+// directory fsync.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// NewClusterID draws a Kafka-style cluster id (a base64url UUID).
+func NewClusterID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// DevOptions configures an in-process cluster (`sluice dev`, tests).
+type DevOptions struct {
+	Brokers  int    // default 3
+	Host     string // default 127.0.0.1
+	BasePort int    // broker i listens on BasePort+i; 0 picks free ports
+	DataDir  string
+	Fresh    bool // wipe DataDir first
+	Logger   *slog.Logger
+	Defaults node.TopicDefaults
+	TickMs   int64
+}
+
+// Cluster is brokers running in this process over a LocalNet.
+type Cluster struct {
+	opts      DevOptions
+	net       *LocalNet
+	clusterID string
+	members   []node.Broker
+	brokers   []*Broker
+}
+
+// StartDev starts an in-process cluster and waits until it has a
+// controller.
+func StartDev(opts DevOptions) (*Cluster, error) {
+	if opts.Brokers == 0 {
+		opts.Brokers = 3
+	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Fresh {
+		if err := os.RemoveAll(opts.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
+		return nil, err
+	}
+	cid, err := devClusterID(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{opts: opts, net: NewLocalNet(), clusterID: cid, brokers: make([]*Broker, opts.Brokers)}
+	lns := make([]net.Listener, opts.Brokers)
+	for i := range lns {
+		port := 0
+		if opts.BasePort != 0 {
+			port = opts.BasePort + i
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(port)))
+		if err != nil {
+			for _, l := range lns[:i] {
+				l.Close()
+			}
+			return nil, fmt.Errorf("runtime: listen for broker %d: %w", i+1, err)
+		}
+		lns[i] = ln
+		c.members = append(c.members, node.Broker{ID: int32(i + 1), Host: opts.Host, Port: int32(ln.Addr().(*net.TCPAddr).Port)})
+	}
+	for i := range lns {
+		if err := c.start(i, lns[i]); err != nil {
+			c.Stop()
+			for _, l := range lns[i:] {
+				l.Close()
+			}
+			return nil, err
+		}
+	}
+	if err := c.WaitReady(30 * time.Second); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// devClusterID reads or creates the cluster id of a dev data directory.
+func devClusterID(dir string) (string, error) {
+	path := filepath.Join(dir, "cluster_id")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return string(b), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	cid := NewClusterID()
+	return cid, writeFileSync(path, []byte(cid))
+}
+
+func (c *Cluster) brokerDir(i int) string {
+	return filepath.Join(c.opts.DataDir, "broker-"+strconv.Itoa(i+1))
+}
+
+func (c *Cluster) start(i int, ln net.Listener) error {
+	dir := c.brokerDir(i)
+	id, err := LoadIdentity(dir, int32(i+1), c.clusterID)
+	if err != nil {
+		return err
+	}
+	b, err := Start(Options{ID: int32(i + 1), Brokers: c.members, Listener: ln, DataDir: dir,
+		Logger: c.opts.Logger, Defaults: c.opts.Defaults, TickMs: c.opts.TickMs, Net: c.net}, id)
+	if err != nil {
+		return err
+	}
+	c.brokers[i] = b
+	return nil
+}
+
+// Bootstrap is the comma-separated list of broker addresses.
+func (c *Cluster) Bootstrap() []string {
+	var out []string
+	for _, m := range c.members {
+		out = append(out, net.JoinHostPort(m.Host, strconv.Itoa(int(m.Port))))
+	}
+	return out
+}
+
+// ClusterID is the cluster's id.
+func (c *Cluster) ClusterID() string { return c.clusterID }
+
+// Broker returns broker id's runtime (nil while stopped).
+func (c *Cluster) Broker(id int32) *Broker { return c.brokers[id-1] }
+
+// StopBroker stops broker id (its data directory stays).
+func (c *Cluster) StopBroker(id int32) {
+	if b := c.brokers[id-1]; b != nil {
+		b.Stop()
+		c.brokers[id-1] = nil
+	}
+}
+
+// RestartBroker starts broker id again from its data directory, on its
+// old address.
+func (c *Cluster) RestartBroker(id int32) error {
+	m := c.members[id-1]
+	ln, err := net.Listen("tcp", net.JoinHostPort(m.Host, strconv.Itoa(int(m.Port))))
+	if err != nil {
+		return err
+	}
+	if err := c.start(int(id-1), ln); err != nil {
+		ln.Close()
+		return err
+	}
+	return nil
+}
+
+// WaitReady waits until every running broker knows the controller.
+func (c *Cluster) WaitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ready := true
+		for _, b := range c.brokers {
+			if b != nil && b.Controller() < 0 {
+				ready = false
+			}
+		}
+		if ready {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("runtime: cluster not ready after %v: no controller elected", timeout)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Stop stops every broker.
+func (c *Cluster) Stop() {
+	for i, b := range c.brokers {
+		if b != nil {
+			b.Stop()
+			c.brokers[i] = nil
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package runtime
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"sluice/node"
+)
+
+// conn is one Kafka client connection: a reader goroutine that decodes
+// requests and posts them to the loop, and a writer goroutine that writes
+// responses in request order.
+type conn struct {
+	b  *Broker
+	id uint64
+	nc net.Conn
+
+	slots chan struct{} // in-flight bound: one token per unanswered request
+
+	mu      sync.Mutex
+	corr    map[uint64]int32 // seq -> correlation id
+	ready   map[uint64]node.Response
+	next    uint64 // next seq to write
+	wake    chan struct{}
+	done    chan struct{}
+	closing bool
+	once    sync.Once
+}
+
+func newConn(b *Broker, id uint64, nc net.Conn) *conn {
+	return &conn{b: b, id: id, nc: nc, slots: make(chan struct{}, b.opts.MaxInflightPerConn),
+		corr: map[uint64]int32{}, ready: map[uint64]node.Response{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (c *conn) close() {
+	c.once.Do(func() {
+		close(c.done)
+		c.nc.Close()
+		c.b.conns.Delete(c.id)
+	})
+}
+
+func (c *conn) serve() {
+	go c.writeLoop()
+	defer c.close()
+	r := bufio.NewReaderSize(c.nc, 64<<10)
+	for seq := uint64(0); ; seq++ {
+		select {
+		case c.slots <- struct{}{}:
+		case <-c.done:
+			return
+		}
+		req, corr, err := c.readRequest(r, seq)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.b.log.Warn("closing a client connection", "remote", c.nc.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		c.mu.Lock()
+		c.corr[seq] = corr
+		c.mu.Unlock()
+		select {
+		case c.b.requests <- req:
+		case <-c.done:
+			return
+		case <-c.b.quit:
+			return
+		}
+	}
+}
+
+// readRequest reads and decodes one frame. An error means the connection
+// must close: a malformed frame, an oversized one, an API kmsg does not
+// know, or the peer went away.
+func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, error) {
+	var size [4]byte
+	// Idle timeout: waiting for a request with nothing in flight.
+	if len(c.slots) == 1 {
+		c.nc.SetReadDeadline(time.Now().Add(c.b.opts.IdleTimeout))
+	} else {
+		c.nc.SetReadDeadline(time.Time{})
+	}
+	if _, err := io.ReadFull(r, size[:]); err != nil {
+		return node.Request{}, 0, err
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	n := int32(binary.BigEndian.Uint32(size[:]))
+	if n < 8 || int(n) > c.b.opts.MaxRequestBytes {
+		return node.Request{}, 0, fmt.Errorf("request of %d bytes (socket.request.max.bytes is %d)", n, c.b.opts.MaxRequestBytes)
+	}
+	frame := make([]byte, n)
+	if _, err := io.ReadFull(r, frame); err != nil {
+		return node.Request{}, 0, err
+	}
+	return decodeRequest(c.id, seq, frame)
+}
+
+// decodeRequest parses a request header and body with kbin and kmsg.
+func decodeRequest(connID, seq uint64, frame []byte) (node.Request, int32, error) {
+	rd := kbin.Reader{Src: frame}
+	key, version, corr := rd.Int16(), rd.Int16(), rd.Int32()
+	clientID := rd.NullableString()
+	if !rd.Ok() {
+		return node.Request{}, 0, fmt.Errorf("malformed request header")
+	}
+	out := node.Request{Conn: connID, Seq: seq, Key: key, Version: version}
+	if clientID != nil {
+		out.ClientID = *clientID
+	}
+	req := kmsg.RequestForKey(key)
+	if req == nil {
+		return out, corr, fmt.Errorf("request for unknown API key %d (version %d, client %q)", key, version, out.ClientID)
+	}
+	if version < 0 || version > req.MaxVersion() {
+		if key == 18 { // ApiVersions: answered at v0 with the supported table
+			return out, corr, nil
+		}
+		return out, corr, fmt.Errorf("request for API key %d at version %d, beyond what sluice can encode (max %d)", key, version, req.MaxVersion())
+	}
+	req.SetVersion(version)
+	if req.IsFlexible() {
+		kmsg.SkipTags(&rd)
+	}
+	if !rd.Ok() {
+		return node.Request{}, 0, fmt.Errorf("malformed request header")
+	}
+	if err := req.ReadFrom(rd.Src); err != nil {
+		return out, corr, fmt.Errorf("malformed %s v%d request: %w", kmsg.NameForKey(key), version, err)
+	}
+	out.Msg = req
+	return out, corr, nil
+}
+
+// deliver hands the writer a response from the loop.
+func (c *conn) deliver(r node.Response) {
+	c.mu.Lock()
+	c.ready[r.Seq] = r
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// writeLoop writes responses in request order.
+func (c *conn) writeLoop() {
+	w := bufio.NewWriterSize(c.nc, 64<<10)
+	var buf []byte
+	for {
+		select {
+		case <-c.wake:
+		case <-c.done:
+			return
+		}
+		for {
+			c.mu.Lock()
+			r, ok := c.ready[c.next]
+			var corr int32
+			if ok {
+				delete(c.ready, c.next)
+				corr = c.corr[c.next]
+				delete(c.corr, c.next)
+				c.next++
+			}
+			c.mu.Unlock()
+			if !ok {
+				break
+			}
+			<-c.slots
+			if r.Msg != nil {
+				buf = encodeResponse(buf[:0], corr, r)
+				if _, err := w.Write(buf); err != nil {
+					c.close()
+					return
+				}
+			}
+			if r.Close {
+				w.Flush()
+				c.b.log.Info("closing a client connection after a failed acks=0 produce", "remote", c.nc.RemoteAddr().String())
+				c.close()
+				return
+			}
+		}
+		if err := w.Flush(); err != nil {
+			c.close()
+			return
+		}
+		if cap(buf) > 1<<20 {
+			buf = nil // do not pin a large fetch's buffer
+		}
+	}
+}
+
+// encodeResponse frames a response: size, correlation id, header tags
+// (flexible versions, except ApiVersions, whose response header is always
+// v0), body.
+func encodeResponse(dst []byte, corr int32, r node.Response) []byte {
+	dst = append(dst, 0, 0, 0, 0)
+	dst = kbin.AppendInt32(dst, corr)
+	if r.Msg.IsFlexible() && r.Key != 18 {
+		dst = append(dst, 0) // no tagged fields
+	}
+	dst = r.Msg.AppendTo(dst)
+	binary.BigEndian.PutUint32(dst, uint32(len(dst)-4))
+	return dst
+}
