@@ -10,5 +10,15 @@
 // loop, connection readers and writers, the disk pool, the ticker) live in
 // node/runtime, the only part of node exempt from the determinism lint.
 //
-// Not built yet; see issue 7.
+// What it does (issue 7):
+//   - the Kafka APIs of handle.go's table, one file each with a header
+//     comment giving the versions served and what differs from Apache
+//     Kafka; an unsupported version gets UNSUPPORTED_VERSION;
+//   - topic metadata replicated in a raft group of every broker (meta.go),
+//     until the controller lands: the group's leader is the controller;
+//   - hosting the partition replicas the metadata assigns to this broker,
+//     routing produce and fetch to them, long-polling fetches, timing out
+//     produce requests, and reopening partitions stopped by storage errors;
+//   - the leader table of DESIGN.md step 9, broadcast with the broker's
+//     incarnation, which also serves as its liveness beacon.
 package node

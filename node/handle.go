@@ -87,8 +87,41 @@ func unsupported(r Request) kmsg.Response {
 	}
 	resp := req.ResponseKind()
 	resp.SetVersion(r.Version)
+	if r.Msg != nil {
+		mirror(reflect.ValueOf(r.Msg).Elem(), reflect.ValueOf(resp).Elem())
+	}
 	setErrorCodes(reflect.ValueOf(resp), kerr.UnsupportedVersion.Code)
 	return resp
+}
+
+// mirror copies the shape of a request into its response: for every list
+// the two share by name (Topics, Partitions, ...), the response gets one
+// element per request element, with the same-named scalar fields (Topic,
+// TopicID, Partition, ...) copied, so that an error answer names every
+// topic and partition the client asked about.
+func mirror(req, resp reflect.Value) {
+	for i := 0; i < resp.NumField(); i++ {
+		name := resp.Type().Field(i).Name
+		if name == "Version" || name == "ErrorCode" {
+			continue
+		}
+		rf := req.FieldByName(name)
+		f := resp.Field(i)
+		if !rf.IsValid() || !f.CanSet() {
+			continue
+		}
+		switch {
+		case f.Kind() == reflect.Slice && rf.Kind() == reflect.Slice &&
+			f.Type().Elem().Kind() == reflect.Struct && rf.Type().Elem().Kind() == reflect.Struct:
+			out := reflect.MakeSlice(f.Type(), rf.Len(), rf.Len())
+			for j := 0; j < rf.Len(); j++ {
+				mirror(rf.Index(j), out.Index(j))
+			}
+			f.Set(out)
+		case f.Type() == rf.Type() && f.Kind() != reflect.Slice && f.Kind() != reflect.Struct:
+			f.Set(rf)
+		}
+	}
 }
 
 // setErrorCodes sets every int16 field named ErrorCode reachable from v;
