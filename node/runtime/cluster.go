@@ -119,6 +119,16 @@ type DevOptions struct {
 	Logger   *slog.Logger
 	Defaults node.TopicDefaults
 	TickMs   int64
+	// Listen opens broker listeners (default net.Listen("tcp", addr));
+	// tests pass in-memory listeners (see the synctest test).
+	Listen func(addr string) (net.Listener, error)
+}
+
+func (o *DevOptions) listen(addr string) (net.Listener, error) {
+	if o.Listen != nil {
+		return o.Listen(addr)
+	}
+	return net.Listen("tcp", addr)
 }
 
 // Cluster is brokers running in this process over a LocalNet.
@@ -161,7 +171,7 @@ func StartDev(opts DevOptions) (*Cluster, error) {
 		if opts.BasePort != 0 {
 			port = opts.BasePort + i
 		}
-		ln, err := net.Listen("tcp", net.JoinHostPort(opts.Host, strconv.Itoa(port)))
+		ln, err := opts.listen(net.JoinHostPort(opts.Host, strconv.Itoa(port)))
 		if err != nil {
 			for _, l := range lns[:i] {
 				l.Close()
@@ -169,7 +179,9 @@ func StartDev(opts DevOptions) (*Cluster, error) {
 			return nil, fmt.Errorf("runtime: listen for broker %d: %w", i+1, err)
 		}
 		lns[i] = ln
-		c.members = append(c.members, node.Broker{ID: int32(i + 1), Host: opts.Host, Port: int32(ln.Addr().(*net.TCPAddr).Port)})
+		_, p, _ := net.SplitHostPort(ln.Addr().String())
+		pn, _ := strconv.Atoi(p)
+		c.members = append(c.members, node.Broker{ID: int32(i + 1), Host: opts.Host, Port: int32(pn)})
 	}
 	for i := range lns {
 		if err := c.start(i, lns[i]); err != nil {
@@ -247,7 +259,7 @@ func (c *Cluster) StopBroker(id int32) {
 // old address.
 func (c *Cluster) RestartBroker(id int32) error {
 	m := c.members[id-1]
-	ln, err := net.Listen("tcp", net.JoinHostPort(m.Host, strconv.Itoa(int(m.Port))))
+	ln, err := c.opts.listen(net.JoinHostPort(m.Host, strconv.Itoa(int(m.Port))))
 	if err != nil {
 		return err
 	}
