@@ -1,0 +1,386 @@
+package sim
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+type clientKind uint8
+
+const (
+	producer      clientKind = iota // idempotent, acks=all, retries
+	looseProducer                   // acks=1, not idempotent, no retries
+	consumer                        // reads by offset
+)
+
+// client is a simulated Kafka client speaking kmsg requests.
+type client struct {
+	w     *World
+	id    int
+	kind  clientKind
+	conns map[int32]*conn
+
+	leaders      []int32 // per partition, -1 unknown
+	epochs       []int32
+	metaInFlight bool
+
+	// producers
+	pid     int64
+	epoch   int16
+	seqs    []int32
+	batches []*pbatch // in flight, per partition
+	values  int
+	stop    bool // liveness phase: no new batches
+
+	// consumers
+	pos     []int64
+	seek    []bool
+	polling bool
+}
+
+// pbatch is one produce batch with its retries.
+type pbatch struct {
+	id        int
+	partition int32
+	sends     []int // indexes into History.Sends
+	values    []string
+	baseSeq   int32
+	pid       int64
+	epoch     int16
+	tries     int
+}
+
+const maxTries = 30
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func (w *World) newClient(kind clientKind) *client {
+	c := &client{w: w, id: len(w.clients), kind: kind, conns: map[int32]*conn{}, pid: -1, epoch: -1}
+	p := w.cfg.Partitions
+	c.leaders, c.epochs = make([]int32, p), make([]int32, p)
+	for i := range c.leaders {
+		c.leaders[i], c.epochs[i] = -1, -1
+	}
+	c.seqs, c.batches = make([]int32, p), make([]*pbatch, p)
+	c.pos, c.seek = make([]int64, p), make([]bool, p)
+	for i := range c.seek {
+		c.seek[i] = true
+	}
+	w.clients = append(w.clients, c)
+	return c
+}
+
+// randomNode picks a broker to ask for metadata.
+func (c *client) randomNode() int32 { return int32(c.w.rng.IntN(c.w.cfg.Nodes) + 1) }
+
+// refreshMetadata asks a random broker for the topic's leaders.
+func (c *client) refreshMetadata() {
+	if c.metaInFlight {
+		return
+	}
+	c.metaInFlight = true
+	req := kmsg.NewPtrMetadataRequest()
+	req.Version = 12
+	t := kmsg.NewMetadataRequestTopic()
+	t.Topic = kmsg.StringPtr(c.w.topic)
+	req.Topics = append(req.Topics, t)
+	c.call(c.randomNode(), req, func(r kmsg.Response) {
+		c.metaInFlight = false
+		resp, _ := r.(*kmsg.MetadataResponse)
+		if resp == nil {
+			return
+		}
+		for _, t := range resp.Topics {
+			if t.Topic == nil || *t.Topic != c.w.topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				if p.Partition < 0 || int(p.Partition) >= len(c.leaders) {
+					continue
+				}
+				// Never go back to an older epoch's leader.
+				if p.ErrorCode == 0 && p.LeaderEpoch >= c.epochs[p.Partition] {
+					c.leaders[p.Partition], c.epochs[p.Partition] = p.Leader, p.LeaderEpoch
+				}
+			}
+		}
+	})
+}
+
+// initProducer gets a producer id (idempotent producers).
+func (c *client) initProducer(then func()) {
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.Version = 4
+	req.ProducerID, req.ProducerEpoch = -1, -1
+	c.call(c.randomNode(), req, func(r kmsg.Response) {
+		resp, _ := r.(*kmsg.InitProducerIDResponse)
+		if resp == nil || resp.ErrorCode != 0 {
+			c.w.after(50e6, func() { c.initProducer(then) })
+			return
+		}
+		c.pid, c.epoch = resp.ProducerID, resp.ProducerEpoch
+		clear(c.seqs)
+		then()
+	})
+}
+
+// produceTick starts a new batch on the next free partition.
+func (c *client) produceTick() {
+	if c.stop || (c.kind == producer && c.pid < 0) {
+		return
+	}
+	w := c.w
+	p := int32(w.rng.IntN(w.cfg.Partitions))
+	if c.batches[p] != nil {
+		return // one batch in flight per partition: send order is kept
+	}
+	w.batchSeq++
+	b := &pbatch{id: w.batchSeq, partition: p, pid: -1, epoch: -1, baseSeq: -1}
+	if c.kind == producer {
+		b.pid, b.epoch, b.baseSeq = c.pid, c.epoch, c.seqs[p]
+	}
+	n := 1 + w.rng.IntN(3)
+	for i := 0; i < n; i++ {
+		c.values++
+		v := fmt.Sprintf("c%d-%d", c.id, c.values)
+		b.values = append(b.values, v)
+		s := Send{Process: c.id, Partition: p, Value: v, Invoke: w.nowNs, Complete: -1, Outcome: Unknown,
+			Idempotent: c.kind == producer, Acks: -1, ProducerID: b.pid, Epoch: b.epoch, Batch: b.id, Seq: -1}
+		if c.kind == looseProducer {
+			s.Acks = 1
+		}
+		if b.baseSeq >= 0 {
+			s.Seq = b.baseSeq + int32(i)
+		}
+		b.sends = append(b.sends, len(w.hist.Sends))
+		w.hist.Sends = append(w.hist.Sends, s)
+	}
+	c.batches[p] = b
+	c.sendBatch(b)
+}
+
+func (c *client) sendBatch(b *pbatch) {
+	w := c.w
+	b.tries++
+	leader := c.leaders[b.partition]
+	if leader < 0 {
+		c.refreshMetadata()
+		w.after(w.uniform(20e6, 60e6), func() { c.retry(b) })
+		return
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Version = 11
+	req.Acks, req.TimeoutMillis = -1, 3000
+	if c.kind == looseProducer {
+		req.Acks = 1
+	}
+	t := kmsg.NewProduceRequestTopic()
+	t.Topic = w.topic
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Partition = b.partition
+	pp.Records = encodeBatch(b.values, b.pid, b.epoch, b.baseSeq, w.nowMs())
+	t.Partitions = append(t.Partitions, pp)
+	req.Topics = append(req.Topics, t)
+	c.call(leader, req, func(r kmsg.Response) { c.produced(b, r) })
+}
+
+// retry sends b again, or gives up on it: its outcome stays unknown.
+func (c *client) retry(b *pbatch) {
+	if c.kind == looseProducer || b.tries >= maxTries {
+		c.finish(b, Unknown, -1)
+		if c.kind == producer {
+			// Sequences after an unknown batch cannot be trusted: start
+			// over as a new producer (KIP-360's epoch bump, simplified).
+			c.pid = -1
+			c.initProducer(func() {})
+		}
+		return
+	}
+	c.sendBatch(b)
+}
+
+func (c *client) produced(b *pbatch, r kmsg.Response) {
+	w := c.w
+	resp, _ := r.(*kmsg.ProduceResponse)
+	if resp == nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		// Reset or timeout: it may have been appended.
+		c.leaders[b.partition] = -1
+		c.refreshMetadata()
+		w.after(w.uniform(10e6, 50e6), func() { c.retry(b) })
+		return
+	}
+	pr := resp.Topics[0].Partitions[0]
+	switch err := kerr.ErrorForCode(pr.ErrorCode); {
+	case pr.ErrorCode == 0:
+		c.finish(b, OK, pr.BaseOffset)
+	case err == kerr.OutOfOrderSequenceNumber || err == kerr.InvalidProducerEpoch || err == kerr.UnknownProducerID ||
+		err == kerr.CorruptMessage || err == kerr.InvalidRecord || err == kerr.MessageTooLarge:
+		// Definitely not appended by this attempt; an earlier attempt
+		// would have made this one a duplicate, answered with its offset.
+		c.finish(b, Fail, -1)
+		if c.kind == producer {
+			c.pid = -1
+			c.initProducer(func() {})
+		}
+	default:
+		// NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS(_AFTER_APPEND),
+		// REQUEST_TIMED_OUT, KAFKA_STORAGE_ERROR...: retriable, the same
+		// sequence numbers make the retry safe.
+		c.leaders[b.partition] = -1
+		c.refreshMetadata()
+		w.after(w.uniform(10e6, 50e6), func() { c.retry(b) })
+	}
+}
+
+func (c *client) finish(b *pbatch, o Outcome, base int64) {
+	w := c.w
+	for i, si := range b.sends {
+		s := &w.hist.Sends[si]
+		s.Outcome, s.Complete = o, w.nowNs
+		if o == OK {
+			s.Offset = base + int64(i)
+		}
+	}
+	if o == OK && c.kind == producer && b.pid == c.pid {
+		c.seqs[b.partition] = b.baseSeq + int32(len(b.values))
+	}
+	if c.batches[b.partition] == b {
+		c.batches[b.partition] = nil
+	}
+}
+
+// pending reports whether any batch is still in flight.
+func (c *client) pending() bool {
+	for _, b := range c.batches {
+		if b != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// pollTick fetches the next partition round-robin.
+func (c *client) pollTick(p int32, done func()) {
+	w := c.w
+	if c.polling {
+		return
+	}
+	leader := c.leaders[p]
+	if leader < 0 {
+		c.refreshMetadata()
+		return
+	}
+	c.polling = true
+	req := kmsg.NewPtrFetchRequest()
+	req.Version = 12
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 50, 1, 1<<20
+	req.SessionEpoch = -1
+	t := kmsg.NewFetchRequestTopic()
+	t.Topic = w.topic
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = p, c.pos[p], 256<<10, -1
+	fp.LogStartOffset = -1
+	t.Partitions = append(t.Partitions, fp)
+	req.Topics = append(req.Topics, t)
+	poll := Poll{Process: c.id, Partition: p, Invoke: w.nowNs, From: c.pos[p], LeaderEpoch: c.epochs[p], Seek: c.seek[p]}
+	c.call(leader, req, func(r kmsg.Response) {
+		c.polling = false
+		defer func() {
+			if done != nil {
+				done()
+			}
+		}()
+		resp, _ := r.(*kmsg.FetchResponse)
+		if resp == nil || resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			c.leaders[p] = -1
+			c.refreshMetadata()
+			return
+		}
+		fr := resp.Topics[0].Partitions[0]
+		switch fr.ErrorCode {
+		case 0:
+		case kerr.OffsetOutOfRange.Code:
+			c.pos[p], c.seek[p] = 0, true
+			return
+		default:
+			c.leaders[p] = -1
+			c.refreshMetadata()
+			return
+		}
+		recs, err := decodeBatches(fr.RecordBatches)
+		if err != nil {
+			w.fail("consumer %d: partition %d from offset %d: undecodable fetch response: %v", c.id, p, c.pos[p], err)
+			return
+		}
+		poll.Complete, poll.Outcome, poll.HighWatermark = w.nowNs, OK, fr.HighWatermark
+		// Records before the fetch offset (a batch starting earlier) are
+		// skipped, as clients do.
+		for _, r := range recs {
+			if r.Offset >= c.pos[p] {
+				poll.Records = append(poll.Records, r)
+			}
+		}
+		if n := len(poll.Records); n > 0 {
+			c.pos[p] = poll.Records[n-1].Offset + 1
+		}
+		c.seek[p] = false
+		w.hist.Polls = append(w.hist.Polls, poll)
+	})
+}
+
+// encodeBatch builds an uncompressed magic-2 batch of values.
+func encodeBatch(values []string, pid int64, epoch int16, baseSeq int32, nowMs int64) []byte {
+	var recs []byte
+	for i, v := range values {
+		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(v)}
+		body := r.AppendTo(nil)
+		r.Length = int32(len(body) - 1)
+		recs = r.AppendTo(recs)
+	}
+	rb := kmsg.RecordBatch{Magic: 2, LastOffsetDelta: int32(len(values) - 1), FirstTimestamp: nowMs, MaxTimestamp: nowMs,
+		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: baseSeq, NumRecords: int32(len(values)), Records: recs}
+	b := rb.AppendTo(nil)
+	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
+	return b
+}
+
+// decodeBatches parses concatenated uncompressed batches.
+func decodeBatches(b []byte) ([]Record, error) {
+	var out []Record
+	for len(b) > 0 {
+		if len(b) < 12 {
+			return nil, fmt.Errorf("%d trailing bytes", len(b))
+		}
+		size := int(binary.BigEndian.Uint32(b[8:12])) + 12
+		if size > len(b) || size < 61 {
+			return nil, fmt.Errorf("batch of %d bytes in %d", size, len(b))
+		}
+		var rb kmsg.RecordBatch
+		if err := rb.ReadFrom(b[:size]); err != nil {
+			return nil, err
+		}
+		if crc32.Checksum(b[21:size], castagnoli) != uint32(rb.CRC) {
+			return nil, fmt.Errorf("batch at offset %d: CRC mismatch", rb.FirstOffset)
+		}
+		raw := rb.Records
+		for i := int32(0); i < rb.NumRecords; i++ {
+			n, used := binary.Varint(raw)
+			if used <= 0 || n < 0 || int64(len(raw)-used) < n {
+				return nil, fmt.Errorf("batch at offset %d: record %d truncated", rb.FirstOffset, i)
+			}
+			var r kmsg.Record
+			if err := r.ReadFrom(raw[:used+int(n)]); err != nil {
+				return nil, err
+			}
+			raw = raw[used+int(n):]
+			out = append(out, Record{Offset: rb.FirstOffset + int64(r.OffsetDelta), Value: string(r.Value)})
+		}
+		b = b[size:]
+	}
+	return out, nil
+}

@@ -1,0 +1,73 @@
+package sim
+
+// The client-visible history a run records: every produce of a value and
+// every fetch, with invoke and completion in virtual time. checker judges it
+// (cmd/sluice converts these records into checker's types: sim never
+// imports checker, and checker never imports the implementation).
+
+// Outcome is how an operation ended.
+type Outcome uint8
+
+const (
+	// OK: it happened (a send acknowledged, a poll answered).
+	OK Outcome = iota
+	// Fail: it definitely did not happen.
+	Fail
+	// Unknown: it may or may not have happened (timeouts, resets, acks=0/1
+	// sends whose loss is lawful).
+	Unknown
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case OK:
+		return "ok"
+	case Fail:
+		return "fail"
+	}
+	return "unknown"
+}
+
+// Send is one value produced (one record).
+type Send struct {
+	Process          int
+	Partition        int32
+	Value            string // unique in the run
+	Invoke, Complete int64  // virtual ns; Complete -1: never completed
+	Outcome          Outcome
+	Offset           int64 // when OK
+	// Idempotent: an idempotent producer (send-order checks apply).
+	Idempotent bool
+	Acks       int16
+	ProducerID int64
+	Epoch      int16
+	Seq        int32 // sequence of the record
+	Batch      int   // the produce batch it went in (unique per run)
+}
+
+// Record is one record a poll returned.
+type Record struct {
+	Offset int64
+	Value  string
+}
+
+// Poll is one fetch of one partition.
+type Poll struct {
+	Process          int
+	Partition        int32
+	Invoke, Complete int64
+	Outcome          Outcome
+	From             int64
+	Records          []Record
+	HighWatermark    int64
+	LeaderEpoch      int32
+	// Seek: the consumer repositioned before this poll (a new consumer,
+	// or a reset); poll-order checks restart.
+	Seek bool
+}
+
+// History is a run's operations, in invocation order.
+type History struct {
+	Sends []Send
+	Polls []Poll
+}

@@ -1,0 +1,114 @@
+package sim
+
+import (
+	"go.etcd.io/raft/v3/raftpb"
+
+	"sluice/transport"
+)
+
+// link is the directed network path between two brokers.
+type link struct {
+	cut        bool    // partitioned: everything is dropped (and reported, as a broken TCP connection is)
+	loss, dup  float64 // probabilities per batch
+	latLoNs    int64
+	latHiNs    int64
+	clogUntil  int64 // clogged: deliveries wait until then
+	stale      []transport.Batch
+	lastArrive int64
+}
+
+// network carries batches between brokers with per-link latency, loss,
+// duplication, reordering (latencies vary per batch), stale replays,
+// partitions and clogs.
+type network struct {
+	w     *World
+	links map[[2]uint64]*link
+}
+
+func newNetwork(w *World) *network { return &network{w: w, links: map[[2]uint64]*link{}} }
+
+func (nw *network) link(from, to uint64) *link {
+	k := [2]uint64{from, to}
+	l := nw.links[k]
+	if l == nil {
+		l = &link{latLoNs: 100_000, latHiNs: 1_000_000}
+		nw.links[k] = l
+	}
+	return l
+}
+
+func (nw *network) send(from *simNode, b transport.Batch) {
+	w := nw.w
+	l := nw.link(b.From, b.To)
+	w.statMessages += len(b.Msgs)
+	if l.cut {
+		w.statDropped += len(b.Msgs)
+		nw.reportDropped(from, b)
+		return
+	}
+	if w.faulting && w.chance(l.loss) {
+		w.statDropped += len(b.Msgs)
+		return
+	}
+	nw.deliverLater(l, b)
+	if w.faulting && w.chance(l.dup) {
+		nw.deliverLater(l, b)
+	}
+	// Keep a few old batches for stale replays.
+	if w.faulting && len(b.Msgs) > 0 {
+		if len(l.stale) < 8 {
+			l.stale = append(l.stale, b)
+		} else {
+			l.stale[w.rng.IntN(len(l.stale))] = b
+		}
+	}
+}
+
+// replayStale re-delivers an old batch on a random link (a delayed
+// duplicate from the past).
+func (nw *network) replayStale() {
+	w := nw.w
+	from, to := uint64(w.rng.IntN(w.cfg.Nodes)+1), uint64(w.rng.IntN(w.cfg.Nodes)+1)
+	l := nw.links[[2]uint64{from, to}]
+	if l == nil || len(l.stale) == 0 || l.cut {
+		return
+	}
+	w.record("stale", from, to)
+	nw.deliverLater(l, l.stale[w.rng.IntN(len(l.stale))])
+}
+
+func (nw *network) deliverLater(l *link, b transport.Batch) {
+	w := nw.w
+	at := w.nowNs + w.uniform(l.latLoNs, l.latHiNs)
+	if l.clogUntil > at {
+		at = l.clogUntil + w.uniform(0, 1_000_000)
+	}
+	w.at(at, func() {
+		to := w.nodes[b.To-1]
+		if to.n == nil || l.cut {
+			return
+		}
+		w.record("deliver", b.From, b.To, uint64(len(b.Msgs)), uint64(len(b.Leaders)), uint64(len(b.Forwards)))
+		for _, e := range b.Msgs {
+			m := e.Msg
+			w.record("m", uint64(m.GetType()), m.GetTerm(), m.GetIndex(), uint64(len(m.GetEntries())))
+		}
+		w.receive(to, b)
+	})
+}
+
+// reportDropped tells the sender which groups lost messages, as the TCP
+// transport does when a connection is down.
+func (nw *network) reportDropped(from *simNode, b transport.Batch) {
+	seen := map[transport.GroupID]bool{}
+	for _, e := range b.Msgs {
+		g := e.Group
+		if !seen[g] {
+			seen[g] = true
+			nw.w.after(0, func() { nw.w.input(from, func() { from.n.Unreachable(g, b.To) }) })
+		}
+		if e.Msg.GetType() == raftpb.MsgSnap {
+			nw.w.after(0, func() { nw.w.input(from, func() { from.n.SnapshotStatus(g, b.To, false) }) })
+		}
+	}
+}

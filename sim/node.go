@@ -1,0 +1,183 @@
+package sim
+
+import (
+	"fmt"
+	"log/slog"
+
+	"sluice/env"
+	"sluice/node"
+	"sluice/raftlog/vfs"
+	"sluice/transport"
+)
+
+// simNode is one broker: the node core over a simulated disk.
+type simNode struct {
+	w    *World
+	id   uint64
+	fs   *vfs.Mem
+	n    *node.Node // nil while down
+	gen  uint64     // bumped at every crash: events of an earlier life are void
+	rate float64    // clock rate (tick skew)
+	// paused: the process is stopped (SIGSTOP); inputs wait in held.
+	paused bool
+	held   []func()
+
+	incarnation [16]byte
+	disk        disk
+	members     []node.Broker
+}
+
+// brokers lists the cluster as clients see it.
+func (w *World) brokers() []node.Broker {
+	var out []node.Broker
+	for i := range w.cfg.Nodes {
+		out = append(out, node.Broker{ID: int32(i + 1), Host: fmt.Sprintf("n%d", i+1), Port: 9092})
+	}
+	return out
+}
+
+// start opens node sn's core from its disk.
+func (w *World) start(sn *simNode) {
+	e := env.Env{Clock: clock{w: w, rate: sn.rate}, Rand: env.NewRand(w.rng.Uint64()), Log: slog.New(slog.DiscardHandler)}
+	n, err := node.Open(node.Config{
+		ID: int32(sn.id), ClusterID: "sim-cluster", Incarnation: sn.incarnation, Brokers: sn.members,
+		FS: sn.fs, Dir: "data", Env: e, SegmentBytes: 1 << 20, TickMs: w.cfg.TickMs,
+	})
+	if err != nil {
+		// A node that cannot open its disk is a storage invariant broken:
+		// crashes only lose unsynced data.
+		w.fail("node %d cannot reopen its disk: %v", sn.id, err)
+		return
+	}
+	sn.n = n
+	w.record("start", sn.id)
+	w.scheduleTick(sn, sn.gen)
+	w.drain(sn)
+}
+
+// scheduleTick ticks sn every TickMs of its own (skewed) clock.
+func (w *World) scheduleTick(sn *simNode, gen uint64) {
+	d := int64(float64(w.cfg.TickMs*1e6) / sn.rate)
+	w.after(d, func() {
+		if sn.gen != gen || sn.n == nil {
+			return
+		}
+		w.input(sn, func() { sn.n.Tick(clock{w: w, rate: sn.rate}.NowNs() / 1e6) })
+		w.scheduleTick(sn, gen)
+	})
+}
+
+// input runs f against sn's core (or holds it while paused), then carries
+// out the outputs.
+func (w *World) input(sn *simNode, f func()) {
+	if sn.n == nil {
+		return
+	}
+	if sn.paused {
+		if len(sn.held) < 100_000 {
+			sn.held = append(sn.held, f)
+		}
+		return
+	}
+	f()
+	w.drain(sn)
+}
+
+// drain carries out everything sn's core has to hand out.
+func (w *World) drain(sn *simNode) {
+	out := sn.n.Ready()
+	for _, b := range out.Batches {
+		w.net.send(sn, b)
+	}
+	for _, wr := range out.Writes {
+		w.diskSubmit(sn, wr)
+	}
+	for _, r := range out.Reads {
+		w.read(sn, r)
+	}
+	for _, resp := range out.Responses {
+		w.respond(sn, resp)
+	}
+}
+
+// read executes a cold read after a disk latency.
+func (w *World) read(sn *simNode, r node.Read) {
+	gen := sn.gen
+	w.after(w.uniform(50_000, 500_000), func() {
+		if sn.gen != gen || sn.n == nil {
+			return
+		}
+		batches, err := r.Plan.Execute()
+		w.record("read", sn.id, uint64(len(batches)))
+		w.input(sn, func() { sn.n.ReadDone(r.ID, batches, err) })
+	})
+}
+
+// crash kills sn: power loss (unsynced pages may be lost or torn) or a
+// process crash (the page cache survives), then schedules its restart.
+func (w *World) crash(sn *simNode, powerLoss bool, downNs int64) {
+	if sn.n == nil {
+		return
+	}
+	w.statCrashes++
+	w.record("crash", sn.id, b2u(powerLoss))
+	sn.n = nil
+	sn.gen++
+	sn.paused, sn.held = false, nil
+	sn.disk = disk{}
+	if powerLoss {
+		sn.fs.Crash()
+	} else {
+		sn.fs.ProcessCrash()
+	}
+	w.resetConns(sn)
+	gen := sn.gen
+	w.after(downNs, func() {
+		if sn.gen == gen && sn.n == nil {
+			w.start(sn)
+		}
+	})
+}
+
+// pause stops sn for d (longer than an election timeout, typically), then
+// resumes it with everything that arrived meanwhile.
+func (w *World) pause(sn *simNode, d int64) {
+	if sn.n == nil || sn.paused {
+		return
+	}
+	w.statPauses++
+	w.record("pause", sn.id)
+	sn.paused = true
+	gen := sn.gen
+	w.after(d, func() { w.resume(sn, gen) })
+}
+
+func (w *World) resume(sn *simNode, gen uint64) {
+	if sn.gen != gen || !sn.paused {
+		return
+	}
+	sn.paused = false
+	held := sn.held
+	sn.held = nil
+	for _, f := range held {
+		if sn.n == nil {
+			return
+		}
+		f()
+	}
+	if sn.n != nil {
+		w.drain(sn)
+	}
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// receive delivers a batch from the network.
+func (w *World) receive(sn *simNode, b transport.Batch) {
+	w.input(sn, func() { sn.n.Receive(b) })
+}

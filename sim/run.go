@@ -1,0 +1,251 @@
+package sim
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"sluice/raftlog/vfs"
+)
+
+// setup starts the brokers and creates the workload topic.
+func (w *World) setup() {
+	w.net = newNetwork(w)
+	w.conns = map[uint64]*conn{}
+	members := w.brokers()
+	for i := range w.cfg.Nodes {
+		sn := &simNode{w: w, id: uint64(i + 1), fs: vfs.NewMem(w.rng.Uint64()), rate: 1, members: members}
+		binaryPutU64(sn.incarnation[:8], w.rng.Uint64())
+		binaryPutU64(sn.incarnation[8:], w.rng.Uint64())
+		if w.cfg.Faults {
+			// Tick-rate skew: each broker's clock runs up to 10% off.
+			sn.rate = 0.9 + 0.2*w.rng.Float64()
+		}
+		w.nodes = append(w.nodes, sn)
+	}
+	for _, sn := range w.nodes {
+		w.start(sn)
+	}
+	admin := w.newClient(consumer)
+	created := false
+	var create func()
+	create = func() {
+		if created {
+			return
+		}
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.Version, req.TimeoutMillis = 7, 5000
+		t := kmsg.NewCreateTopicsRequestTopic()
+		t.Topic, t.NumPartitions, t.ReplicationFactor = w.topic, int32(w.cfg.Partitions), int16(w.cfg.RF)
+		req.Topics = append(req.Topics, t)
+		target := int32(1) // the lowest id campaigns for the metadata group first
+		if sn := w.nodes[0]; sn.n != nil && sn.n.Controller() > 0 {
+			target = sn.n.Controller()
+		}
+		admin.call(target, req, func(r kmsg.Response) {
+			resp, _ := r.(*kmsg.CreateTopicsResponse)
+			if resp != nil && len(resp.Topics) == 1 && (resp.Topics[0].ErrorCode == 0 || resp.Topics[0].ErrorCode == 36) {
+				created = true
+				return
+			}
+			w.after(50e6, create)
+		})
+	}
+	w.after(10e6, create)
+	ready := func() bool {
+		if !created {
+			return false
+		}
+		for _, l := range admin.leaders {
+			if l < 0 {
+				return false
+			}
+		}
+		return true
+	}
+	var poll func()
+	poll = func() {
+		if ready() {
+			return
+		}
+		admin.refreshMetadata()
+		w.after(20e6, poll)
+	}
+	w.after(20e6, poll)
+	if !w.runWhile(w.nowNs+20e9, ready) {
+		w.fail("setup: the topic has no leaders after 20 s")
+	}
+	w.setupNs = w.nowNs
+}
+
+func binaryPutU64(b []byte, v uint64) {
+	for i := range 8 {
+		b[i] = byte(v >> (8 * i))
+	}
+}
+
+// startWorkload schedules the clients until endNs.
+func (w *World) startWorkload(endNs int64) {
+	var producers []*client
+	for range w.cfg.Producers {
+		c := w.newClient(producer)
+		producers = append(producers, c)
+		c.refreshMetadata()
+		c.initProducer(func() {})
+	}
+	for range w.cfg.LooseProducers {
+		c := w.newClient(looseProducer)
+		producers = append(producers, c)
+		c.refreshMetadata()
+	}
+	if len(producers) > 0 {
+		every := int64(1e9) * int64(len(producers)) / int64(w.cfg.ProduceRate)
+		for _, c := range producers {
+			c := c
+			var tick func()
+			tick = func() {
+				if w.nowNs >= endNs {
+					return
+				}
+				c.produceTick()
+				w.after(every/2+w.uniform(0, every), tick)
+			}
+			w.after(w.uniform(0, every), tick)
+		}
+	}
+	every := int64(1e9) * int64(max(w.cfg.Consumers, 1)) / int64(w.cfg.FetchRate)
+	for range w.cfg.Consumers {
+		c := w.newClient(consumer)
+		c.refreshMetadata()
+		next := int32(0)
+		var tick func()
+		tick = func() {
+			if w.nowNs >= endNs {
+				return
+			}
+			c.pollTick(next, nil)
+			next = (next + 1) % int32(w.cfg.Partitions)
+			w.after(every/2+w.uniform(0, every), tick)
+		}
+		w.after(w.uniform(0, every), tick)
+	}
+}
+
+// healAll ends every fault: links healed, paused brokers resumed, crashed
+// ones restarted.
+func (w *World) healAll() {
+	w.record("heal")
+	for _, k := range w.linkKeys() {
+		l := w.net.links[k]
+		l.cut, l.loss, l.dup, l.clogUntil = false, 0, 0, 0
+		l.latLoNs, l.latHiNs = 100_000, 1_000_000
+	}
+	for _, sn := range w.nodes {
+		sn.disk.slowUntilNs = 0
+		if sn.paused {
+			w.resume(sn, sn.gen)
+		}
+		if sn.n == nil {
+			sn.gen++
+			w.start(sn)
+		}
+	}
+}
+
+// liveness lets every producer finish, then reads every partition from
+// the start with a fresh consumer; all by deadlineNs.
+func (w *World) liveness(deadlineNs int64) {
+	var producers []*client
+	for _, c := range w.clients {
+		if c.kind != consumer {
+			c.stop = true
+			producers = append(producers, c)
+		}
+	}
+	settled := func() bool {
+		for _, c := range producers {
+			if c.pending() {
+				return false
+			}
+		}
+		return true
+	}
+	if !w.runWhile(deadlineNs, settled) {
+		for _, c := range producers {
+			for p, b := range c.batches {
+				if b != nil {
+					w.fail("liveness: producer %d's batch %d to partition %d still pending after faults healed (%d tries)", c.id, b.id, p, b.tries)
+				}
+			}
+		}
+		return
+	}
+	// The highest acknowledged offset per partition must be read.
+	want := make([]int64, w.cfg.Partitions)
+	for _, s := range w.hist.Sends {
+		if s.Outcome == OK && s.Offset+1 > want[s.Partition] {
+			want[s.Partition] = s.Offset + 1
+		}
+	}
+	reader := w.newClient(consumer)
+	reader.refreshMetadata()
+	doneParts := make([]bool, w.cfg.Partitions)
+	caughtUp := func() bool {
+		for _, d := range doneParts {
+			if !d {
+				return false
+			}
+		}
+		return true
+	}
+	next := int32(0)
+	var step func()
+	step = func() {
+		if caughtUp() {
+			return
+		}
+		for doneParts[next] {
+			next = (next + 1) % int32(w.cfg.Partitions)
+		}
+		p := next
+		before := len(w.hist.Polls)
+		reader.pollTick(p, func() {
+			if len(w.hist.Polls) > before {
+				last := w.hist.Polls[len(w.hist.Polls)-1]
+				if reader.pos[p] >= last.HighWatermark && reader.pos[p] >= want[p] {
+					doneParts[p] = true
+				}
+			}
+			next = (next + 1) % int32(w.cfg.Partitions)
+		})
+		w.after(5e6, step)
+	}
+	w.after(0, step)
+	if !w.runWhile(deadlineNs, caughtUp) {
+		for p, d := range doneParts {
+			if !d {
+				w.fail("liveness: the final reader reached offset %d of partition %d, want %d, within the bound", reader.pos[p], p, want[p])
+			}
+		}
+	}
+}
+
+func (w *World) stats() Stats {
+	return Stats{Events: w.statEvents, Messages: w.statMessages, Dropped: w.statDropped, Writes: w.statWrites,
+		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets,
+		Sends: len(w.hist.Sends), Polls: len(w.hist.Polls)}
+}
+
+// linkKeys lists the links in a fixed order.
+func (w *World) linkKeys() [][2]uint64 {
+	var out [][2]uint64
+	for from := 1; from <= w.cfg.Nodes; from++ {
+		for to := 1; to <= w.cfg.Nodes; to++ {
+			if from != to {
+				k := [2]uint64{uint64(from), uint64(to)}
+				if w.net.links[k] != nil {
+					out = append(out, k)
+				}
+			}
+		}
+	}
+	return out
+}
