@@ -649,7 +649,14 @@ func growZero(b []byte, size int64) []byte {
 	if size <= old {
 		return b
 	}
-	b = slices.Grow(b, int(size-old))[:size]
+	if int64(cap(b)) < size {
+		// Double the capacity: files grow by many small appends, and
+		// growing by exactly what is needed would copy the file each time.
+		nb := make([]byte, old, max(size, 2*int64(cap(b))))
+		copy(nb, b)
+		b = nb
+	}
+	b = b[:size]
 	clear(b[old:])
 	return b
 }

@@ -1,0 +1,16 @@
+package sim
+
+import "testing"
+
+// BenchmarkSim measures simulation speed: 3 brokers, 6 partitions, RF 3,
+// 10 ms ticks, 1,000 produce and 1,000 fetch operations per virtual
+// second, faults on, 10 virtual seconds per op. The x-realtime metric is
+// virtual time over wall time.
+func BenchmarkSim(b *testing.B) {
+	var virtualMs int64
+	for i := 0; i < b.N; i++ {
+		r := New(Config{Seed: uint64(i + 1), DurationMs: 10_000, Faults: true}).Run()
+		virtualMs += r.VirtualMs
+	}
+	b.ReportMetric(float64(virtualMs)/1e3/b.Elapsed().Seconds(), "x-realtime")
+}
