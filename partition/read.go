@@ -27,6 +27,9 @@ func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 	if offset < p.LogStartOffset() || offset > p.leo {
 		return nil, kerr.OffsetOutOfRange
 	}
+	if planted("fetch-above-hw") {
+		hw, ok = p.leo, true
+	}
 	if !ok || offset >= hw {
 		return nil, nil
 	}
@@ -112,6 +115,9 @@ func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, err
 	hw, ok := p.HighWatermark()
 	if !p.isLeader() {
 		return nil, nil, kerr.NotLeaderForPartition
+	}
+	if planted("fetch-above-hw") {
+		hw, ok = p.leo, true
 	}
 	if offset < p.LogStartOffset() || offset > p.leo {
 		return nil, nil, kerr.OffsetOutOfRange

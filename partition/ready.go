@@ -79,7 +79,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 	}
 	ents := m.GetEntries()
 	metas := make([]raftlog.EntryMeta, len(ents))
-	if len(ents) > 0 {
+	if len(ents) > 0 && !planted("skip-truncate") {
 		p.truncateMarks(ents[0].GetIndex())
 	}
 	for i, e := range ents {
@@ -119,6 +119,9 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		w.last, w.term = ents[len(ents)-1].GetIndex(), ents[len(ents)-1].GetTerm()
 	}
 	p.out.Writes = append(p.out.Writes, w)
+	if planted("ack-before-fsync") {
+		p.respondEarly(w)
+	}
 }
 
 // learnIndex records where a leader's own proposal landed.
@@ -342,7 +345,7 @@ func (p *Partition) syncLeadership() {
 func (p *Partition) durableOn(n int) uint64 {
 	var idx []uint64
 	for _, v := range p.voters() { // voters only: a learner's copy does not count
-		if v.id == p.cfg.ID {
+		if v.id == p.cfg.ID && !planted("ack-before-fsync") {
 			idx = append(idx, min(v.match, p.log.StableIndex()))
 			continue
 		}
@@ -483,4 +486,20 @@ func (p *Partition) failDropped() {
 		keep = append(keep, pr)
 	}
 	p.proposals = keep
+}
+
+// respondEarly is the planted bug "ack-before-fsync": the write's
+// acknowledgements go out before it reaches the disk.
+func (p *Partition) respondEarly(w *Write) {
+	for _, m := range w.responses {
+		if m.GetTo() == p.cfg.ID {
+			if err := p.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+				p.stop(fmt.Errorf("step local response: %w", err))
+				return
+			}
+			continue
+		}
+		p.out.Messages = append(p.out.Messages, m)
+	}
+	w.responses = nil
 }

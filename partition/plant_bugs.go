@@ -1,0 +1,18 @@
+//go:build plantbugs
+
+package partition
+
+// PlantedBug selects the bug this build plants, by name, or none (""):
+//
+//   - "ack-before-fsync": every replica reports its appends durable (and the
+//     leader counts its own copy) before the write is synced;
+//   - "fetch-above-hw": the leader serves records up to its log end, above
+//     the high watermark;
+//   - "skip-truncate": a replica keeps its offsets when raft overwrites a
+//     conflicting suffix, so it stamps and serves wrong offsets.
+//
+// The simulator's planted-bug tests set it and run seeds until the checker
+// catches the bug. Builds without the plantbugs tag have no such variable.
+var PlantedBug string
+
+func planted(name string) bool { return PlantedBug == name }
