@@ -40,6 +40,7 @@ type client struct {
 	pos     []int64
 	seek    []bool
 	polling bool
+	final   bool // the liveness phase's reader
 }
 
 // pbatch is one produce batch with its retries.
@@ -286,7 +287,7 @@ func (c *client) pollTick(p int32, done func()) {
 	fp.LogStartOffset = -1
 	t.Partitions = append(t.Partitions, fp)
 	req.Topics = append(req.Topics, t)
-	poll := Poll{Process: c.id, Partition: p, Invoke: w.nowNs, From: c.pos[p], LeaderEpoch: c.epochs[p], Seek: c.seek[p]}
+	poll := Poll{Process: c.id, Partition: p, Invoke: w.nowNs, From: c.pos[p], LeaderEpoch: c.epochs[p], Seek: c.seek[p], Final: c.final}
 	c.call(leader, req, func(r kmsg.Response) {
 		c.polling = false
 		defer func() {

@@ -5,7 +5,9 @@ package sim
 // Crashes are power losses (unsynced pages lost or torn) or process
 // crashes; at most a minority of brokers is down at once, so the cluster
 // can make progress between faults (the liveness phase checks that it
-// does once they stop).
+// does once they stop) — except for the occasional blackout, when every
+// broker loses power together: with sync-before-ack nothing acknowledged
+// may be lost even then.
 
 func (w *World) scheduleNemesis() {
 	w.after(w.uniform(500e6, 2e9), func() {
@@ -30,7 +32,7 @@ func (w *World) down() int {
 func (w *World) nemesis() {
 	minority := (w.cfg.Nodes - 1) / 2
 	sn := w.nodes[w.rng.IntN(len(w.nodes))]
-	switch k := w.rng.IntN(9); k {
+	switch k := w.rng.IntN(10); k {
 	case 0, 1: // crash and restart
 		if w.down() < minority && sn.n != nil {
 			w.crash(sn, w.rng.IntN(3) > 0, w.uniform(100e6, 3e9))
@@ -57,6 +59,13 @@ func (w *World) nemesis() {
 	case 8: // stale replays of old messages
 		for i := 0; i < 5; i++ {
 			w.net.replayStale()
+		}
+	case 9: // blackout: every broker loses power at once; synced data must survive
+		if w.rng.IntN(3) == 0 {
+			w.record("blackout")
+			for _, sn := range w.nodes {
+				w.crash(sn, true, w.uniform(100e6, 1e9))
+			}
 		}
 	}
 }

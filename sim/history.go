@@ -64,6 +64,9 @@ type Poll struct {
 	// Seek: the consumer repositioned before this poll (a new consumer,
 	// or a reset); poll-order checks restart.
 	Seek bool
+	// Final: one of the liveness phase's reads of every partition from the
+	// start, after faults healed and every send resolved.
+	Final bool
 }
 
 // History is a run's operations, in invocation order.

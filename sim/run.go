@@ -186,6 +186,7 @@ func (w *World) liveness(deadlineNs int64) {
 		}
 	}
 	reader := w.newClient(consumer)
+	reader.final = true
 	reader.refreshMetadata()
 	doneParts := make([]bool, w.cfg.Partitions)
 	caughtUp := func() bool {

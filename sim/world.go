@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"io"
 	mrand "math/rand/v2"
+	"runtime/debug"
 
 	"sluice/env"
 )
@@ -225,10 +226,19 @@ type Stats struct {
 // Run runs the world: setup, the fault phase, then the liveness phase. It
 // swaps crypto/rand.Reader for a seeded reader while it runs (etcd raft's
 // election jitter), so runs in one process must not overlap.
-func (w *World) Run() Result {
+func (w *World) Run() (res Result) {
 	old := rand.Reader
 	rand.Reader = seededReader{w}
 	defer func() { rand.Reader = old }()
+	// A panic in a core is an invariant the implementation asserts, broken:
+	// the run fails with it, and with the seed, like any violation.
+	defer func() {
+		if v := recover(); v != nil {
+			w.fail("panic: %v\n%s", v, debug.Stack())
+			res = Result{Seed: w.cfg.Seed, Config: w.cfg, TraceHash: w.trace.Sum64(), Draws: w.draws, VirtualMs: w.nowMs(),
+				History: w.hist, Failures: w.failures, Stats: w.stats()}
+		}
+	}()
 
 	w.setup()
 	end := w.cfg.DurationMs * 1e6

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+
+	"sluice/checker"
+	"sluice/sim"
+)
+
+// toChecker converts a simulated history into the checker's terms (sim
+// and checker never import each other).
+func toChecker(h *sim.History) checker.History {
+	var out checker.History
+	outcome := func(o sim.Outcome) checker.Outcome {
+		switch o {
+		case sim.OK:
+			return checker.OK
+		case sim.Fail:
+			return checker.Fail
+		}
+		return checker.Unknown
+	}
+	for _, s := range h.Sends {
+		acks := checker.AcksAll
+		switch s.Acks {
+		case 1:
+			acks = checker.AcksLeader
+		case 0:
+			acks = checker.AcksNone
+		}
+		out.Sends = append(out.Sends, checker.Send{Process: s.Process, Partition: s.Partition, Value: s.Value,
+			Invoke: s.Invoke, Complete: s.Complete, Outcome: outcome(s.Outcome), Offset: s.Offset, Acks: acks,
+			Idempotent: s.Idempotent, ProducerID: s.ProducerID, Epoch: s.Epoch, Seq: s.Seq, Batch: s.Batch})
+	}
+	for _, p := range h.Polls {
+		recs := make([]checker.Record, len(p.Records))
+		for i, r := range p.Records {
+			recs[i] = checker.Record{Offset: r.Offset, Value: r.Value}
+		}
+		out.Polls = append(out.Polls, checker.Poll{Process: p.Process, Partition: p.Partition, Invoke: p.Invoke,
+			Complete: p.Complete, Outcome: outcome(p.Outcome), From: p.From, Records: recs,
+			HighWatermark: p.HighWatermark, LeaderEpoch: p.LeaderEpoch, Seek: p.Seek, Final: p.Final})
+	}
+	return out
+}
+
+// judge checks a history and describes every violation and every check
+// that could not finish (never a pass).
+func judge(h *sim.History) []string {
+	res := checker.Check(toChecker(h), checker.Options{})
+	var out []string
+	for _, v := range res.Violations {
+		out = append(out, v.String())
+	}
+	for _, a := range checker.Anomalies {
+		if n := res.Counts[a]; n > countOf(res.Violations, a) {
+			out = append(out, fmt.Sprintf("%s: %d more not shown", a, n-countOf(res.Violations, a)))
+		}
+	}
+	for _, u := range res.Unknown {
+		out = append(out, "check did not finish: "+u)
+	}
+	return out
+}
+
+func countOf(vs []checker.Violation, a checker.Anomaly) int {
+	n := 0
+	for _, v := range vs {
+		if v.Anomaly == a {
+			n++
+		}
+	}
+	return n
+}

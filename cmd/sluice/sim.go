@@ -1,0 +1,77 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"sluice/sim"
+)
+
+// runSim runs simulated seeds and judges every history.
+func runSim(c *command, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet(c, stderr)
+	seed := fs.Uint64("seed", 0, "run this one seed (0: run -seeds seeds starting at -first)")
+	seeds := fs.Int("seeds", 10, "number of seeds to run")
+	first := fs.Uint64("first", 1, "first seed when running several")
+	duration := fs.Duration("duration", 60*time.Second, "virtual length of the fault phase")
+	nodes := fs.Int("nodes", 3, "brokers")
+	partitions := fs.Int("partitions", 6, "partitions of the workload topic")
+	faults := fs.Bool("faults", true, "inject faults (crashes, partitions, pauses, loss, clogs, skew)")
+	if status := parse(fs, args); status >= 0 {
+		return status
+	}
+	list := []uint64{*seed}
+	if *seed == 0 {
+		list = list[:0]
+		for i := 0; i < *seeds; i++ {
+			list = append(list, *first+uint64(i))
+		}
+	}
+	cfgLine := fmt.Sprintf("-duration %v -nodes %d -partitions %d -faults=%v", *duration, *nodes, *partitions, *faults)
+	failed := 0
+	start := time.Now()
+	for i, s := range list {
+		cfg := sim.Config{Seed: s, Nodes: *nodes, Partitions: *partitions, DurationMs: duration.Milliseconds(), Faults: *faults}
+		t0 := time.Now()
+		r := sim.New(cfg).Run()
+		problems := append([]string(nil), r.Failures...)
+		problems = append(problems, judge(r.History)...)
+		wall := time.Since(t0)
+		fmt.Fprintf(stdout, "[%d/%d] seed %d: %d sends, %d polls, %d crashes, %d partitions, %.1fs virtual in %.1fs (%.0fx), trace %016x — %s\n",
+			i+1, len(list), s, r.Stats.Sends, r.Stats.Polls, r.Stats.Crashes, r.Stats.Partitions,
+			float64(r.VirtualMs)/1e3, wall.Seconds(), float64(r.VirtualMs)/1e3/wall.Seconds(), r.TraceHash, verdict(problems))
+		if len(problems) > 0 {
+			failed++
+			banner(stdout, s, cfgLine, problems)
+		}
+	}
+	fmt.Fprintf(stdout, "%d of %d seeds failed (%v)\n", failed, len(list), time.Since(start).Round(time.Millisecond))
+	if failed > 0 {
+		return 1
+	}
+	return exitOK
+}
+
+func verdict(problems []string) string {
+	if len(problems) == 0 {
+		return "ok"
+	}
+	return fmt.Sprintf("FAILED (%d violations)", len(problems))
+}
+
+func banner(w io.Writer, seed uint64, cfgLine string, problems []string) {
+	line := strings.Repeat("=", 78)
+	fmt.Fprintln(w, line)
+	fmt.Fprintf(w, "VIOLATION  seed %d  (%s)\n", seed, cfgLine)
+	for i, p := range problems {
+		if i == 20 {
+			fmt.Fprintf(w, "  ... and %d more\n", len(problems)-20)
+			break
+		}
+		fmt.Fprintf(w, "  - %s\n", p)
+	}
+	fmt.Fprintf(w, "replay:  go run ./cmd/sluice sim -seed %d %s\n", seed, cfgLine)
+	fmt.Fprintln(w, line)
+}
