@@ -631,3 +631,30 @@ func (n *Node) Close() {
 
 // Controller is the broker leading the metadata group, -1 if unknown.
 func (n *Node) Controller() int32 { return n.controller() }
+
+// PartitionInfo describes one hosted replica (for logs, metrics and the
+// simulator's diagnostics).
+type PartitionInfo struct {
+	Group        transport.GroupID
+	Topic        string
+	Leader, Term uint64
+	HighWater    int64
+	HWValid      bool
+	LogEnd       int64
+	ISR          []uint64
+	Quiesced     bool
+	Err          error
+}
+
+// Partitions describes every replica this broker hosts, in group order.
+func (n *Node) Partitions() []PartitionInfo {
+	var out []PartitionInfo
+	for _, g := range n.order {
+		h := n.hosts[g]
+		lead, term := h.p.Leader()
+		hw, ok := h.p.HighWatermark()
+		out = append(out, PartitionInfo{Group: g, Topic: h.topic, Leader: lead, Term: term, HighWater: hw, HWValid: ok,
+			LogEnd: h.p.LogEndOffset(), ISR: h.p.ISR(), Quiesced: h.p.Quiesced(), Err: h.p.Err()})
+	}
+	return out
+}

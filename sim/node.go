@@ -52,6 +52,7 @@ func (w *World) start(sn *simNode) {
 	sn.n = n
 	w.record("start", sn.id)
 	w.scheduleTick(sn, sn.gen)
+	defer w.recoverNode(sn)
 	w.drain(sn)
 }
 
@@ -79,8 +80,25 @@ func (w *World) input(sn *simNode, f func()) {
 		}
 		return
 	}
+	defer w.recoverNode(sn)
 	f()
 	w.drain(sn)
+}
+
+// recoverNode turns a panic inside a broker's core into a failed run that
+// goes on: the panic is recorded (an invariant the implementation asserts,
+// broken), the broker crashes and restarts, and the checker still judges
+// the history — so a planted bug is caught by the checker, not only by an
+// assertion.
+func (w *World) recoverNode(sn *simNode) {
+	v := recover()
+	if v == nil {
+		return
+	}
+	w.fail("broker %d panicked: %v", sn.id, v)
+	if sn.n != nil {
+		w.crash(sn, false, w.uniform(500e6, 2e9))
+	}
 }
 
 // drain carries out everything sn's core has to hand out.

@@ -1,6 +1,9 @@
 package sim
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"sluice/raftlog/vfs"
@@ -178,10 +181,11 @@ func (w *World) liveness(deadlineNs int64) {
 		}
 		return
 	}
-	// The highest acknowledged offset per partition must be read.
+	// The highest offset acknowledged with acks=all, per partition, must be
+	// read (acks=1 records may be lost lawfully).
 	want := make([]int64, w.cfg.Partitions)
 	for _, s := range w.hist.Sends {
-		if s.Outcome == OK && s.Offset+1 > want[s.Partition] {
+		if s.Outcome == OK && s.Acks == -1 && s.Offset+1 > want[s.Partition] {
 			want[s.Partition] = s.Offset + 1
 		}
 	}
@@ -223,7 +227,8 @@ func (w *World) liveness(deadlineNs int64) {
 	if !w.runWhile(deadlineNs, caughtUp) {
 		for p, d := range doneParts {
 			if !d {
-				w.fail("liveness: the final reader reached offset %d of partition %d, want %d, within the bound", reader.pos[p], p, want[p])
+				w.fail("liveness: the final reader reached offset %d of partition %d, want %d, within the bound; %s",
+					reader.pos[p], p, want[p], w.describePartition(int32(p)))
 			}
 		}
 	}
@@ -249,4 +254,22 @@ func (w *World) linkKeys() [][2]uint64 {
 		}
 	}
 	return out
+}
+
+// describePartition says what every replica of partition p looks like.
+func (w *World) describePartition(p int32) string {
+	var b strings.Builder
+	for _, sn := range w.nodes {
+		if sn.n == nil {
+			fmt.Fprintf(&b, "[broker %d down]", sn.id)
+			continue
+		}
+		for _, pi := range sn.n.Partitions() {
+			if pi.Topic == w.topic && pi.Group.Partition == p {
+				fmt.Fprintf(&b, "[broker %d: leader %d term %d hw %d (valid %v) leo %d isr %v quiesced %v err %v]",
+					sn.id, pi.Leader, pi.Term, pi.HighWater, pi.HWValid, pi.LogEnd, pi.ISR, pi.Quiesced, pi.Err)
+			}
+		}
+	}
+	return b.String()
 }
