@@ -1,0 +1,464 @@
+package checker
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"pgregory.net/rapid"
+)
+
+// Helpers to write histories by hand. Times are in milliseconds of virtual
+// time; every send is idempotent (producer id = process) unless noted.
+
+func ms(t int64) int64 {
+	if t < 0 {
+		return -1
+	}
+	return t * int64(time.Millisecond)
+}
+
+// ok is an acks=all send acknowledged at offset.
+func ok(proc int, v string, inv, comp, offset int64) Send {
+	return Send{Process: proc, Value: v, Invoke: ms(inv), Complete: ms(comp), Outcome: OK, Offset: offset,
+		Idempotent: true, ProducerID: int64(proc), Seq: seq(v)}
+}
+
+// unknown is an acks=all send whose outcome never arrived.
+func unknown(proc int, v string, inv int64) Send {
+	return Send{Process: proc, Value: v, Invoke: ms(inv), Complete: -1, Outcome: Unknown, Offset: -1,
+		Idempotent: true, ProducerID: int64(proc), Seq: seq(v)}
+}
+
+// failed is an acks=all send the broker refused.
+func failed(proc int, v string, inv, comp int64) Send {
+	return Send{Process: proc, Value: v, Invoke: ms(inv), Complete: ms(comp), Outcome: Fail, Offset: -1,
+		Idempotent: true, ProducerID: int64(proc), Seq: seq(v)}
+}
+
+// seq derives a distinct sequence number from a value name, so that two
+// hand-written sends are two identities.
+func seq(v string) int32 {
+	var h int32
+	for _, c := range v {
+		h = h*31 + c
+	}
+	return h
+}
+
+// poll returns the records "value@offset" with high watermark hw at epoch 1.
+func poll(proc int, inv, comp, from, hw int64, recs ...string) Poll {
+	p := Poll{Process: proc, Invoke: ms(inv), Complete: ms(comp), Outcome: OK, From: from, HighWatermark: hw, LeaderEpoch: 1}
+	for _, r := range recs {
+		v, o, _ := strings.Cut(r, "@")
+		off, err := strconv.ParseInt(o, 10, 64)
+		if err != nil {
+			panic(r)
+		}
+		p.Records = append(p.Records, Record{Offset: off, Value: v})
+	}
+	return p
+}
+
+func final(p Poll) Poll { p.Final = true; return p }
+func seek(p Poll) Poll  { p.Seek = true; return p }
+func epoch(p Poll, e int32) Poll {
+	p.LeaderEpoch = e
+	return p
+}
+func batch(b int, ss ...Send) []Send {
+	for i := range ss {
+		ss[i].Batch = b
+	}
+	return ss
+}
+
+func hist(sends []Send, polls ...Poll) History { return History{Sends: sends, Polls: polls} }
+func sends(ss ...Send) []Send                  { return ss }
+
+func found(r Result, a Anomaly) bool { return r.Counts[a] > 0 }
+
+// TestAnomalies: one hand-made history per anomaly, each flagged by name.
+func TestAnomalies(t *testing.T) {
+	cases := []struct {
+		want Anomaly
+		h    History
+	}{
+		{InconsistentOffsets, hist(sends(ok(1, "a", 0, 10, 0), unknown(2, "b", 0)),
+			poll(3, 20, 30, 0, 1, "b@0"))},
+		{Duplicate, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)),
+			poll(3, 40, 50, 0, 3, "a@0", "b@1"), poll(4, 40, 50, 2, 3, "a@2"))},
+		{LostWrite, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)),
+			final(poll(3, 40, 50, 1, 2, "b@1")))},
+		{LostWrite, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)), // the tail: the final read ends before b
+			final(poll(3, 40, 50, 0, 1, "a@0")))},
+		{G1a, hist(sends(failed(1, "a", 0, 10)),
+			poll(3, 20, 30, 0, 1, "a@0"))},
+		{PollSkip, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1), ok(1, "c", 40, 50, 2)),
+			poll(3, 60, 70, 0, 3, "a@0"), poll(3, 80, 90, 2, 3, "c@2"))},
+		{NonmonotonicPoll, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)),
+			poll(3, 40, 50, 0, 2, "a@0", "b@1"), poll(3, 60, 70, 1, 2, "b@1"))},
+		{IntPollSkip, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1), ok(1, "c", 40, 50, 2)),
+			poll(3, 60, 70, 0, 3, "a@0", "c@2"))},
+		{IntNonmonotonicPoll, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)),
+			poll(3, 40, 50, 0, 2, "b@1", "a@0"))},
+		{NonmonotonicSend, hist(sends(ok(1, "a", 0, 30, 1), ok(1, "b", 10, 40, 0)), // pipelined: no realtime order
+			poll(3, 50, 60, 0, 2, "b@0", "a@1"))},
+		{IntNonmonotonicSend, hist(batch(7, ok(1, "a", 0, 10, 1), ok(1, "b", 0, 10, 0)),
+			poll(3, 50, 60, 0, 2, "b@0", "a@1"))},
+		{IncompatibleOrder, hist(sends(unknown(1, "a", 0), unknown(2, "b", 0)),
+			poll(3, 40, 50, 0, 2, "a@0", "b@1"), poll(4, 40, 50, 0, 2, "b@0", "a@1"))},
+		{DuplicateOffset, hist(sends(ok(1, "a", 0, 10, 0), ok(2, "b", 0, 10, 0)))},
+		{RealtimeOrder, hist(sends(ok(1, "a", 0, 10, 1), ok(2, "b", 20, 30, 0)),
+			poll(3, 40, 50, 0, 2, "b@0", "a@1"))},
+		{UnexplainedGap, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "c", 20, 30, 2)),
+			poll(3, 40, 50, 0, 3, "a@0"), seek(poll(3, 60, 70, 2, 3, "c@2")))},
+		{UnexplainedGap, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "c", 20, 30, 2), unknown(2, "u", 100)), // u came too late to fill 1
+			poll(3, 40, 50, 0, 3, "a@0"), seek(poll(3, 60, 70, 2, 3, "c@2")))},
+		{Phantom, hist(sends(ok(1, "a", 0, 10, 0)),
+			poll(3, 20, 30, 0, 2, "a@0", "z@1"))},
+		{HWRegression, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)),
+			poll(3, 40, 50, 0, 2, "a@0"), poll(3, 60, 70, 1, 1))},
+		{ReadAboveHW, hist(sends(ok(1, "a", 0, 10, 0)),
+			poll(3, 20, 30, 0, 0, "a@0"))},
+		{Nonlinearizable, realtimeRead()},
+	}
+	for _, c := range cases {
+		t.Run(string(c.want), func(t *testing.T) {
+			r := Check(c.h, Options{})
+			if r.Valid || !found(r, c.want) {
+				t.Fatalf("want %s flagged, got:\n%v", c.want, r)
+			}
+			for _, v := range r.Violations {
+				if len(v.Ops) == 0 || v.Detail == "" {
+					t.Errorf("violation without operations or detail: %v", v)
+				}
+			}
+		})
+	}
+	covered := map[Anomaly]bool{}
+	for _, c := range cases {
+		covered[c.want] = true
+	}
+	for _, a := range Anomalies {
+		if !covered[a] {
+			t.Errorf("no hand-made history for %s", a)
+		}
+	}
+}
+
+// realtimeRead: send a is acknowledged at offset 1 before send u (outcome
+// unknown) is even invoked, yet a poll returns u at offset 0, below a. No
+// direct check sees it (the offsets agree, there is no gap, realtime-order
+// compares acknowledged sends only); the log model cannot place u's append
+// before a's.
+func realtimeRead() History {
+	return hist(sends(ok(1, "a", 0, 10, 1), unknown(2, "u", 20)),
+		poll(3, 30, 40, 0, 2, "u@0", "a@1"))
+}
+
+func TestPorcupineCatchesRealtimeContradiction(t *testing.T) {
+	h := realtimeRead()
+	if r := Check(h, Options{SkipLinearizability: true}); !r.Valid {
+		t.Fatalf("direct checks alone should find nothing here, got:\n%v", r)
+	}
+	r := Check(h, Options{})
+	if r.Valid || len(r.Counts) != 1 || r.Counts[Nonlinearizable] != 1 {
+		t.Fatalf("want exactly one nonlinearizable window, got:\n%v", r)
+	}
+	if v := r.Violations[0]; !strings.Contains(v.String(), `"u"`) {
+		t.Errorf("the violation should name u, which cannot be placed: %v", v)
+	}
+	var html bytes.Buffer
+	if err := Visualize(h, 0, Options{}, &html); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), "<html") {
+		t.Errorf("Visualize wrote no HTML (%d bytes)", html.Len())
+	}
+	if err := Visualize(validUnknowns(), 0, Options{}, &html); !errors.Is(err, ErrNoFailingWindow) {
+		t.Errorf("Visualize of a valid history: %v, want ErrNoFailingWindow", err)
+	}
+}
+
+// A poll that returns a value before its send was invoked.
+func TestPorcupineCatchesReadFromTheFuture(t *testing.T) {
+	h := hist(sends(unknown(2, "u", 20)), poll(3, 0, 10, 0, 1, "u@0"))
+	r := Check(h, Options{})
+	if r.Counts[Nonlinearizable] != 1 || len(r.Counts) != 1 {
+		t.Fatalf("want exactly one nonlinearizable window, got:\n%v", r)
+	}
+}
+
+func validUnknowns() History {
+	return hist(sends(unknown(1, "u", 0), ok(1, "a", 10, 20, 1), unknown(2, "never", 5)),
+		poll(3, 30, 40, 0, 2, "u@0", "a@1"), final(poll(4, 50, 60, 0, 2, "u@0", "a@1")))
+}
+
+// TestValid: histories that must pass.
+func TestValid(t *testing.T) {
+	weakLost := Send{Process: 5, Value: "w", Invoke: ms(0), Complete: ms(10), Outcome: OK, Offset: 0, Acks: AcksLeader}
+	weakKept := Send{Process: 5, Value: "k", Invoke: ms(50), Complete: ms(60), Outcome: OK, Offset: 1, Acks: AcksLeader}
+	acks0 := Send{Process: 5, Value: "z", Invoke: ms(70), Complete: ms(71), Outcome: OK, Offset: -1, Acks: AcksNone}
+	retry := ok(1, "a", 0, 10, 0)
+	retry.Invoke, retry.Complete = ms(15), ms(25)
+	cases := []struct {
+		name string
+		h    History
+		stat func(Stats) error
+	}{
+		{"unknown outcomes that happened or not", validUnknowns(), func(s Stats) error {
+			if s.UnknownRead != 1 || s.SendsUnknown != 2 {
+				return fmt.Errorf("unknown read %d of %d, want 1 of 2", s.UnknownRead, s.SendsUnknown)
+			}
+			return nil
+		}},
+		{"an unknown send that landed after the client gave up", hist(
+			sends(Send{Process: 1, Value: "late", Invoke: ms(0), Complete: ms(5), Outcome: Unknown, Offset: -1}),
+			poll(3, 30, 40, 0, 1, "late@0")), nil},
+		{"offset gaps covered by unknown sends", hist(
+			sends(ok(1, "a", 0, 10, 0), unknown(2, "u1", 5), unknown(2, "u2", 6), ok(1, "d", 20, 30, 3)),
+			poll(3, 40, 50, 0, 4, "a@0"), seek(poll(3, 60, 70, 3, 4, "d@3"))), nil},
+		{"leader changes: a stale leader's lower high watermark at a lower epoch", hist(
+			sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1), ok(1, "c", 40, 50, 2)),
+			epoch(poll(3, 35, 38, 0, 2, "a@0", "b@1"), 2),
+			epoch(poll(3, 55, 58, 2, 1), 1), // stale leader of epoch 1: hw 1, nothing to return from 2
+			epoch(poll(3, 60, 70, 2, 3, "c@2"), 3)), nil},
+		{"an idempotent retry answered with the original offset", hist(
+			sends(ok(1, "a", 0, 10, 0), retry, ok(1, "b", 30, 40, 1)),
+			final(poll(3, 50, 60, 0, 2, "a@0", "b@1"))), func(s Stats) error {
+			if s.Sends != 3 || s.LogicalSends != 2 {
+				return fmt.Errorf("sends %d logical %d, want 3 and 2", s.Sends, s.LogicalSends)
+			}
+			return nil
+		}},
+		{"acks=1 and acks=0 sends lost", hist(
+			sends(weakLost, ok(1, "a", 20, 30, 0), weakKept, acks0),
+			final(poll(3, 80, 90, 0, 2, "a@0", "k@1"))), func(s Stats) error {
+			if s.WeakSends != 3 || s.WeakRead != 1 || s.WeakLost != 2 {
+				return fmt.Errorf("weak sends %d read %d lost %d, want 3, 1, 2", s.WeakSends, s.WeakRead, s.WeakLost)
+			}
+			return nil
+		}},
+		{"a failed send that nobody read", hist(
+			sends(failed(1, "f", 0, 10), ok(1, "a", 20, 30, 0)),
+			final(poll(3, 40, 50, 0, 1, "a@0"))), nil},
+		{"concurrent acknowledged sends in either order", hist(
+			sends(ok(1, "a", 0, 30, 1), ok(2, "b", 10, 20, 0)),
+			poll(3, 40, 50, 0, 2, "b@0", "a@1")), nil},
+		{"a batch", hist(
+			batch(9, ok(1, "a", 0, 10, 0), ok(1, "b", 0, 10, 1), ok(1, "c", 0, 10, 2)),
+			poll(3, 20, 30, 0, 3, "a@0", "b@1"), poll(3, 40, 50, 2, 3, "c@2")), nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := Check(c.h, Options{})
+			if !r.Valid {
+				t.Fatalf("want valid, got:\n%v", r)
+			}
+			if c.stat != nil {
+				if err := c.stat(r.Stats); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+}
+
+func TestNonIdempotentRetriesOption(t *testing.T) {
+	a := Send{Process: 1, Value: "a", Invoke: ms(0), Complete: ms(10), Outcome: OK, Offset: 0}
+	h := hist(sends(a), poll(3, 20, 30, 0, 2, "a@0", "a@1"))
+	if r := Check(h, Options{}); !found(r, Duplicate) {
+		t.Errorf("strict: want duplicate, got:\n%v", r)
+	}
+	r := Check(h, Options{NonIdempotentRetries: true})
+	if found(r, Duplicate) || r.Stats.LawfulDuplicates != 1 {
+		t.Errorf("with retries: want a lawful duplicate, got:\n%v", r)
+	}
+}
+
+func TestMalformedIsNeverAPass(t *testing.T) {
+	h := hist(sends(ok(1, "a", 0, 10, 0), ok(2, "a", 0, 10, 0)))
+	if r := Check(h, Options{}); r.Valid || len(r.Unknown) == 0 {
+		t.Errorf("two sends of one value: want an unknown verdict, got:\n%v", r)
+	}
+}
+
+func TestTimeoutIsNeverAPass(t *testing.T) {
+	cfg := defaultGen()
+	cfg.sends, cfg.polls = 600, 600
+	h := generate(rand.New(rand.NewPCG(1, 2)), cfg)
+	r := Check(h, Options{WindowTimeout: time.Nanosecond, WindowOps: 40})
+	if r.Stats.WindowsTimedOut == 0 {
+		t.Skip("no window timed out within a nanosecond") // practically impossible
+	}
+	if r.Valid || len(r.Unknown) != r.Stats.WindowsTimedOut {
+		t.Fatalf("timed-out windows must make the result unknown, got:\n%v", r)
+	}
+}
+
+func TestWindowsStayBounded(t *testing.T) {
+	cfg := defaultGen()
+	cfg.sends, cfg.polls = 2000, 2000
+	h := generate(rand.New(rand.NewPCG(3, 4)), cfg)
+	r := Check(h, Options{WindowOps: 60})
+	if !r.Valid {
+		t.Fatalf("generated history rejected:\n%v", r)
+	}
+	if r.Stats.Windows < 10 || r.Stats.MaxWindowOps > 60+4*cfg.consumers {
+		t.Errorf("windows %d, largest %d ops; want many, each about 60", r.Stats.Windows, r.Stats.MaxWindowOps)
+	}
+}
+
+func drawGen(t *rapid.T) genConfig {
+	cfg := defaultGen()
+	cfg.partitions = rapid.IntRange(1, 3).Draw(t, "partitions")
+	cfg.producers = rapid.IntRange(1, 4).Draw(t, "producers")
+	cfg.weak = rapid.IntRange(0, 2).Draw(t, "weak")
+	cfg.consumers = rapid.IntRange(1, 4).Draw(t, "consumers")
+	cfg.sends = rapid.IntRange(1, 80).Draw(t, "sends")
+	cfg.polls = rapid.IntRange(0, 80).Draw(t, "polls")
+	cfg.maxBatch = rapid.IntRange(1, 4).Draw(t, "maxBatch")
+	cfg.pUnknown = rapid.Float64Range(0, 0.5).Draw(t, "pUnknown")
+	cfg.final = rapid.Bool().Draw(t, "final")
+	return cfg
+}
+
+// TestPropertyValidHistoriesPass: every history of a correct log passes.
+func TestPropertyValidHistoriesPass(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := drawGen(t)
+		h := generate(rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 0)), cfg)
+		if r := Check(h, Options{}); !r.Valid {
+			t.Fatalf("valid history rejected:\n%v", r)
+		}
+	})
+}
+
+// TestPropertyMutationsCaught: breaking a valid history is noticed.
+func TestPropertyMutationsCaught(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		cfg := drawGen(t)
+		cfg.final = true
+		cfg.sends = rapid.IntRange(5, 80).Draw(t, "sends")
+		h := generate(rand.New(rand.NewPCG(rapid.Uint64().Draw(t, "seed"), 0)), cfg)
+		kind := rapid.SampledFrom([]string{"swap", "drop", "duplicate"}).Draw(t, "mutation")
+		want, ok := mutate(t, &h, kind)
+		if !ok {
+			t.Skip("nothing to mutate")
+		}
+		r := Check(h, Options{})
+		if r.Valid || !found(r, want) {
+			t.Fatalf("%s: want %s, got:\n%v", kind, want, r)
+		}
+	})
+}
+
+// mutate breaks h in place and returns the anomaly that must be flagged.
+func mutate(t *rapid.T, h *History, kind string) (Anomaly, bool) {
+	acked := map[string]bool{}
+	for _, s := range h.Sends {
+		if s.Outcome == OK && s.Acks == AcksAll {
+			acked[s.Value] = true
+		}
+	}
+	// Candidate final polls with enough acknowledged records.
+	type at struct{ p, r int }
+	var cands []at
+	for pi, p := range h.Polls {
+		if !p.Final {
+			continue
+		}
+		for ri, r := range p.Records {
+			if acked[r.Value] {
+				cands = append(cands, at{pi, ri})
+			}
+		}
+	}
+	switch kind {
+	case "swap":
+		// Two acknowledged values of one poll trade offsets: each offset
+		// now holds two values.
+		var pairs [][2]at
+		for i := 1; i < len(cands); i++ {
+			if cands[i].p == cands[i-1].p {
+				pairs = append(pairs, [2]at{cands[i-1], cands[i]})
+			}
+		}
+		if len(pairs) == 0 {
+			return "", false
+		}
+		pr := rapid.SampledFrom(pairs).Draw(t, "pair")
+		rs := h.Polls[pr[0].p].Records
+		rs[pr[0].r].Value, rs[pr[1].r].Value = rs[pr[1].r].Value, rs[pr[0].r].Value
+		return InconsistentOffsets, true
+	case "drop":
+		// An acknowledged record vanishes from the middle of the final read.
+		var mid []at
+		for _, c := range cands {
+			if c.r+1 < len(h.Polls[c.p].Records) {
+				mid = append(mid, c)
+			}
+		}
+		if len(mid) == 0 {
+			return "", false
+		}
+		c := rapid.SampledFrom(mid).Draw(t, "record")
+		h.Polls[c.p].Records = slices.Delete(h.Polls[c.p].Records, c.r, c.r+1)
+		return IntPollSkip, true
+	default:
+		// An acknowledged value shows up a second time, at the end of the
+		// final read.
+		if len(cands) == 0 {
+			return "", false
+		}
+		c := rapid.SampledFrom(cands).Draw(t, "record")
+		p := &h.Polls[c.p]
+		last := p.Records[len(p.Records)-1].Offset
+		p.Records = append(p.Records, Record{Offset: last + 1, Value: p.Records[c.r].Value})
+		return Duplicate, true
+	}
+}
+
+// TestDeterministic: the same history gives the same report.
+func TestDeterministic(t *testing.T) {
+	cfg := defaultGen()
+	cfg.sends, cfg.polls = 300, 300
+	h := generate(rand.New(rand.NewPCG(7, 7)), cfg)
+	h.Polls[len(h.Polls)-1].Records = nil // make it fail somewhere
+	a, b := Check(h, Options{}), Check(h, Options{Workers: 1})
+	if a.String() != b.String() {
+		t.Fatalf("two runs differ:\n%v\n---\n%v", a, b)
+	}
+}
+
+// BenchmarkCheck: 100k sends and 100k polls over 6 partitions.
+func BenchmarkCheck(b *testing.B) {
+	cfg := defaultGen()
+	cfg.partitions, cfg.producers, cfg.weak, cfg.consumers = 6, 10, 2, 12
+	cfg.sends, cfg.polls, cfg.maxBatch = 100_000, 100_000, 1
+	h := generate(rand.New(rand.NewPCG(42, 42)), cfg)
+	b.Logf("%d send records, %d polls", len(h.Sends), len(h.Polls))
+	b.Run("direct", func(b *testing.B) {
+		for b.Loop() {
+			if r := Check(h, Options{SkipLinearizability: true}); !r.Valid {
+				b.Fatalf("rejected:\n%v", r)
+			}
+		}
+	})
+	b.Run("all", func(b *testing.B) {
+		for b.Loop() {
+			r := Check(h, Options{})
+			if !r.Valid {
+				b.Fatalf("rejected:\n%v", r)
+			}
+			b.ReportMetric(float64(r.Stats.Windows), "windows")
+		}
+	})
+}

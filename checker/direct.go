@@ -1,0 +1,202 @@
+package checker
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// This file holds the direct checks of DESIGN.md's invariants, each
+// O(n log n) in the size of a partition's history.
+
+// checkDuplicateOffsets: two logical sends acknowledged at one offset. The
+// records of one idempotent send (same producer id, epoch and sequence) are
+// one logical send, so a retry answered with the original offset is fine.
+func (a *analysis) checkDuplicateOffsets(p *part) {
+	type ack struct {
+		offset int64
+		g      int32
+		rec    int32
+	}
+	var acks []ack
+	for gi := range p.groups {
+		for _, si := range p.groups[gi].recs {
+			if s := &a.h.Sends[si]; s.Outcome == OK && s.Acks == AcksAll && s.Complete >= s.Invoke && s.Offset >= 0 {
+				acks = append(acks, ack{s.Offset, int32(gi), si})
+			}
+		}
+	}
+	slices.SortFunc(acks, func(x, y ack) int { return cmp.Or(cmp.Compare(x.offset, y.offset), cmp.Compare(x.g, y.g)) })
+	for i := 0; i < len(acks); {
+		j := i + 1
+		for j < len(acks) && acks[j].offset == acks[i].offset {
+			j++
+		}
+		if acks[i].g != acks[j-1].g {
+			var ops []ref
+			for k := i; k < j; k++ {
+				if k == i || acks[k].g != acks[k-1].g {
+					ops = append(ops, sendRef(acks[k].rec))
+				}
+			}
+			a.violation(DuplicateOffset, p, fmt.Sprintf("%d different sends acknowledged at offset %d", len(ops), acks[i].offset), ops...)
+		}
+		i = j
+	}
+}
+
+// checkRealtimeOrder: if acknowledged send a completed before acknowledged
+// send b was invoked, offset(a) < offset(b). A sweep over b in invoke order
+// keeps the greatest offset among the sends that completed before b began.
+func (a *analysis) checkRealtimeOrder(p *part) {
+	var oks []int32
+	for gi := range p.groups {
+		if p.groups[gi].outcome == OK {
+			oks = append(oks, int32(gi))
+		}
+	}
+	byInvoke := slices.Clone(oks)
+	slices.SortFunc(byInvoke, func(x, y int32) int {
+		return cmp.Or(cmp.Compare(p.groups[x].invoke, p.groups[y].invoke), cmp.Compare(x, y))
+	})
+	byComplete := oks
+	slices.SortFunc(byComplete, func(x, y int32) int {
+		return cmp.Or(cmp.Compare(p.groups[x].complete, p.groups[y].complete), cmp.Compare(x, y))
+	})
+	best := int32(-1)
+	j := 0
+	for _, bi := range byInvoke {
+		b := &p.groups[bi]
+		for ; j < len(byComplete) && p.groups[byComplete[j]].complete < b.invoke; j++ {
+			if c := byComplete[j]; best < 0 || p.groups[c].offset > p.groups[best].offset {
+				best = c
+			}
+		}
+		if best >= 0 && p.groups[best].offset >= b.offset {
+			x := &p.groups[best]
+			a.violation(RealtimeOrder, p, fmt.Sprintf("%q was acknowledged at offset %d before %q was sent, which got offset %d",
+				x.value, x.offset, b.value, b.offset), sendRef(x.recs[0]), sendRef(b.recs[0]))
+		}
+	}
+}
+
+// checkGaps: offsets are contiguous, so every offset below the highest
+// known one holds a record. An offset no poll returned and no acknowledged
+// send was answered with must hold a send of unknown outcome whose value
+// nobody read. Such a send can fill offset o only if it was invoked before
+// o's deadline: the earliest completion of an operation that proves a higher
+// offset was committed (a poll that returned it, an acks=all send answered
+// with it). Offsets come in runs between known offsets; each run has one
+// deadline. A send invoked earlier can fill every run a later one can, so
+// the candidate sets are nested and Hall's condition reduces to: for the
+// runs in deadline order, the gaps so far never outnumber the candidates
+// invoked by the current deadline.
+func (a *analysis) checkGaps(p *part) {
+	if len(p.offs) == 0 {
+		return
+	}
+	// deadline[i]: earliest proof that some offset >= offs[i] was committed.
+	deadline := make([]int64, len(p.offs))
+	witness := make([]ref, len(p.offs))
+	for i := len(p.offs) - 1; i >= 0; i-- {
+		deadline[i], witness[i] = -1, noRef()
+		if i+1 < len(p.offs) {
+			deadline[i], witness[i] = deadline[i+1], witness[i+1]
+		}
+		for _, e := range p.slotEntries(i) {
+			if deadline[i] < 0 || e.time < deadline[i] {
+				deadline[i], witness[i] = e.time, e.op
+			}
+		}
+	}
+	type run struct {
+		lo, n    int64
+		deadline int64
+		witness  ref
+	}
+	var runs []run
+	prev := int64(-1)
+	for i, o := range p.offs {
+		if o > prev+1 {
+			runs = append(runs, run{prev + 1, o - prev - 1, deadline[i], witness[i]})
+		}
+		prev = o
+	}
+	if len(runs) == 0 {
+		return
+	}
+	var fillers []int64 // invoke times of unread sends of unknown outcome
+	for gi := range p.groups {
+		if g := &p.groups[gi]; g.outcome == Unknown && !g.read() {
+			fillers = append(fillers, g.invoke)
+		}
+	}
+	slices.Sort(fillers)
+	slices.SortStableFunc(runs, func(x, y run) int { return cmp.Compare(x.deadline, y.deadline) })
+	var need int64
+	for _, r := range runs {
+		need += r.n
+		have, _ := slices.BinarySearch(fillers, r.deadline+1)
+		if need > int64(have) {
+			a.violation(UnexplainedGap, p, fmt.Sprintf(
+				"offsets %d..%d were never read, and by %s, when offset %d was known committed, %d offsets were empty but only %d unread sends of unknown outcome had been invoked",
+				r.lo, r.lo+r.n-1, vtime(r.deadline), r.lo+r.n, need, have), r.witness)
+			return
+		}
+	}
+}
+
+// checkHighWatermarks: the high watermark a process sees never goes
+// backwards across non-decreasing leader epochs. For each poll, the greatest
+// high watermark among the process's earlier polls answered with an epoch
+// no higher than this one's must not exceed it (a prefix maximum over
+// epochs, in a Fenwick tree).
+func (a *analysis) checkHighWatermarks(p *part) {
+	for i := 0; i < len(p.okPolls); {
+		proc := a.h.Polls[p.okPolls[i]].Process
+		j := i
+		for j < len(p.okPolls) && a.h.Polls[p.okPolls[j]].Process == proc {
+			j++
+		}
+		a.checkProcessHW(p, p.okPolls[i:j])
+		i = j
+	}
+}
+
+func (a *analysis) checkProcessHW(p *part, polls []int32) {
+	var epochs []int32
+	for _, pi := range polls {
+		if q := &a.h.Polls[pi]; q.LeaderEpoch >= 0 && q.HighWatermark >= 0 {
+			epochs = append(epochs, q.LeaderEpoch)
+		}
+	}
+	slices.Sort(epochs)
+	epochs = slices.Compact(epochs)
+	tree := make([]int32, len(epochs)+1) // poll with the greatest hw, -1 for none
+	for i := range tree {
+		tree[i] = -1
+	}
+	hw := func(pi int32) int64 { return a.h.Polls[pi].HighWatermark }
+	for _, pi := range polls {
+		q := &a.h.Polls[pi]
+		if q.LeaderEpoch < 0 || q.HighWatermark < 0 {
+			continue
+		}
+		k, _ := slices.BinarySearch(epochs, q.LeaderEpoch)
+		best := int32(-1)
+		for i := k + 1; i > 0; i -= i & -i {
+			if t := tree[i]; t >= 0 && (best < 0 || hw(t) > hw(best)) {
+				best = t
+			}
+		}
+		if best >= 0 && hw(best) > q.HighWatermark {
+			a.violation(HWRegression, p, fmt.Sprintf("process %d saw high watermark %d at epoch %d, then %d at epoch %d",
+				q.Process, hw(best), a.h.Polls[best].LeaderEpoch, q.HighWatermark, q.LeaderEpoch), pollRef(best), pollRef(pi))
+		}
+		for i := k + 1; i < len(tree); i += i & -i {
+			if t := tree[i]; t < 0 || hw(t) < q.HighWatermark {
+				tree[i] = pi
+			}
+		}
+	}
+}
