@@ -19,6 +19,10 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 	resp := req.ResponseKind().(*kmsg.CreatePartitionsResponse)
 	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, len(req.Topics))
 	var items []adminItem
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
 	for i, rt := range req.Topics {
 		ot := &resp.Topics[i]
 		*ot = kmsg.NewCreatePartitionsResponseTopic()
@@ -31,6 +35,9 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 		}
 		t := n.topics.byName[rt.Topic]
 		switch {
+		case seen[rt.Topic] > 1:
+			fail(kerr.InvalidRequest, "Duplicate topic name.")
+			continue
 		case n.controller() != int32(n.self):
 			fail(kerr.NotController, "")
 			continue

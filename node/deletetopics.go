@@ -24,10 +24,19 @@ func (n *Node) handleDeleteTopics(r Request, req *kmsg.DeleteTopicsRequest) {
 	}
 	resp.Topics = make([]kmsg.DeleteTopicsResponseTopic, len(topics))
 	var items []adminItem
+	seen := map[string]int{}
+	for _, rt := range topics {
+		seen[topicKey(rt)]++
+	}
 	for i, rt := range topics {
 		ot := &resp.Topics[i]
 		*ot = kmsg.NewDeleteTopicsResponseTopic()
 		ot.Topic, ot.TopicID = rt.Topic, rt.TopicID
+		if seen[topicKey(rt)] > 1 {
+			ot.ErrorCode = kerr.InvalidRequest.Code
+			ot.ErrorMessage = kmsg.StringPtr("Duplicate topic name.")
+			continue
+		}
 		var t *topicInfo
 		if rt.Topic != nil {
 			t = n.topics.byName[*rt.Topic]
@@ -54,4 +63,12 @@ func (n *Node) handleDeleteTopics(r Request, req *kmsg.DeleteTopicsRequest) {
 		}})
 	}
 	n.waitAdmin(r, resp, req.TimeoutMillis, items)
+}
+
+// topicKey identifies a topic of a request by name, or by id.
+func topicKey(rt kmsg.DeleteTopicsRequestTopic) string {
+	if rt.Topic != nil {
+		return "name:" + *rt.Topic
+	}
+	return "id:" + hexID(rt.TopicID)
 }

@@ -56,7 +56,7 @@ func (n *Node) handleFetch(r Request, req *kmsg.FetchRequest) {
 		return
 	}
 	if req.SessionEpoch > 0 {
-		resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		n.respond(r, resp)
 		return
 	}
@@ -100,6 +100,7 @@ func (n *Node) evaluateFetch(pf *pendingFetch, final bool) {
 		code := n.fetchPartition(pf, s, maxBytes-used, used == 0)
 		if code != 0 {
 			s.op.ErrorCode = code
+			s.op.HighWatermark, s.op.LastStableOffset, s.op.LogStartOffset = -1, -1, -1
 			failed = true
 			continue
 		}

@@ -90,6 +90,15 @@ func unsupported(r Request) kmsg.Response {
 	if r.Msg != nil {
 		mirror(reflect.ValueOf(r.Msg).Elem(), reflect.ValueOf(resp).Elem())
 	}
+	// DeleteTopics before v6 names its topics in a list of strings.
+	if d, ok := r.Msg.(*kmsg.DeleteTopicsRequest); ok {
+		dr := resp.(*kmsg.DeleteTopicsResponse)
+		for _, name := range d.TopicNames {
+			t := kmsg.NewDeleteTopicsResponseTopic()
+			t.Topic = kmsg.StringPtr(name)
+			dr.Topics = append(dr.Topics, t)
+		}
+	}
 	setErrorCodes(reflect.ValueOf(resp), kerr.UnsupportedVersion.Code)
 	return resp
 }

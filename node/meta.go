@@ -153,6 +153,7 @@ func (n *Node) applyCommand(c command) {
 		delete(n.topics.byID, id)
 		for i := range t.Replicas {
 			n.unhost(n.group(t, int32(i)))
+			delete(n.leaders, n.group(t, int32(i)))
 		}
 		n.log.Info("topic deleted", "topic", t.Name, "id", t.ID)
 	case "add_partitions":

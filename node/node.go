@@ -165,6 +165,7 @@ type hosted struct {
 	isr          []uint64
 	stoppedAt    int64 // tick of the storage error that stopped it
 	voters       []uint64
+	campaignAt   int64 // tick at which the designated first leader campaigns (0: none pending)
 	meta         bool  // the metadata group
 	hw           int64 // high watermark as last seen
 }
@@ -178,6 +179,7 @@ type Node struct {
 	nowMs int64
 	ticks int64
 
+	opening bool // replaying the metadata log in Open
 	hosts   map[transport.GroupID]*hosted
 	order   []transport.GroupID // sorted keys of hosts
 	meta    *hosted
@@ -235,7 +237,10 @@ func Open(cfg Config) (*Node, error) {
 	h.meta = true
 	n.meta = h
 	// Replay the metadata log: it hosts this broker's partitions.
-	if err := n.applyMeta(); err != nil {
+	n.opening = true
+	err = n.applyMeta()
+	n.opening = false
+	if err != nil {
 		return nil, err
 	}
 	n.log.Info("broker started", "brokers", len(cfg.Brokers), "topics", len(n.topics.byName), "partitions", len(n.hosts)-1)
@@ -255,8 +260,17 @@ func (n *Node) groupDir(g transport.GroupID) string {
 // instead of waiting out an election timeout.
 func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, campaign bool) (*hosted, error) {
 	h := &hosted{g: g, topic: topicName, voters: voters}
-	if err := n.open(h, campaign); err != nil {
+	// A new topic's partition: the other replicas open the group only when
+	// they apply the same metadata command, a tick or two later, and drop
+	// votes for a group they do not host yet; so the first replica waits
+	// that long before campaigning. At startup (the metadata group, or
+	// replaying the metadata log) every replica opens at once.
+	delay := campaign && !n.opening
+	if err := n.open(h, campaign && !delay); err != nil {
 		return nil, err
+	}
+	if delay {
+		h.campaignAt = n.ticks + campaignDelayTicks
 	}
 	n.hosts[g] = h
 	i, _ := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare)
@@ -327,6 +341,10 @@ func (n *Node) unhost(g transport.GroupID) {
 	n.log.Info("partition removed", "group", g, "topic", h.topic)
 }
 
+// campaignDelayTicks: how long the first replica of a new partition waits
+// for the others to open it before campaigning.
+const campaignDelayTicks = 3
+
 // Tick advances the clock: raft ticks, produce timeouts, fetch deadlines,
 // broadcasts, and reopening partitions stopped by storage errors.
 func (n *Node) Tick(nowMs int64) {
@@ -345,6 +363,15 @@ func (n *Node) Tick(nowMs int64) {
 		if h.ticking || !h.p.Quiesced() {
 			h.p.Tick(nowMs)
 			h.dirty = true
+		}
+		if h.campaignAt != 0 && n.ticks >= h.campaignAt {
+			h.campaignAt = 0
+			if lead, _ := h.p.Leader(); lead == 0 {
+				if err := h.p.Campaign(); err != nil {
+					n.log.Warn("campaign failed", "group", h.g, "err", err)
+				}
+				h.dirty = true
+			}
 		}
 	}
 	n.expireProduces()
@@ -545,6 +572,9 @@ func (n *Node) watchLeadership(h *hosted) {
 	}
 	if lead != 0 && (lead != h.leader || term != h.term) {
 		n.log.Info("leadership changed", "group", h.g, "topic", h.topic, "leader", lead, "term", term)
+	}
+	if lead != h.leader || term != h.term {
+		n.moved[h.g] = true // parked fetches answer NOT_LEADER_OR_FOLLOWER now
 	}
 	h.leader, h.term, h.isr = lead, term, isr
 	if lead == n.self {

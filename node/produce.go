@@ -121,7 +121,7 @@ func (n *Node) producePartition(req *kmsg.ProduceRequest, t *topicInfo, rp kmsg.
 		return kerr.InvalidRequiredAcks.Code, nil
 	}
 	if len(rp.Records) < 12 {
-		return kerr.CorruptMessage.Code, nil
+		return kerr.InvalidRecord.Code, nil
 	}
 	if size := int64(binary.BigEndian.Uint32(rp.Records[8:12])) + 12; size < int64(len(rp.Records)) {
 		return kerr.InvalidRecord.Code, nil // more than one batch

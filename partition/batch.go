@@ -51,20 +51,20 @@ func validateBatch(b []byte, maxBytes int) (batchInfo, error) {
 		return batchInfo{}, fmt.Errorf("%w: batch of %d bytes exceeds %d", kerr.MessageTooLarge, len(b), maxBytes)
 	}
 	if len(b) < batchHeaderBytes {
-		return batchInfo{}, fmt.Errorf("%w: batch of %d bytes is shorter than its header", kerr.CorruptMessage, len(b))
+		return batchInfo{}, fmt.Errorf("%w: batch of %d bytes is shorter than its header", kerr.InvalidRecord, len(b))
 	}
 	var rb kmsg.RecordBatch
 	if err := rb.ReadFrom(b); err != nil {
 		return batchInfo{}, fmt.Errorf("%w: %v", kerr.CorruptMessage, err)
 	}
 	if rb.Magic != 2 {
-		return batchInfo{}, fmt.Errorf("%w: magic %d", kerr.UnsupportedForMessageFormat, rb.Magic)
+		return batchInfo{}, fmt.Errorf("%w: magic %d (produce v3+ takes magic 2 only)", kerr.InvalidRecord, rb.Magic)
 	}
 	if int(rb.Length)+12 != len(b) {
-		return batchInfo{}, fmt.Errorf("%w: batch length %d for %d bytes", kerr.CorruptMessage, rb.Length, len(b))
+		return batchInfo{}, fmt.Errorf("%w: batch length %d for %d bytes", kerr.InvalidRecord, rb.Length, len(b))
 	}
 	if rb.LastOffsetDelta < 0 || rb.NumRecords != rb.LastOffsetDelta+1 {
-		return batchInfo{}, fmt.Errorf("%w: lastOffsetDelta %d with %d records", kerr.CorruptMessage, rb.LastOffsetDelta, rb.NumRecords)
+		return batchInfo{}, fmt.Errorf("%w: lastOffsetDelta %d with %d records", kerr.InvalidRecord, rb.LastOffsetDelta, rb.NumRecords)
 	}
 	if crc32.Checksum(b[21:], castagnoli) != uint32(rb.CRC) {
 		return batchInfo{}, fmt.Errorf("%w: batch CRC mismatch", kerr.CorruptMessage)

@@ -34,13 +34,11 @@ func (p *Partition) Quiesced() bool { return p.quiesced }
 // Wake makes a quiesced replica tick again (node-level liveness suspects
 // its leader, or the runtime has work for it).
 func (p *Partition) Wake() {
-	if p.quiesced {
-		// Every follower was caught up when the partition quiesced, and the
-		// ISR's clock stood still since: count them in sync as of now.
-		for i := range p.caughtUp {
-			p.caughtUp[i].tick = p.ticks
-		}
-	}
+	// The ISR's clock stood still while quiesced (ticks are frozen), so
+	// followers caught up when the partition quiesced are still in sync.
+	// Their clocks are not reset: a partition that is woken over and over
+	// (its broker suspects a dead follower) must still age that follower
+	// out of the ISR.
 	p.quiesced = false
 	p.idleTicks = 0
 }
