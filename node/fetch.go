@@ -10,8 +10,10 @@ package node
 // than MinBytes parks until a partition it reads gains data or MaxWaitMillis
 // passes (long poll), bounded by Config.MaxParkedFetches (over the cap it is
 // answered at once). CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH /
-// UNKNOWN_LEADER_EPOCH); a new leader returns nothing between its high
-// watermark and log end until its own term commits (KIP-207). read_committed
+// UNKNOWN_LEADER_EPOCH). A new leader answers OFFSET_NOT_AVAILABLE until its
+// own term commits and it knows the high watermark (KIP-207), so the high
+// watermark a consumer sees never goes backwards; records between the high
+// watermark and the log end are never served. read_committed
 // reads up to the last stable offset, which is the high watermark until
 // transactions exist. NOT_LEADER_OR_FOLLOWER carries the leader it knows
 // (KIP-951, v16+).
@@ -136,7 +138,14 @@ func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first 
 	if code := checkLeaderEpoch(s.rp.CurrentLeaderEpoch, h.term); code != 0 {
 		return code
 	}
-	hw, _ := h.p.HighWatermark()
+	hw, ok := h.p.HighWatermark()
+	if !ok {
+		// A new leader does not know the high watermark until it commits
+		// in its own term (KIP-207); reporting the stale one could move a
+		// consumer's view backwards. Kafka's error for exactly this case;
+		// clients retry.
+		return kerr.OffsetNotAvailable.Code
+	}
 	s.op.HighWatermark, s.op.LastStableOffset, s.op.LogStartOffset = hw, h.p.LastStableOffset(), h.p.LogStartOffset()
 	if budget <= 0 && !first {
 		return 0 // the response is full
