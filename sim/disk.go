@@ -1,6 +1,9 @@
 package sim
 
-import "sluice/node"
+import (
+	"sluice/node"
+	"sluice/raftlog/vfs"
+)
 
 // disk is one broker's disk: group commit, as raftlog/writer does it — a
 // cycle writes every queued round (into the page cache), then after the
@@ -66,4 +69,34 @@ func (w *World) diskCycle(sn *simNode) {
 			}
 		})
 	})
+}
+
+// diskRule injects the broker's current disk fault: EIO or ENOSPC on
+// writes, syncs and file creation while it lasts. The partition hit stops
+// (fail-stop, never a retry after a failed fsync) and the broker reopens it
+// from disk once the disk is healthy (DESIGN.md step 7).
+func (w *World) diskRule(sn *simNode) vfs.Rule {
+	return vfs.RuleFunc(func(op vfs.Op) vfs.Injection {
+		if sn.diskErr == nil || w.nowNs >= sn.diskErrUntil {
+			return vfs.Injection{}
+		}
+		switch op.Kind {
+		case vfs.OpWrite, vfs.OpSync, vfs.OpCreate, vfs.OpSyncDir:
+			if w.chance(sn.diskErrP) {
+				w.record("disk-error", sn.id, uint64(op.Kind))
+				return vfs.Injection{Err: sn.diskErr}
+			}
+		}
+		return vfs.Injection{}
+	})
+}
+
+// diskFault makes sn's disk fail for d.
+func (w *World) diskFault(sn *simNode, noSpace bool, dNs int64) {
+	w.statDiskFaults++
+	sn.diskErr, sn.diskErrUntil, sn.diskErrP = vfs.ErrEIO, w.nowNs+dNs, 0.2+0.8*w.rng.Float64()
+	if noSpace {
+		sn.diskErr, sn.diskErrP = vfs.ErrENOSPC, 1
+	}
+	w.record("disk-fault", sn.id, b2u(noSpace))
 }

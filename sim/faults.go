@@ -22,7 +22,7 @@ func (w *World) scheduleNemesis() {
 func (w *World) down() int {
 	n := 0
 	for _, sn := range w.nodes {
-		if sn.n == nil || sn.paused {
+		if sn.n == nil || sn.paused || (sn.diskErr != nil && w.nowNs < sn.diskErrUntil) {
 			n++
 		}
 	}
@@ -32,7 +32,7 @@ func (w *World) down() int {
 func (w *World) nemesis() {
 	minority := (w.cfg.Nodes - 1) / 2
 	sn := w.nodes[w.rng.IntN(len(w.nodes))]
-	switch k := w.rng.IntN(10); k {
+	switch k := w.rng.IntN(12); k {
 	case 0, 1: // crash and restart
 		if w.down() < minority && sn.n != nil {
 			w.crash(sn, w.rng.IntN(3) > 0, w.uniform(100e6, 3e9))
@@ -60,6 +60,13 @@ func (w *World) nemesis() {
 		for i := 0; i < 5; i++ {
 			w.net.replayStale()
 		}
+	case 10: // EIO or ENOSPC on one broker's disk
+		if w.down() < minority && sn.n != nil {
+			w.diskFault(sn, w.rng.IntN(2) == 0, w.uniform(100e6, 2e9))
+		}
+	case 11: // a slow disk: syncs take 0.1–1 s
+		w.record("slow-disk", sn.id)
+		sn.disk.slowUntilNs = w.nowNs + w.uniform(500e6, 3e9)
 	case 9: // blackout: every broker loses power at once; synced data must survive
 		if w.rng.IntN(3) == 0 {
 			w.record("blackout")

@@ -14,7 +14,13 @@ import (
 type simNode struct {
 	w    *World
 	id   uint64
-	fs   *vfs.Mem
+	mem  *vfs.Mem      // the disk
+	fs   *vfs.InjectFS // the disk as the broker sees it, with injected errors
+	// diskErr: until diskErrUntil, writes and syncs fail with it (EIO or
+	// ENOSPC) with probability diskErrP.
+	diskErr      error
+	diskErrUntil int64
+	diskErrP     float64
 	n    *node.Node // nil while down
 	gen  uint64     // bumped at every crash: events of an earlier life are void
 	rate float64    // clock rate (tick skew)
@@ -144,9 +150,9 @@ func (w *World) crash(sn *simNode, powerLoss bool, downNs int64) {
 	sn.paused, sn.held = false, nil
 	sn.disk = disk{}
 	if powerLoss {
-		sn.fs.Crash()
+		sn.mem.Crash()
 	} else {
-		sn.fs.ProcessCrash()
+		sn.mem.ProcessCrash()
 	}
 	w.resetConns(sn)
 	gen := sn.gen

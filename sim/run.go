@@ -15,7 +15,8 @@ func (w *World) setup() {
 	w.conns = map[uint64]*conn{}
 	members := w.brokers()
 	for i := range w.cfg.Nodes {
-		sn := &simNode{w: w, id: uint64(i + 1), fs: vfs.NewMem(w.rng.Uint64()), rate: 1, members: members}
+		sn := &simNode{w: w, id: uint64(i + 1), mem: vfs.NewMem(w.rng.Uint64()), rate: 1, members: members}
+		sn.fs = vfs.Inject(sn.mem, w.diskRule(sn))
 		binaryPutU64(sn.incarnation[:8], w.rng.Uint64())
 		binaryPutU64(sn.incarnation[8:], w.rng.Uint64())
 		if w.cfg.Faults {
@@ -143,6 +144,7 @@ func (w *World) healAll() {
 	}
 	for _, sn := range w.nodes {
 		sn.disk.slowUntilNs = 0
+		sn.diskErr = nil
 		if sn.paused {
 			w.resume(sn, sn.gen)
 		}
@@ -236,7 +238,7 @@ func (w *World) liveness(deadlineNs int64) {
 
 func (w *World) stats() Stats {
 	return Stats{Events: w.statEvents, Messages: w.statMessages, Dropped: w.statDropped, Writes: w.statWrites,
-		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets,
+		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets, DiskFaults: w.statDiskFaults,
 		Sends: len(w.hist.Sends), Polls: len(w.hist.Polls)}
 }
 

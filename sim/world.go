@@ -122,7 +122,7 @@ type World struct {
 	batchSeq int
 	setupNs  int64
 
-	statEvents, statMessages, statDropped, statWrites, statCrashes, statPartitions, statPauses, statResets int
+	statEvents, statMessages, statDropped, statWrites, statCrashes, statPartitions, statPauses, statResets, statDiskFaults int
 
 	topic    string
 	faulting bool // the nemesis is active
@@ -219,7 +219,7 @@ type Result struct {
 
 // Stats counts what happened.
 type Stats struct {
-	Events, Messages, Dropped, Writes, Crashes, Partitions, Pauses, Resets int
+	Events, Messages, Dropped, Writes, Crashes, Partitions, Pauses, Resets, DiskFaults int
 	Sends, Polls                                                           int
 }
 
