@@ -12,18 +12,18 @@ import (
 
 // simNode is one broker: the node core over a simulated disk.
 type simNode struct {
-	w    *World
-	id   uint64
-	mem  *vfs.Mem      // the disk
-	fs   *vfs.InjectFS // the disk as the broker sees it, with injected errors
+	w   *World
+	id  uint64
+	mem *vfs.Mem      // the disk
+	fs  *vfs.InjectFS // the disk as the broker sees it, with injected errors
 	// diskErr: until diskErrUntil, writes and syncs fail with it (EIO or
 	// ENOSPC) with probability diskErrP.
 	diskErr      error
 	diskErrUntil int64
 	diskErrP     float64
-	n    *node.Node // nil while down
-	gen  uint64     // bumped at every crash: events of an earlier life are void
-	rate float64    // clock rate (tick skew)
+	n            *node.Node // nil while down
+	gen          uint64     // bumped at every crash: events of an earlier life are void
+	rate         float64    // clock rate (tick skew)
 	// paused: the process is stopped (SIGSTOP); inputs wait in held.
 	paused bool
 	held   []func()

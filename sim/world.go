@@ -220,7 +220,7 @@ type Result struct {
 // Stats counts what happened.
 type Stats struct {
 	Events, Messages, Dropped, Writes, Crashes, Partitions, Pauses, Resets, DiskFaults int
-	Sends, Polls                                                           int
+	Sends, Polls                                                                       int
 }
 
 // Run runs the world: setup, the fault phase, then the liveness phase. It
