@@ -13,7 +13,7 @@ type clientKind uint8
 
 const (
 	producer      clientKind = iota // idempotent, acks=all, retries
-	looseProducer                   // acks=1, not idempotent, no retries
+	looseProducer                   // acks=1 (or 0), not idempotent, no retries
 	consumer                        // reads by offset
 )
 
@@ -41,6 +41,8 @@ type client struct {
 	seek    []bool
 	polling bool
 	final   bool // the liveness phase's reader
+
+	acks int16 // a loose producer's acks: 1 or 0
 }
 
 // pbatch is one produce batch with its retries.
@@ -152,7 +154,7 @@ func (c *client) produceTick() {
 		s := Send{Process: c.id, Partition: p, Value: v, Invoke: w.nowNs, Complete: -1, Outcome: Unknown,
 			Idempotent: c.kind == producer, Acks: -1, ProducerID: b.pid, Epoch: b.epoch, Batch: b.id, Seq: -1}
 		if c.kind == looseProducer {
-			s.Acks = 1
+			s.Acks = c.acks
 		}
 		if b.baseSeq >= 0 {
 			s.Seq = b.baseSeq + int32(i)
@@ -177,7 +179,7 @@ func (c *client) sendBatch(b *pbatch) {
 	req.Version = 11
 	req.Acks, req.TimeoutMillis = -1, 3000
 	if c.kind == looseProducer {
-		req.Acks = 1
+		req.Acks = c.acks
 	}
 	t := kmsg.NewProduceRequestTopic()
 	t.Topic = w.topic
@@ -186,6 +188,12 @@ func (c *client) sendBatch(b *pbatch) {
 	pp.Records = encodeBatch(b.values, b.pid, b.epoch, b.baseSeq, w.nowMs())
 	t.Partitions = append(t.Partitions, pp)
 	req.Topics = append(req.Topics, t)
+	if req.Acks == 0 {
+		// Nothing comes back: the outcome is unknown at once.
+		c.send(leader, req)
+		c.finish(b, Unknown, -1)
+		return
+	}
 	c.call(leader, req, func(r kmsg.Response) { c.produced(b, r) })
 }
 

@@ -53,12 +53,21 @@ func (c *client) conn(id int32) *conn {
 // call sends req to broker id; done gets the response, or nil if the call
 // failed.
 func (c *client) call(id int32, req kmsg.Request, done func(kmsg.Response)) {
+	c.request(id, req, done)
+}
+
+// send sends a request that gets no response (acks=0 produce).
+func (c *client) send(id int32, req kmsg.Request) { c.request(id, req, nil) }
+
+func (c *client) request(id int32, req kmsg.Request, done func(kmsg.Response)) {
 	w := c.w
 	cn := c.conn(id)
 	seq := cn.nextSeq
 	cn.nextSeq++
 	cl := &call{req: req, done: done}
-	cn.calls[seq] = cl
+	if done != nil {
+		cn.calls[seq] = cl
+	}
 	// Encode here and decode at the broker: the two never share memory.
 	wire := req.AppendTo(nil)
 	key, version := req.Key(), req.GetVersion()
@@ -76,6 +85,9 @@ func (c *client) call(id int32, req kmsg.Request, done func(kmsg.Response)) {
 		w.record("req", cn.id, seq, uint64(key))
 		w.input(cn.node, func() { cn.node.n.Handle(node.Request{Conn: cn.id, Seq: seq, Key: key, Version: version, Msg: dec}) })
 	})
+	if done == nil {
+		return
+	}
 	w.after(requestTimeoutNs, func() {
 		if !cl.settled {
 			w.record("timeout", cn.id, seq)

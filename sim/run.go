@@ -95,8 +95,12 @@ func (w *World) startWorkload(endNs int64) {
 		c.refreshMetadata()
 		c.initProducer(func() {})
 	}
-	for range w.cfg.LooseProducers {
+	for i := range w.cfg.LooseProducers {
 		c := w.newClient(looseProducer)
+		c.acks = 1
+		if i%2 == 1 {
+			c.acks = 0
+		}
 		producers = append(producers, c)
 		c.refreshMetadata()
 	}

@@ -28,7 +28,8 @@ type Config struct {
 	LivenessMs int64
 	// Producers: idempotent producers (acks=all); LooseProducers produce
 	// with acks=1 and no idempotence (their losses are lawful and
-	// measured). Consumers read by offset. Defaults 3, 1, 2.
+	// measured; every other one uses acks=0). Consumers read by offset.
+	// Defaults 3, 2, 2.
 	Producers, LooseProducers, Consumers int
 	// ProduceRate and FetchRate are operations per virtual second, across
 	// all clients (defaults 1,000 each).
@@ -60,7 +61,7 @@ func (c Config) withDefaults() Config {
 		c.LivenessMs = 30_000
 	}
 	if c.Producers == 0 && c.LooseProducers == 0 {
-		c.Producers, c.LooseProducers = 3, 1
+		c.Producers, c.LooseProducers = 3, 2
 	}
 	if c.Consumers == 0 {
 		c.Consumers = 2
