@@ -688,3 +688,12 @@ func (n *Node) Partitions() []PartitionInfo {
 	}
 	return out
 }
+
+// Replica returns this broker's replica of g, or nil (for diagnostics and
+// the simulator's replica checks; the caller must not drive it).
+func (n *Node) Replica(g transport.GroupID) *partition.Partition {
+	if h := n.hosts[g]; h != nil {
+		return h.p
+	}
+	return nil
+}

@@ -303,3 +303,16 @@ func firstAtOrAfter(b []byte, ts int64) (offset, timestamp int64, found bool, er
 	}
 	return 0, 0, false, nil
 }
+
+// Committed is raft's commit index on this replica.
+func (p *Partition) Committed() uint64 { return p.rn.BasicStatus().HardState.GetCommit() }
+
+// OldestIndex is the first raft index still in the log.
+func (p *Partition) OldestIndex() uint64 { return p.log.OldestIndex() }
+
+// Entries reads raw raft entries in [lo, hi), up to maxBytes (at least
+// one): for checks that compare replicas entry by entry (the simulator's
+// log-matching check).
+func (p *Partition) Entries(lo, hi, maxBytes uint64) ([]*pb.Entry, error) {
+	return p.log.ReadEntries(lo, hi, maxBytes)
+}

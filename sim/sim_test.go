@@ -2,6 +2,8 @@ package sim
 
 import (
 	"testing"
+
+	pb "go.etcd.io/raft/v3/raftpb"
 )
 
 // quickCheck is a minimal history check for the kernel's own tests (the
@@ -67,5 +69,23 @@ func TestSameSeedSameTrace(t *testing.T) {
 	}
 	if c := run(8); c == a {
 		t.Fatalf("seeds 7 and 8 gave the same trace hash %x", a)
+	}
+}
+
+func TestFirstDifference(t *testing.T) {
+	e := func(i, term uint64, d string) *pb.Entry { return &pb.Entry{Index: &i, Term: &term, Data: []byte(d)} }
+	a := []*pb.Entry{e(1, 1, "x"), e(2, 1, "y"), e(3, 2, "z")}
+	for _, tc := range []struct {
+		b    []*pb.Entry
+		want int
+	}{
+		{[]*pb.Entry{e(1, 1, "x"), e(2, 1, "y"), e(3, 2, "z")}, -1},
+		{[]*pb.Entry{e(1, 1, "x"), e(2, 1, "Y"), e(3, 2, "z")}, 1},
+		{[]*pb.Entry{e(1, 1, "x"), e(2, 1, "y"), e(3, 3, "z")}, 2},
+		{[]*pb.Entry{e(1, 1, "x")}, 1},
+	} {
+		if got := firstDifference(a, tc.b); got != tc.want {
+			t.Errorf("firstDifference = %d, want %d", got, tc.want)
+		}
 	}
 }

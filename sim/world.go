@@ -252,6 +252,7 @@ func (w *World) Run() (res Result) {
 	w.faulting = false
 	w.healAll()
 	w.liveness(end + w.cfg.LivenessMs*1e6)
+	w.checkReplicas()
 	w.stopped = true
 	w.record("draws", w.draws)
 	return Result{Seed: w.cfg.Seed, Config: w.cfg, TraceHash: w.trace.Sum64(), Draws: w.draws, VirtualMs: w.nowMs(),
