@@ -57,6 +57,11 @@ func (w *World) diskCycle(sn *simNode) {
 					errs[i] = wr.W.Round.Finish(sn.fs)
 				}
 				w.statWrites++
+				w.statWriteBytes += wr.W.Round.Bytes()
+				for _, f := range wr.W.Round.Files {
+					w.statFileBytes += int64(len(f.Data))
+					w.statFiles++
+				}
 				w.record("write", sn.id, uint64(wr.W.Round.Bytes()), b2u(errs[i] != nil))
 			}
 			sn.disk.busy = false

@@ -242,7 +242,7 @@ func (w *World) liveness(deadlineNs int64) {
 
 func (w *World) stats() Stats {
 	return Stats{Events: w.statEvents, Messages: w.statMessages, Dropped: w.statDropped, Writes: w.statWrites,
-		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets, DiskFaults: w.statDiskFaults,
+		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets, DiskFaults: w.statDiskFaults, WriteBytes: w.statWriteBytes,
 		Sends: len(w.hist.Sends), Polls: len(w.hist.Polls)}
 }
 

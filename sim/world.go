@@ -123,6 +123,7 @@ type World struct {
 	batchSeq int
 	setupNs  int64
 
+	statWriteBytes, statFileBytes, statFiles                                                                               int64
 	statEvents, statMessages, statDropped, statWrites, statCrashes, statPartitions, statPauses, statResets, statDiskFaults int
 
 	topic    string
@@ -221,6 +222,7 @@ type Result struct {
 // Stats counts what happened.
 type Stats struct {
 	Events, Messages, Dropped, Writes, Crashes, Partitions, Pauses, Resets, DiskFaults int
+	WriteBytes                                                                         int64
 	Sends, Polls                                                                       int
 }
 

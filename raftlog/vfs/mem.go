@@ -652,9 +652,10 @@ func growZero(b []byte, size int64) []byte {
 	if int64(cap(b)) < size {
 		// Double the capacity: files grow by many small appends, and
 		// growing by exactly what is needed would copy the file each time.
-		nb := make([]byte, old, max(size, 2*int64(cap(b))))
+		// A fresh array is zero already.
+		nb := make([]byte, size, max(size, 2*int64(cap(b))))
 		copy(nb, b)
-		b = nb
+		return nb
 	}
 	b = b[:size]
 	clear(b[old:])
