@@ -71,7 +71,7 @@ func (c *client) request(id int32, req kmsg.Request, done func(kmsg.Response)) {
 	// Encode here and decode at the broker: the two never share memory.
 	wire := req.AppendTo(nil)
 	key, version := req.Key(), req.GetVersion()
-	at := max(w.nowNs+w.uniform(20_000, 200_000), cn.toNodeNs)
+	at := max(w.nowNs+w.uniform(20_000, 200_000), cn.toNodeNs, cn.node.clientClogUntil)
 	cn.toNodeNs = at
 	w.at(at, func() {
 		if cn.dead || cn.node.n == nil || cn.node.gen != cn.gen {
@@ -122,7 +122,7 @@ func (w *World) respond(sn *simNode, r node.Response) {
 		wire := r.Msg.AppendTo(nil)
 		w.recordBytes("resp", wire)
 		version := r.Msg.GetVersion()
-		at := max(w.nowNs+w.uniform(20_000, 200_000), cn.toCliNs)
+		at := max(w.nowNs+w.uniform(20_000, 200_000), cn.toCliNs, sn.clientClogUntil)
 		cn.toCliNs = at
 		w.at(at, func() {
 			cl := cn.calls[seq]

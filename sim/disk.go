@@ -82,6 +82,10 @@ func (w *World) diskCycle(sn *simNode) {
 // from disk once the disk is healthy (DESIGN.md step 7).
 func (w *World) diskRule(sn *simNode) vfs.Rule {
 	return vfs.RuleFunc(func(op vfs.Op) vfs.Injection {
+		if op.Kind == vfs.OpRead && !sn.opening && w.nowNs < sn.flipUntil && w.chance(sn.flipP) {
+			w.record("bit-flip", sn.id)
+			return vfs.Injection{Flip: true, FlipBit: w.rng.Uint64()}
+		}
 		if sn.diskErr == nil || w.nowNs >= sn.diskErrUntil {
 			return vfs.Injection{}
 		}

@@ -32,7 +32,7 @@ func (w *World) down() int {
 func (w *World) nemesis() {
 	minority := (w.cfg.Nodes - 1) / 2
 	sn := w.nodes[w.rng.IntN(len(w.nodes))]
-	switch k := w.rng.IntN(12); k {
+	switch k := w.rng.IntN(14); k {
 	case 0, 1: // crash and restart
 		if w.down() < minority && sn.n != nil {
 			w.crash(sn, w.rng.IntN(3) > 0, w.uniform(100e6, 3e9))
@@ -67,6 +67,13 @@ func (w *World) nemesis() {
 	case 11: // a slow disk: syncs take 0.1–1 s
 		w.record("slow-disk", sn.id)
 		sn.disk.slowUntilNs = w.nowNs + w.uniform(500e6, 3e9)
+	case 12: // flaky reads: bits flip on the way from the disk
+		w.statDiskFaults++
+		w.record("flaky-reads", sn.id)
+		sn.flipUntil, sn.flipP = w.nowNs+w.uniform(200e6, 2e9), 0.01+0.2*w.rng.Float64()
+	case 13: // client connections to one broker stall
+		w.record("client-clog", sn.id)
+		sn.clientClogUntil = w.nowNs + w.uniform(100e6, 3e9)
 	case 9: // blackout: every broker loses power at once; synced data must survive
 		if w.rng.IntN(3) == 0 {
 			w.record("blackout")

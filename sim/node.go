@@ -21,6 +21,13 @@ type simNode struct {
 	diskErr      error
 	diskErrUntil int64
 	diskErrP     float64
+	// flipUntil: reads return flipped bits (a flaky bus: the stored bytes
+	// are intact) with probability flipP, except while the broker opens.
+	flipUntil int64
+	flipP     float64
+	opening   bool
+	// clientClogUntil: client connections to this broker stall until then.
+	clientClogUntil int64
 	n            *node.Node // nil while down
 	gen          uint64     // bumped at every crash: events of an earlier life are void
 	rate         float64    // clock rate (tick skew)
@@ -45,6 +52,8 @@ func (w *World) brokers() []node.Broker {
 // start opens node sn's core from its disk.
 func (w *World) start(sn *simNode) {
 	e := env.Env{Clock: clock{w: w, rate: sn.rate}, Rand: env.NewRand(w.rng.Uint64()), Log: slog.New(slog.DiscardHandler)}
+	sn.opening = true
+	defer func() { sn.opening = false }()
 	n, err := node.Open(node.Config{
 		ID: int32(sn.id), ClusterID: "sim-cluster", Incarnation: sn.incarnation, Brokers: sn.members,
 		FS: sn.fs, Dir: "data", Env: e, SegmentBytes: 1 << 20, TickMs: w.cfg.TickMs,
@@ -56,6 +65,7 @@ func (w *World) start(sn *simNode) {
 		return
 	}
 	sn.n = n
+	sn.opening = false
 	w.record("start", sn.id)
 	w.scheduleTick(sn, sn.gen)
 	defer w.recoverNode(sn)

@@ -149,6 +149,7 @@ func (w *World) healAll() {
 	for _, sn := range w.nodes {
 		sn.disk.slowUntilNs = 0
 		sn.diskErr = nil
+		sn.flipUntil, sn.clientClogUntil = 0, 0
 		if sn.paused {
 			w.resume(sn, sn.gen)
 		}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"sluice/checker"
 	"sluice/sim"
@@ -47,6 +49,12 @@ func toChecker(h *sim.History) checker.History {
 // judge checks a history and describes every violation and every check
 // that could not finish (never a pass).
 func judge(h *sim.History) []string {
+	problems, _ := judgeResult(h)
+	return problems
+}
+
+// judgeResult is judge with the checker's result.
+func judgeResult(h *sim.History) ([]string, checker.Result) {
 	res := checker.Check(toChecker(h), checker.Options{})
 	var out []string
 	for _, v := range res.Violations {
@@ -60,7 +68,37 @@ func judge(h *sim.History) []string {
 	for _, u := range res.Unknown {
 		out = append(out, "check did not finish: "+u)
 	}
-	return out
+	return out, res
+}
+
+// visualize writes porcupine's HTML view of the failing window of every
+// partition porcupine rejected, into dir; it returns the files written.
+func visualize(h *sim.History, res checker.Result, dir string, seed uint64) ([]string, error) {
+	var files []string
+	seen := map[int32]bool{}
+	for _, v := range res.Violations {
+		if v.Anomaly != checker.Nonlinearizable || seen[v.Partition] {
+			continue
+		}
+		seen[v.Partition] = true
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return files, err
+		}
+		path := filepath.Join(dir, fmt.Sprintf("seed-%d-partition-%d.html", seed, v.Partition))
+		f, err := os.Create(path)
+		if err != nil {
+			return files, err
+		}
+		err = checker.Visualize(toChecker(h), v.Partition, checker.Options{}, f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return files, err
+		}
+		files = append(files, path)
+	}
+	return files, nil
 }
 
 func countOf(vs []checker.Violation, a checker.Anomaly) int {

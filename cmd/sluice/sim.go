@@ -19,7 +19,8 @@ func runSim(c *command, args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 60*time.Second, "virtual length of the fault phase")
 	nodes := fs.Int("nodes", 3, "brokers")
 	partitions := fs.Int("partitions", 6, "partitions of the workload topic")
-	faults := fs.Bool("faults", true, "inject faults (crashes, partitions, pauses, loss, clogs, skew)")
+	faults := fs.Bool("faults", true, "inject faults (crashes, partitions, pauses, loss, clogs, skew, disk errors)")
+	viz := fs.String("viz", "", "on a linearizability violation, write porcupine's HTML view of the failing window into this directory")
 	if status := parse(fs, args); status >= 0 {
 		return status
 	}
@@ -40,8 +41,8 @@ func runSim(c *command, args []string, stdout, stderr io.Writer) int {
 		cfg := sim.Config{Seed: s, Nodes: *nodes, Partitions: *partitions, DurationMs: duration.Milliseconds(), Faults: *faults}
 		t0 := time.Now()
 		r := sim.New(cfg).Run()
-		problems := append([]string(nil), r.Failures...)
-		problems = append(problems, judge(r.History)...)
+		found, res := judgeResult(r.History)
+		problems := append(append([]string(nil), r.Failures...), found...)
 		wall := time.Since(t0)
 		fmt.Fprintf(stdout, "[%d/%d] seed %d: %d sends, %d polls, %d crashes, %d partitions, %d disk faults, %.1fs virtual in %.1fs (%.0fx), trace %016x — %s\n",
 			i+1, len(list), s, r.Stats.Sends, r.Stats.Polls, r.Stats.Crashes, r.Stats.Partitions, r.Stats.DiskFaults,
@@ -49,6 +50,15 @@ func runSim(c *command, args []string, stdout, stderr io.Writer) int {
 		if len(problems) > 0 {
 			failed++
 			banner(stdout, s, cfgLine, problems)
+			if *viz != "" {
+				files, err := visualize(r.History, res, *viz, s)
+				for _, f := range files {
+					fmt.Fprintf(stdout, "porcupine view: %s\n", f)
+				}
+				if err != nil {
+					fmt.Fprintf(stderr, "sluice sim: visualization: %v\n", err)
+				}
+			}
 		}
 	}
 	fmt.Fprintf(stdout, "%d of %d seeds failed (%v)\n", failed, len(list), time.Since(start).Round(time.Millisecond))
