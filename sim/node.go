@@ -28,9 +28,9 @@ type simNode struct {
 	opening   bool
 	// clientClogUntil: client connections to this broker stall until then.
 	clientClogUntil int64
-	n            *node.Node // nil while down
-	gen          uint64     // bumped at every crash: events of an earlier life are void
-	rate         float64    // clock rate (tick skew)
+	n               *node.Node // nil while down
+	gen             uint64     // bumped at every crash: events of an earlier life are void
+	rate            float64    // clock rate (tick skew)
 	// paused: the process is stopped (SIGSTOP); inputs wait in held.
 	paused bool
 	held   []func()
