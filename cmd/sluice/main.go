@@ -33,7 +33,7 @@ var commands []*command
 func init() {
 	commands = []*command{
 		{name: "dev", summary: "run a 3-broker cluster in one process on 127.0.0.1:9092-9094", run: runDev},
-		{name: "serve", summary: "run one broker of a real cluster", run: notYet("cluster serving lands with issue 8")},
+		{name: "serve", summary: "run one broker of a multi-process cluster (raft between brokers over TCP)", run: runServe},
 		{name: "sim", summary: "run the deterministic simulator: seeds of a faulty world, every history checked", run: runSim},
 		{name: "bench", summary: "benchmark sluice against other logs", run: notYet("the benchmark driver lands with issue 11; storage benchmarks run with go test -bench (see README)")},
 		{name: "version", summary: "print the version", run: runVersion},

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"sluice/node"
+	broker "sluice/node/runtime"
+)
+
+// member is one broker of a served cluster: its Kafka address (what
+// clients are told) and its raft address (what brokers dial).
+type member struct {
+	id          int32
+	kafka, raft string
+}
+
+// parseBrokers reads "1=kafkaHost:port@raftHost:port,2=...".
+func parseBrokers(s string) ([]member, error) {
+	var out []member
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		idStr, rest, ok := strings.Cut(part, "=")
+		kafka, raft, ok2 := strings.Cut(rest, "@")
+		id, err := strconv.Atoi(idStr)
+		if !ok || !ok2 || err != nil || id <= 0 {
+			return nil, fmt.Errorf("bad broker %q: want ID=KAFKA_HOST:PORT@RAFT_HOST:PORT", part)
+		}
+		for _, a := range []string{kafka, raft} {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return nil, fmt.Errorf("bad broker %q: %v", part, err)
+			}
+		}
+		if slices.ContainsFunc(out, func(m member) bool { return m.id == int32(id) }) {
+			return nil, fmt.Errorf("broker %d listed twice", id)
+		}
+		out = append(out, member{id: int32(id), kafka: kafka, raft: raft})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no brokers listed")
+	}
+	return out, nil
+}
+
+// serveConfig is one broker process.
+type serveConfig struct {
+	id         int32
+	members    []member
+	clusterID  string
+	dataDir    string
+	partitions int
+	logger     *slog.Logger
+}
+
+// served is a running broker with its network.
+type served struct {
+	b   *broker.Broker
+	net *broker.TCPNet
+}
+
+func (s *served) stop() {
+	s.b.Stop()
+	s.net.Close()
+}
+
+// startServe starts one broker on the given Kafka and raft listeners.
+func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) {
+	var brokers []node.Broker
+	peers := map[uint64]string{}
+	for _, m := range cfg.members {
+		host, portStr, _ := net.SplitHostPort(m.kafka)
+		port, err := strconv.Atoi(portStr)
+		if err != nil {
+			return nil, fmt.Errorf("broker %d: bad port in %s", m.id, m.kafka)
+		}
+		brokers = append(brokers, node.Broker{ID: m.id, Host: host, Port: int32(port)})
+		if m.id != cfg.id {
+			peers[uint64(m.id)] = m.raft
+		}
+	}
+	id, err := broker.LoadIdentity(cfg.dataDir, cfg.id, cfg.clusterID)
+	if err != nil {
+		return nil, err
+	}
+	tn, err := broker.NewTCPNet(broker.TCPNetConfig{ID: uint64(cfg.id), ClusterID: cfg.clusterID, Incarnation: id.Incarnation,
+		Listener: raftLn, Peers: peers, Logger: cfg.logger.With("broker", cfg.id)})
+	if err != nil {
+		return nil, err
+	}
+	opts := broker.Options{ID: cfg.id, Brokers: brokers, Listener: kafkaLn, DataDir: cfg.dataDir, Logger: cfg.logger, Net: tn}
+	opts.Defaults.Partitions = int32(cfg.partitions)
+	b, err := broker.Start(opts, id)
+	if err != nil {
+		tn.Close()
+		return nil, err
+	}
+	return &served{b: b, net: tn}, nil
+}
+
+// runServe runs one broker of a multi-process cluster until SIGINT or
+// SIGTERM.
+func runServe(c *command, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet(c, stderr)
+	id := fs.Int("id", 0, "this broker's id (required; one of -brokers)")
+	brokersFlag := fs.String("brokers", "", "every broker: ID=KAFKA_ADDR@RAFT_ADDR,... (required; the same list on every broker)")
+	listen := fs.String("listen", "", "Kafka listen address (default: this broker's KAFKA_ADDR)")
+	raftListen := fs.String("raft-listen", "", "raft listen address (default: this broker's RAFT_ADDR)")
+	clusterID := fs.String("cluster-id", "", "the cluster's id (required; any string, the same on every broker; a data directory of another cluster is refused)")
+	dataDir := fs.String("data-dir", "", "this broker's data directory (required)")
+	partitions := fs.Int("partitions", 1, "partitions of auto-created topics (num.partitions)")
+	verbose := fs.Bool("v", false, "debug logging")
+	if status := parse(fs, args); status >= 0 {
+		return status
+	}
+	members, err := parseBrokers(*brokersFlag)
+	if err == nil && (*id <= 0 || *clusterID == "" || *dataDir == "") {
+		err = fmt.Errorf("-id, -brokers, -cluster-id and -data-dir are required")
+	}
+	var self member
+	if err == nil {
+		i := slices.IndexFunc(members, func(m member) bool { return m.id == int32(*id) })
+		if i < 0 {
+			err = fmt.Errorf("broker %d is not in -brokers", *id)
+		} else {
+			self = members[i]
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice serve: %v\n", err)
+		return exitUsage
+	}
+	if *listen == "" {
+		*listen = self.kafka
+	}
+	if *raftListen == "" {
+		*raftListen = self.raft
+	}
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	kafkaLn, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice serve: %v\n", err)
+		return 1
+	}
+	raftLn, err := net.Listen("tcp", *raftListen)
+	if err != nil {
+		kafkaLn.Close()
+		fmt.Fprintf(stderr, "sluice serve: %v\n", err)
+		return 1
+	}
+	s, err := startServe(serveConfig{id: int32(*id), members: members, clusterID: *clusterID, dataDir: *dataDir,
+		partitions: *partitions, logger: logger}, kafkaLn, raftLn)
+	if err != nil {
+		kafkaLn.Close()
+		raftLn.Close()
+		fmt.Fprintf(stderr, "sluice serve: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "sluice serve: broker %d serving Kafka on %s (advertised %s), raft on %s\n", *id, *listen, self.kafka, *raftListen)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	fmt.Fprintf(stdout, "sluice serve: broker %d stopping\n", *id)
+	s.stop()
+	return exitOK
+}
