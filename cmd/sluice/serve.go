@@ -95,7 +95,7 @@ func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) 
 		return nil, err
 	}
 	tn, err := broker.NewTCPNet(broker.TCPNetConfig{ID: uint64(cfg.id), ClusterID: cfg.clusterID, Incarnation: id.Incarnation,
-		Listener: raftLn, Peers: peers, Logger: cfg.logger.With("broker", cfg.id)})
+		Listener: raftLn, Peers: peers, Logger: cfg.logger})
 	if err != nil {
 		return nil, err
 	}
