@@ -20,5 +20,14 @@
 //     routing produce and fetch to them, long-polling fetches, timing out
 //     produce requests, and reopening partitions stopped by storage errors;
 //   - the leader table of DESIGN.md step 9, broadcast with the broker's
-//     incarnation, which also serves as its liveness beacon.
+//     incarnation, which also serves as its liveness beacon;
+//   - storage identity (DESIGN.md step 8, born.go): a broker started with
+//     Config.Join (a wiped disk) opens the metadata group, and every
+//     partition created before its storage was born, amnesic; its
+//     broadcast lists the groups where it is amnesic, and each group's
+//     leader — the metadata leader for the metadata group — re-adds it
+//     (learner under the new incarnation, then voter). The announcement is
+//     repeated until the re-add lands, so leader changes and restarts
+//     cannot lose it, and the partition ignores one for a member already
+//     re-added under that incarnation.
 package node

@@ -17,6 +17,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	pb "go.etcd.io/raft/v3/raftpb"
+
+	"sluice/transport"
 )
 
 func code(e *kerr.Error) int16 {
@@ -1750,4 +1753,22 @@ func TestFetchParkedAnsweredOnLeadershipLoss(t *testing.T) {
 		}
 	}
 	t.Fatalf("not answered; leadership lost at tick %d", lost)
+}
+
+// TestUnknownGroupMessagesDroppedAndCounted: raft messages for a group the
+// broker does not host never create it; they are dropped and counted.
+func TestUnknownGroupMessagesDroppedAndCounted(t *testing.T) {
+	c := newCluster(t, 1, 3)
+	c.waitController()
+	n := c.nodes[1]
+	before := n.Stats().UnknownGroupMsgs
+	g := transport.GroupID{TopicID: [16]byte{9, 9, 9}, Partition: 0}
+	m := &pb.Message{Type: pb.MsgHeartbeat.Enum(), From: new(uint64(2)), To: new(uint64(1)), Term: new(uint64(5))}
+	n.Receive(transport.Batch{From: 2, To: 1, Msgs: []transport.Envelope{{Group: g, Msg: m}}})
+	if got := n.Stats().UnknownGroupMsgs; got != before+1 {
+		t.Fatalf("UnknownGroupMsgs = %d, want %d", got, before+1)
+	}
+	if n.Replica(g) != nil {
+		t.Fatal("a message created a group")
+	}
 }

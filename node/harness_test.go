@@ -53,6 +53,8 @@ type cluster struct {
 	// rawRequests passes requests to Handle as given; by default they are
 	// encoded and decoded first, as the runtime decodes a frame.
 	rawRequests bool
+	// observe, if set, sees every batch a broker sends.
+	observe func(from int32, b transport.Batch)
 }
 
 type clusterOpt func(*Config)
@@ -172,6 +174,9 @@ func (c *cluster) process(id int32, out Output) bool {
 		c.takeResponse(id, r)
 	}
 	for _, b := range out.Batches {
+		if c.observe != nil {
+			c.observe(id, b)
+		}
 		c.recordBatch(b)
 		c.net.Node(uint64(id)).Send(b)
 	}

@@ -118,7 +118,7 @@ func (n *Node) applyMeta() error {
 					n.log.Error("skipping an undecodable metadata command", "offset", rb.FirstOffset+int64(r.OffsetDelta), "err", err)
 					continue
 				}
-				n.applyCommand(c)
+				n.applyCommand(c, rb.FirstOffset+int64(r.OffsetDelta))
 			}
 			n.metaOff = rb.FirstOffset + int64(rb.LastOffsetDelta) + 1
 		}
@@ -126,7 +126,8 @@ func (n *Node) applyMeta() error {
 	}
 }
 
-func (n *Node) applyCommand(c command) {
+// applyCommand applies the command at metadata offset off.
+func (n *Node) applyCommand(c command, off int64) {
 	id, err := parseTopicID(c.Topic.ID)
 	if err != nil {
 		n.log.Error("skipping a metadata command with a bad topic id", "op", c.Op, "topic", c.Topic.Name, "err", err)
@@ -143,7 +144,7 @@ func (n *Node) applyCommand(c command) {
 		n.topics.byName[t.Name] = &t
 		n.topics.byID[id] = &t
 		n.log.Info("topic created", "topic", t.Name, "id", t.ID, "partitions", len(t.Replicas))
-		n.hostPartitions(&t, 0)
+		n.hostPartitions(&t, 0, off)
 	case "delete":
 		t := n.topics.byID[id]
 		if t == nil {
@@ -164,14 +165,17 @@ func (n *Node) applyCommand(c command) {
 		from := len(t.Replicas)
 		t.Replicas = append(t.Replicas, c.Topic.Replicas...)
 		n.log.Info("partitions added", "topic", t.Name, "partitions", len(t.Replicas))
-		n.hostPartitions(t, from)
+		n.hostPartitions(t, from, off)
 	default:
 		n.log.Error("skipping an unknown metadata command", "op", c.Op)
 	}
 }
 
-// hostPartitions opens this broker's replicas of t's partitions from on.
-func (n *Node) hostPartitions(t *topicInfo, from int) {
+// hostPartitions opens this broker's replicas of t's partitions from on,
+// created by the metadata command at offset off: amnesic unless this
+// storage was born at or before off (born.go).
+func (n *Node) hostPartitions(t *topicInfo, from int, off int64) {
+	amnesic := !n.joined(off)
 	for i := from; i < len(t.Replicas); i++ {
 		reps := t.Replicas[i]
 		if !slices.Contains(reps, int32(n.self)) {
@@ -183,7 +187,7 @@ func (n *Node) hostPartitions(t *topicInfo, from int) {
 		}
 		slices.Sort(voters)
 		g := n.group(t, int32(i))
-		if _, err := n.host(g, t.Name, voters, reps[0] == int32(n.self)); err != nil {
+		if _, err := n.host(g, t.Name, voters, reps[0] == int32(n.self), amnesic); err != nil {
 			n.log.Error("cannot open a partition replica", "topic", t.Name, "partition", i, "err", err)
 		}
 	}

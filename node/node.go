@@ -35,9 +35,17 @@ type TopicDefaults struct {
 
 // Config configures one broker's node core.
 type Config struct {
-	ID          int32
-	ClusterID   string // Kafka's cluster id, reported in Metadata
+	ID        int32
+	ClusterID string // Kafka's cluster id, reported in Metadata
+	// Incarnation identifies this broker's storage; a new one is created
+	// with every new data directory and never reused (DESIGN.md step 8).
 	Incarnation [16]byte
+	// Join: this broker's storage is new but the cluster already exists (a
+	// wiped disk, or a replacement). Its replicas open amnesic — they never
+	// vote under the broker's old identity — until each group's leader
+	// re-adds them (born.go). It matters only for a data directory without
+	// state: once the broker has started, its directory remembers.
+	Join bool
 	// Brokers lists every broker of the cluster, this one included. Until
 	// the controller lands membership is static: the metadata group's
 	// voters are these brokers.
@@ -168,6 +176,9 @@ type hosted struct {
 	campaignAt   int64 // tick at which the designated first leader campaigns (0: none pending)
 	meta         bool  // the metadata group
 	hw           int64 // high watermark as last seen
+	// amnesic: opened without voters (born.go), so that an empty log does
+	// not bootstrap as a voter; voters stays the assignment.
+	amnesic bool
 }
 
 // Node is one broker's deterministic core.
@@ -180,19 +191,22 @@ type Node struct {
 	ticks int64
 
 	opening bool // replaying the metadata log in Open
+	stats   Stats
 	hosts   map[transport.GroupID]*hosted
 	order   []transport.GroupID // sorted keys of hosts
 	meta    *hosted
 	metaOff int64 // next metadata offset to apply
-	topics  topicTable
+	// born is the metadata offset at which this storage was born, or
+	// bornJoining (born.go).
+	born   int64
+	topics topicTable
 
 	leaders map[transport.GroupID]transport.LeaderInfo
 	// announce are leader-table entries changed since the last broadcast.
 	announce []transport.LeaderInfo
-	// peers: last tick each broker was heard from, and its incarnation.
-	heard        map[uint64]int64
-	incarnations map[uint64][16]byte
-	forward      []transport.Forward
+	// heard: last tick each broker was heard from.
+	heard   map[uint64]int64
+	forward []transport.Forward
 
 	nextID    uint64
 	produces  map[uint64]*pendingProduce // by partition request id
@@ -217,7 +231,7 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, log: cfg.Env.Log.With("broker", cfg.ID), self: uint64(cfg.ID),
 		hosts: map[transport.GroupID]*hosted{}, leaders: map[transport.GroupID]transport.LeaderInfo{},
-		heard: map[uint64]int64{}, incarnations: map[uint64][16]byte{},
+		heard:    map[uint64]int64{},
 		produces: map[uint64]*pendingProduce{}, acks0: map[uint64]*acks0{}, reads: map[uint64]*pendingFetch{}, readSlots: map[uint64]*fetchSlot{}, moved: map[transport.GroupID]bool{},
 		outBatch: map[uint64]*transport.Batch{},
 		topics:   newTopicTable(),
@@ -225,17 +239,24 @@ func Open(cfg Config) (*Node, error) {
 	if !slices.ContainsFunc(cfg.Brokers, func(b Broker) bool { return b.ID == cfg.ID }) {
 		return nil, fmt.Errorf("node: broker %d is not in the broker list", cfg.ID)
 	}
+	born, err := n.openBorn()
+	if err != nil {
+		return nil, err
+	}
+	n.born = born
 	var voters []uint64
 	for _, b := range cfg.Brokers {
 		voters = append(voters, uint64(b.ID))
 	}
 	slices.Sort(voters)
-	h, err := n.host(transport.MetadataGroup, "", voters, voters[0] == n.self)
+	// A joining broker opens the metadata group amnesic.
+	h, err := n.host(transport.MetadataGroup, "", voters, voters[0] == n.self, born == bornJoining)
 	if err != nil {
 		return nil, err
 	}
 	h.meta = true
 	n.meta = h
+	n.checkBorn() // re-added before a restart, but born not yet recorded
 	// Replay the metadata log: it hosts this broker's partitions.
 	n.opening = true
 	err = n.applyMeta()
@@ -243,7 +264,8 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.log.Info("broker started", "brokers", len(cfg.Brokers), "topics", len(n.topics.byName), "partitions", len(n.hosts)-1)
+	n.log.Info("broker started", "brokers", len(cfg.Brokers), "topics", len(n.topics.byName), "partitions", len(n.hosts)-1,
+		"joining", n.born == bornJoining)
 	return n, nil
 }
 
@@ -257,9 +279,12 @@ func (n *Node) groupDir(g transport.GroupID) string {
 
 // host opens (or creates) the replica of group g. campaign: on a fresh
 // log, this replica is the designated first leader and campaigns at once
-// instead of waiting out an election timeout.
-func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, campaign bool) (*hosted, error) {
-	h := &hosted{g: g, topic: topicName, voters: voters}
+// instead of waiting out an election timeout. amnesic: open it without
+// voters, so an empty log waits to be re-added instead of bootstrapping
+// (born.go).
+func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, campaign, amnesic bool) (*hosted, error) {
+	campaign = campaign && !amnesic
+	h := &hosted{g: g, topic: topicName, voters: voters, amnesic: amnesic}
 	// A new topic's partition: the other replicas open the group only when
 	// they apply the same metadata command, a tick or two later, and drop
 	// votes for a group they do not host yet; so the first replica waits
@@ -283,6 +308,9 @@ func (n *Node) partitionConfig(h *hosted) partition.Config {
 		ID: n.self, Group: h.g, Voters: h.voters,
 		ElectionTicks: n.cfg.ElectionTicks, HeartbeatTicks: n.cfg.HeartbeatTicks,
 		Incarnation: n.cfg.Incarnation,
+	}
+	if h.amnesic {
+		pc.Voters = nil // ignored anyway once the log holds state
 	}
 	if t := n.topics.byName[h.topic]; t != nil && !h.meta {
 		pc.MinInsyncReplicas = t.MinInsyncReplicas
@@ -374,6 +402,9 @@ func (n *Node) Tick(nowMs int64) {
 			}
 		}
 	}
+	if n.born == bornJoining {
+		n.checkBorn() // a failed write of the born file is retried
+	}
 	n.expireProduces()
 	n.expireFetches()
 	n.expireAdmin()
@@ -438,7 +469,10 @@ func (n *Node) Receive(b transport.Batch) {
 	for _, e := range b.Msgs {
 		h := n.hosts[e.Group]
 		if h == nil {
-			continue // a group this broker does not host (yet): never created from a message
+			// A group this broker does not host (yet): never created from a
+			// message, only from the metadata.
+			n.stats.UnknownGroupMsgs++
+			continue
 		}
 		if err := h.p.Step(e.Msg); err != nil {
 			n.log.Debug("step failed", "group", e.Group, "type", e.Msg.GetType(), "err", err)
@@ -464,22 +498,42 @@ func (n *Node) noteLeader(li transport.LeaderInfo) {
 	n.leaders[li.Group] = li
 }
 
-// noteIncarnation starts re-adding a broker whose disk was wiped, in every
-// group this broker leads that has it as a member.
+// noteIncarnation re-adds a broker whose replicas are amnesic (its storage
+// is new) in every such group this broker leads that assigns it a replica.
+// Amnesic replicas announce themselves on every broadcast until re-added,
+// so this is level-triggered: a new leader, or one that restarted, picks
+// the re-add up from the next announcement; partition.ReplaceIncarnation
+// ignores an announcement for a member already re-added under that
+// incarnation.
+//
+// A replica that still takes the announcing broker for its group's leader
+// wakes up: that broker lost its state and cannot lead, and a quiesced
+// follower would otherwise wait for it for ever (the broker is alive, so
+// node-level liveness never suspects it, and it never campaigns).
 func (n *Node) noteIncarnation(inc transport.Incarnation) {
-	old, known := n.incarnations[inc.Node]
-	n.incarnations[inc.Node] = inc.Incarnation
-	if !known || old == inc.Incarnation {
-		return
+	if inc.ClusterID != n.clusterID() {
+		return // a broker of another cluster: never re-added here
 	}
-	n.log.Info("broker announced a new storage incarnation; re-adding it", "peer", inc.Node)
-	for _, g := range n.order {
+	for _, g := range inc.Amnesic {
 		h := n.hosts[g]
-		if slices.Contains(h.voters, inc.Node) {
+		if h == nil {
+			continue
+		}
+		switch lead, _ := h.p.Leader(); {
+		case lead == inc.Node:
+			h.p.Wake()
+			h.dirty = true
+		case lead == n.self && slices.Contains(h.voters, inc.Node):
 			h.p.ReplaceIncarnation(inc.Node, inc.Incarnation)
 			h.dirty = true
 		}
 	}
+}
+
+func (n *Node) clusterID() [16]byte {
+	var cid [16]byte
+	copy(cid[:], n.cfg.ClusterID)
+	return cid
 }
 
 // Unreachable and SnapshotStatus pass the transport's reports to raft.
@@ -551,6 +605,7 @@ func (n *Node) readyPartition(h *hosted) {
 		n.moved[h.g] = true
 	}
 	if h.meta {
+		n.checkBorn() // before applying the commands that follow a re-add
 		if err := n.applyMeta(); err != nil {
 			n.log.Error("metadata apply failed", "err", err)
 		}
@@ -595,12 +650,18 @@ func (n *Node) broadcast() {
 		}
 	}
 	n.announce = lis
-	var cid [16]byte
-	copy(cid[:], n.cfg.ClusterID)
+	// Amnesic replicas ask their groups' leaders to re-add them.
+	var amnesic []transport.GroupID
+	for _, g := range n.order {
+		if n.hosts[g].p.Amnesic() {
+			amnesic = append(amnesic, g)
+		}
+	}
+	cid := n.clusterID()
 	for _, b := range n.cfg.Brokers {
 		if id := uint64(b.ID); id != n.self {
 			ob := n.batchTo(id)
-			ob.Incarnations = append(ob.Incarnations, transport.Incarnation{Node: n.self, ClusterID: cid, Incarnation: n.cfg.Incarnation})
+			ob.Incarnations = append(ob.Incarnations, transport.Incarnation{Node: n.self, ClusterID: cid, Incarnation: n.cfg.Incarnation, Amnesic: amnesic})
 		}
 	}
 }
@@ -697,3 +758,13 @@ func (n *Node) Replica(g transport.GroupID) *partition.Partition {
 	}
 	return nil
 }
+
+// Stats counts what the node dropped or refused.
+type Stats struct {
+	// UnknownGroupMsgs: raft messages for groups this broker does not host
+	// (a topic it has not learned of yet, or one deleted), dropped.
+	UnknownGroupMsgs uint64
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() Stats { return n.stats }

@@ -80,3 +80,84 @@ func TestWipedReplicaDoesNotVote(t *testing.T) {
 		t.Fatalf("wiped replica granted %d votes", amnesicVotes)
 	}
 }
+
+// A follower wiped while its leader stays: the leader still holds the old
+// follower's match index and sends heartbeats committing up to it, beyond
+// the wiped replica's empty log (raft would panic there). The re-add
+// records the new incarnation on every replica, persisted, so a late
+// announcement of the same incarnation does not start another re-add; a
+// learner added under an incarnation is promoted by whoever leads.
+func TestWipedFollowerLiveLeader(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	for id := uint64(1); id <= 10; id++ {
+		if r := c.send(id, makeBatch(1, "x", 1)); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	l := c.waitLeader()
+	wiped := l.cfg.ID%3 + 1
+	c.wipe(wiped)
+	for i := 0; i < 50; i++ {
+		c.tick()
+	}
+	w := c.parts[wiped]
+	if !w.Amnesic() || c.waitLeader() != l {
+		t.Fatalf("after the wipe: amnesic %v, leader %d (was %d)", w.Amnesic(), c.waitLeader().cfg.ID, l.cfg.ID)
+	}
+	if _, ok := w.RejoinedAt(); ok {
+		t.Fatal("an amnesic replica reports having rejoined")
+	}
+	inc := c.incarnation[wiped]
+	l.ReplaceIncarnation(wiped, inc)
+	for i := 0; i < 200 && (w.Amnesic() || len(l.ConfState().GetVoters()) != 3); i++ {
+		c.tick()
+	}
+	if w.Amnesic() || len(l.ConfState().GetVoters()) != 3 {
+		t.Fatalf("not re-added: amnesic %v, membership %v", w.Amnesic(), l.ConfState())
+	}
+	if at, ok := w.RejoinedAt(); !ok || at != 10 {
+		t.Fatalf("rejoined at %d (%v), want offset 10", at, ok)
+	}
+	for _, p := range []*Partition{l, w} {
+		if got, ok := p.memberIncarnation(wiped); !ok || got != inc {
+			t.Fatalf("replica %d records incarnation %x (%v) for %d, want %x", p.cfg.ID, got, ok, wiped, inc)
+		}
+	}
+	// A late announcement of the same incarnation is ignored.
+	for i := 0; i < 5; i++ {
+		c.tick()
+	}
+	l.ReplaceIncarnation(wiped, inc)
+	if len(l.readds) != 0 {
+		t.Fatalf("a stale announcement started a re-add: %+v", l.readds)
+	}
+	// Both survive a restart.
+	c.settle()
+	c.crash(wiped)
+	c.start(wiped)
+	if at, ok := c.parts[wiped].RejoinedAt(); !ok || at != 10 || c.parts[wiped].Amnesic() {
+		t.Fatalf("after a restart: rejoined at %d (%v), amnesic %v", at, ok, c.parts[wiped].Amnesic())
+	}
+	c.crash(l.cfg.ID)
+	c.start(l.cfg.ID)
+	if got, ok := c.parts[l.cfg.ID].memberIncarnation(wiped); !ok || got != inc {
+		t.Fatalf("after a restart the leader records %x (%v)", got, ok)
+	}
+	for i := 0; i < 50; i++ {
+		c.tick()
+	}
+	// A learner with a recorded incarnation is promoted by the leader,
+	// though no re-add was asked of it.
+	c.confChange(change(pb.ConfChangeRemoveNode, wiped))
+	nl := c.waitLeader()
+	if err := nl.ProposeConfChange(&pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{change(pb.ConfChangeAddLearnerNode, wiped)}, Context: inc[:]}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 200 && len(c.waitLeader().ConfState().GetVoters()) != 3; i++ {
+		c.tick()
+	}
+	if cs := c.waitLeader().ConfState(); len(cs.GetVoters()) != 3 || len(cs.GetLearners()) != 0 {
+		t.Fatalf("the learner was not promoted: %v", cs)
+	}
+	c.checkReplicasAgree()
+}

@@ -38,8 +38,13 @@
 //   - reads of whole batches below it; Fetch answers from the tail cache at
 //     once and hands cold reads out as a plan to execute off the loop;
 //   - membership changes (ConfChangeV2), leadership transfer, and the
-//     re-adding of wiped replicas, which never vote under their old
-//     identity;
+//     re-adding of wiped replicas (readd.go): an amnesic replica neither
+//     votes nor campaigns until its leader re-adds it as a learner under its
+//     new incarnation; every replica records the incarnation each member
+//     was re-added under, so a late announcement changes nothing and a new
+//     leader finishes a promotion its predecessor started;
+//   - a storage read error inside raft (which panics on it) stops the
+//     partition instead of crashing the broker (readerr.go);
 //   - compaction: a snapshot of the partition state at an index (never past
 //     the first entry retention keeps; the caller decides).
 //

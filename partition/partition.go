@@ -223,8 +223,17 @@ type Partition struct {
 	// amnesic: opened on an empty log as a joining replica; it answers no
 	// votes until a conf change adds it as a learner under its incarnation.
 	amnesic bool
-	// pendingAmnesia: the amnesic flag changed and must be persisted.
+	// rejoined: this replica was amnesic and was re-added under its
+	// incarnation; rejoinedAt is the offset of the first record after the
+	// conf change that did it.
+	rejoined   bool
+	rejoinedAt int64
+	// pendingAmnesia: the amnesia record changed and must be persisted.
 	pendingAmnesia bool
+	// members: the incarnation each member was last added under as a
+	// learner (readd.go); pendingMembers: changed, not yet persisted.
+	members        []memberInc
+	pendingMembers bool
 	// readds are replicas the leader is re-adding: remove, add as learner
 	// with their new incarnation, promote once caught up.
 	readds []readd
@@ -234,6 +243,8 @@ type Partition struct {
 	pendingConf *pb.ConfState
 	out         Output
 	err         error
+	// readErr: raft's Storage failed a read raft cannot survive (readerr.go).
+	readErr error
 }
 
 // Open starts a replica over log. An empty log is bootstrapped with
@@ -361,7 +372,13 @@ func (p *Partition) loadState() error {
 				return fmt.Errorf("partition: %v: applied state: %w", p.cfg.Group, err)
 			}
 		case stateAmnesic:
-			p.amnesic = len(s.Data) == 1 && s.Data[0] == 1
+			if err := p.decodeAmnesia(s.Data); err != nil {
+				return fmt.Errorf("partition: %v: %w", p.cfg.Group, err)
+			}
+		case stateMembers:
+			if err := p.decodeMembers(s.Data); err != nil {
+				return fmt.Errorf("partition: %v: %w", p.cfg.Group, err)
+			}
 		}
 	}
 	// A torn bootstrap or snapshot install can leave the snapshot without the
@@ -457,6 +474,7 @@ func (p *Partition) Err() error { return p.err }
 // Tick advances raft's logical clock; nowMs is the caller's clock, stamped
 // into proposals (the leader's reading is the replicated time).
 func (p *Partition) Tick(nowMs int64) {
+	defer p.recoverRead()
 	p.nowMs = nowMs
 	p.ticks++
 	if p.quiesced {
@@ -466,7 +484,12 @@ func (p *Partition) Tick(nowMs int64) {
 	if p.maybeQuiesce(); p.quiesced {
 		return
 	}
-	p.rn.Tick()
+	if !p.amnesic || planted("wiped-votes") {
+		// An amnesic replica never campaigns: its own vote is as void as
+		// the ones it would give (raft makes it a voter as soon as it
+		// installs a snapshot whose membership still lists its old self).
+		p.rn.Tick()
+	}
 	p.trackISR()
 	p.driveReadds()
 	if p.isLeader() && p.insync() < p.requiredReplicas() {
@@ -606,6 +629,7 @@ func (p *Partition) failWaitingAll() {
 
 // Step delivers a raft message from a peer.
 func (p *Partition) Step(m *pb.Message) error {
+	defer p.recoverRead()
 	if p.err != nil {
 		return p.err
 	}
@@ -618,11 +642,22 @@ func (p *Partition) Step(m *pb.Message) error {
 		return nil
 	}
 	if p.amnesic {
-		switch m.GetType() {
-		case pb.MsgVote, pb.MsgPreVote:
+		switch t := m.GetType(); {
+		case (t == pb.MsgVote || t == pb.MsgPreVote || t == pb.MsgTimeoutNow) && !planted("wiped-votes"):
 			// It lost what it voted and acknowledged before: its vote could
-			// elect a leader missing committed entries.
+			// elect a leader missing committed entries, and so could its
+			// campaign (a leadership transfer makes it campaign at once).
 			return nil
+		case t == pb.MsgHeartbeat:
+			// A leader that has not re-added it yet still holds its old
+			// self's match index, and a heartbeat's commit is that match:
+			// beyond this replica's log, where raft would panic (the log
+			// was lost, which is the point). Keep only the commit it can
+			// trust: none beyond what it has committed.
+			if c := p.rn.BasicStatus().HardState.GetCommit(); m.GetCommit() > c {
+				m = proto.Clone(m).(*pb.Message)
+				m.Commit = new(c)
+			}
 		}
 	}
 	// Answers to quiesce heartbeats stop here: raft would read their context
@@ -659,12 +694,19 @@ func (p *Partition) ReportSnapshot(id uint64, ok bool) {
 }
 
 // Campaign makes this replica try to become leader (tests, leadership
-// transfer).
-func (p *Partition) Campaign() error { return p.rn.Campaign() }
+// transfer). An amnesic replica never campaigns.
+func (p *Partition) Campaign() error {
+	defer p.recoverRead()
+	if p.amnesic {
+		return nil
+	}
+	return p.rn.Campaign()
+}
 
 // TransferLeadership asks raft to move leadership to a caught-up voter
 // (graceful shutdown, balancing).
 func (p *Partition) TransferLeadership(to uint64) {
+	defer p.recoverRead()
 	p.Wake()
 	p.rn.TransferLeader(to)
 }
@@ -675,6 +717,7 @@ func (p *Partition) ProposeConfChange(cc *pb.ConfChangeV2) error {
 	if !p.isLeader() {
 		return kerr.NotLeaderForPartition
 	}
+	defer p.recoverRead()
 	p.Wake()
 	return p.rn.ProposeConfChange(cc)
 }
@@ -698,6 +741,18 @@ func (p *Partition) Produce(req ProduceRequest) {
 	fail := func(err error) {
 		p.out.Results = append(p.out.Results, ProduceResult{ID: req.ID, BaseOffset: -1, Err: err})
 	}
+	proposed := false
+	defer func() {
+		if p.readErr == nil {
+			return
+		}
+		if v := recover(); v != nil {
+			p.stopOnRead()
+			if !proposed {
+				fail(fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err))
+			}
+		}
+	}()
 	if p.err != nil {
 		fail(fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err))
 		return
@@ -749,6 +804,7 @@ func (p *Partition) Produce(req ProduceRequest) {
 	}
 	pr.req.Batch = nil // proposed: the entry holds its own copy
 	p.proposals = append(p.proposals, pr)
+	proposed = true
 }
 
 // duplicate answers a retried batch already in the log at base: it shares

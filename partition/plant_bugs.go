@@ -9,7 +9,9 @@ package partition
 //   - "fetch-above-hw": the leader serves records up to its log end, above
 //     the high watermark;
 //   - "skip-truncate": a replica keeps its offsets when raft overwrites a
-//     conflicting suffix, so it stamps and serves wrong offsets.
+//     conflicting suffix, so it stamps and serves wrong offsets;
+//   - "wiped-votes": an amnesic replica (its disk was wiped) votes and
+//     campaigns as if it remembered its old votes and acknowledgements.
 //
 // The simulator's planted-bug tests set it and run seeds until the checker
 // catches the bug. Builds without the plantbugs tag have no such variable.

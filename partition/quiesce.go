@@ -74,7 +74,8 @@ func (p *Partition) maybeQuiesce() {
 // idle: a leader with everything replicated, committed and applied, and
 // nothing waiting.
 func (p *Partition) idle() bool {
-	if !p.isLeader() || len(p.proposals) > 0 || len(p.readds) > 0 || p.rn.HasReady() || !p.ownTermCommitted {
+	// A learner is being caught up (a re-add, readd.go): not idle.
+	if !p.isLeader() || len(p.proposals) > 0 || len(p.readds) > 0 || len(p.conf.GetLearners()) > 0 || p.rn.HasReady() || !p.ownTermCommitted {
 		return false
 	}
 	last, _ := p.log.LastIndex()

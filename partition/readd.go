@@ -4,10 +4,18 @@ package partition
 // member's acknowledgements and votes are void, so the leader removes it,
 // adds it back as a learner under its new incarnation (the conf change's
 // context), and promotes it once it has caught up. The replica itself
-// refuses to vote until it applies that learner change.
+// refuses to vote or campaign until it applies that learner change.
+//
+// Every replica records, from the learner changes it applies, the
+// incarnation each member was last added under (members, persisted with the
+// applied state). The leader uses it to tell a member that still needs
+// re-adding from one already re-added under the incarnation it announces
+// (an announcement can arrive late, or be replayed), and a leader elected
+// in the middle of a re-add uses it to finish promoting the learner.
 
 import (
-	"bytes"
+	"encoding/binary"
+	"fmt"
 	"slices"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -28,13 +36,34 @@ type readd struct {
 	proposedAt  int64 // tick when the current step was last proposed
 }
 
+// memberInc is the incarnation a member was last added under as a learner.
+type memberInc struct {
+	id  uint64
+	inc [16]byte
+}
+
 // readdRetryTicks: a step's conf change is proposed again if the membership
 // has not moved this long after (raft drops a conf change proposed while
 // another is pending, and a leader change can lose it).
 const readdRetryTicks = 20
 
-// ReplaceIncarnation starts re-adding replica id, which announced a new
-// storage incarnation. Only the leader acts on it; it is idempotent.
+// Amnesic reports whether this replica's storage is new to a group it may
+// have been a member of (opened on an empty log without voters): it votes
+// in no election and never campaigns until the leader re-adds it as a
+// learner under its incarnation.
+func (p *Partition) Amnesic() bool { return p.amnesic }
+
+// RejoinedAt is the offset of the first record after the conf change that
+// re-added this replica under its incarnation and so ended its amnesia;
+// ok is false while it is amnesic, or if it never was.
+func (p *Partition) RejoinedAt() (offset int64, ok bool) {
+	return p.rejoinedAt, p.rejoined
+}
+
+// ReplaceIncarnation starts re-adding replica id, which announced that it
+// is amnesic under incarnation (its storage is new). Only the leader acts
+// on it; it is idempotent, and a no-op for a member already re-added under
+// that incarnation (a late or replayed announcement).
 func (p *Partition) ReplaceIncarnation(id uint64, incarnation [16]byte) {
 	if !p.isLeader() || id == p.cfg.ID {
 		return
@@ -44,12 +73,36 @@ func (p *Partition) ReplaceIncarnation(id uint64, incarnation [16]byte) {
 			return
 		}
 	}
-	p.readds = append(p.readds, readd{id: id, incarnation: incarnation})
+	step := readdRemove
+	if inc, ok := p.memberIncarnation(id); ok && inc == incarnation {
+		switch {
+		case slices.Contains(p.conf.GetVoters(), id):
+			return // re-added and promoted already
+		case slices.Contains(p.conf.GetLearners(), id):
+			step = readdPromote // re-added, not yet promoted
+		}
+	}
+	p.readds = append(p.readds, readd{id: id, incarnation: incarnation, step: step})
 	p.Wake()
+}
+
+// resumeReadds makes a leader finish re-adds another leader started: a
+// learner added under an incarnation is promoted once caught up.
+func (p *Partition) resumeReadds() {
+	for _, id := range p.conf.GetLearners() {
+		inc, ok := p.memberIncarnation(id)
+		if !ok || slices.ContainsFunc(p.readds, func(r readd) bool { return r.id == id }) {
+			continue
+		}
+		p.readds = append(p.readds, readd{id: id, incarnation: inc, step: readdPromote})
+	}
 }
 
 // driveReadds advances each re-add by one conf change at a time.
 func (p *Partition) driveReadds() {
+	if len(p.conf.GetLearners()) > 0 && p.isLeader() {
+		p.resumeReadds()
+	}
 	if len(p.readds) == 0 {
 		return
 	}
@@ -81,13 +134,17 @@ func (p *Partition) driveReadds() {
 				Context: r.incarnation[:],
 			}
 		case readdPromote:
+			if isVoter {
+				r.step = readdPromote + 1 // done
+				continue
+			}
+			if !isLearner {
+				r.step, r.proposedAt = readdRemove, 0 // removed meanwhile: start over
+				continue
+			}
 			pr, ok := st.Progress[r.id]
 			if !ok || pr.Match < st.HardState.GetCommit() {
 				continue // still catching up
-			}
-			if _, voter := voters[r.id]; voter {
-				r.step = readdPromote + 1 // done
-				continue
 			}
 			cc = &pb.ConfChangeV2{Changes: []*pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode.Enum(), NodeId: new(r.id)}}}
 		}
@@ -103,16 +160,99 @@ func (p *Partition) driveReadds() {
 	p.readds = slices.DeleteFunc(p.readds, func(r readd) bool { return r.step > readdPromote })
 }
 
-// noteConfChange clears amnesia when this replica is added as a learner
+// noteConfChange records the incarnation of every member added as a
+// learner, and clears amnesia when this replica is added as a learner
 // under its own incarnation.
 func (p *Partition) noteConfChange(cc *pb.ConfChangeV2) {
-	if !p.amnesic || !bytes.Equal(cc.GetContext(), p.cfg.Incarnation[:]) {
+	if len(cc.GetContext()) != len(p.cfg.Incarnation) {
 		return
 	}
+	var inc [16]byte
+	copy(inc[:], cc.GetContext())
 	for _, c := range cc.GetChanges() {
-		if c.GetType() == pb.ConfChangeAddLearnerNode && c.GetNodeId() == p.cfg.ID {
-			p.amnesic = false
+		if c.GetType() != pb.ConfChangeAddLearnerNode {
+			continue
+		}
+		id := c.GetNodeId()
+		p.setMemberIncarnation(id, inc)
+		if id == p.cfg.ID && p.amnesic && inc == p.cfg.Incarnation {
+			// A conf change takes no offset: appliedNext is the offset of
+			// the first record after it.
+			p.amnesic, p.rejoined, p.rejoinedAt = false, true, p.appliedNext
 			p.pendingAmnesia = true
 		}
 	}
+}
+
+func (p *Partition) memberIncarnation(id uint64) ([16]byte, bool) {
+	if i, ok := slices.BinarySearchFunc(p.members, id, func(m memberInc, id uint64) int { return cmpU64(m.id, id) }); ok {
+		return p.members[i].inc, true
+	}
+	return [16]byte{}, false
+}
+
+func (p *Partition) setMemberIncarnation(id uint64, inc [16]byte) {
+	i, ok := slices.BinarySearchFunc(p.members, id, func(m memberInc, id uint64) int { return cmpU64(m.id, id) })
+	if ok {
+		if p.members[i].inc == inc {
+			return
+		}
+		p.members[i].inc = inc
+	} else {
+		p.members = slices.Insert(p.members, i, memberInc{id: id, inc: inc})
+	}
+	p.pendingMembers = true
+}
+
+// State records of amnesia and member incarnations (stateApplied and
+// stateAmnesic are in partition.go).
+const stateMembers uint8 = 3
+
+// encodeAmnesia is the amnesia record: the flag, then (once the replica
+// was re-added) the offset at which it rejoined.
+func (p *Partition) encodeAmnesia() []byte {
+	b := []byte{0}
+	if p.amnesic {
+		b[0] = 1
+	}
+	if p.rejoined {
+		b = binary.LittleEndian.AppendUint64(b, uint64(p.rejoinedAt))
+	}
+	return b
+}
+
+func (p *Partition) decodeAmnesia(b []byte) error {
+	switch len(b) {
+	case 1:
+		p.amnesic, p.rejoined, p.rejoinedAt = b[0] == 1, false, 0
+	case 9:
+		p.amnesic, p.rejoined, p.rejoinedAt = b[0] == 1, true, int64(binary.LittleEndian.Uint64(b[1:]))
+	default:
+		return fmt.Errorf("amnesia record of %d bytes", len(b))
+	}
+	return nil
+}
+
+// encodeMembers is the member incarnation record: (id u64 | incarnation)
+// per member, sorted by id.
+func (p *Partition) encodeMembers() []byte {
+	b := make([]byte, 0, len(p.members)*24)
+	for _, m := range p.members {
+		b = binary.LittleEndian.AppendUint64(b, m.id)
+		b = append(b, m.inc[:]...)
+	}
+	return b
+}
+
+func (p *Partition) decodeMembers(b []byte) error {
+	if len(b)%24 != 0 {
+		return fmt.Errorf("member incarnation record of %d bytes", len(b))
+	}
+	p.members = p.members[:0]
+	for ; len(b) > 0; b = b[24:] {
+		m := memberInc{id: binary.LittleEndian.Uint64(b)}
+		copy(m.inc[:], b[8:24])
+		p.members = append(p.members, m)
+	}
+	return nil
 }

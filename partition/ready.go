@@ -17,6 +17,24 @@ import (
 // peers, disk writes, and completed produce requests. Call it after every
 // input; the caller carries out the writes and reports each with WriteDone.
 func (p *Partition) Ready() Output {
+	p.drainRaft()
+	if p.err != nil {
+		p.failAll()
+	} else {
+		// Followers' acknowledgements move the high watermark too.
+		p.updateHW()
+		p.resolveAcks()
+		p.failDropped()
+	}
+	out := p.out
+	out.NeedsTick = !p.quiesced && p.err == nil
+	p.out = Output{}
+	return out
+}
+
+// drainRaft carries out raft's Readies until it has none.
+func (p *Partition) drainRaft() {
+	defer p.recoverRead()
 	for p.err == nil && p.rn.HasReady() {
 		rd := p.rn.Ready()
 		for _, m := range rd.Messages {
@@ -33,18 +51,6 @@ func (p *Partition) Ready() Output {
 			}
 		}
 	}
-	if p.err != nil {
-		p.failAll()
-	} else {
-		// Followers' acknowledgements move the high watermark too.
-		p.updateHW()
-		p.resolveAcks()
-		p.failDropped()
-	}
-	out := p.out
-	out.NeedsTick = !p.quiesced && p.err == nil
-	p.out = Output{}
-	return out
 }
 
 // storageAppend turns a MsgStorageAppend into a raftlog write, deriving each
@@ -93,21 +99,26 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		hs = &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
 	}
 	b := raftlog.Batch{Snapshot: m.GetSnapshot(), Entries: ents, Metas: metas, HardState: hs}
+	// The amnesia and member records go before the applied state: records
+	// are written in order, so a torn round that keeps the applied state
+	// keeps them too (the conf changes they derive from are not applied
+	// again after a restart), and one that loses the applied state replays
+	// those conf changes, which set them again.
+	if p.pendingAmnesia {
+		b.States = append(b.States, raftlog.State{Kind: stateAmnesic, Data: p.encodeAmnesia()})
+		p.pendingAmnesia = false
+	}
+	if p.pendingMembers {
+		b.States = append(b.States, raftlog.State{Kind: stateMembers, Data: p.encodeMembers()})
+		p.pendingMembers = false
+	}
 	if p.pendingState {
 		// The applied state and the conf state as of the applied index go
 		// together, so a restart passing Config.Applied sees the membership
 		// those entries produced.
-		b.States = []raftlog.State{{Kind: stateApplied, Data: p.appliedRecord()}}
+		b.States = append(b.States, raftlog.State{Kind: stateApplied, Data: p.appliedRecord()})
 		b.ConfState, p.pendingConf = p.pendingConf, nil
 		p.pendingState = false
-	}
-	if p.pendingAmnesia {
-		flag := []byte{0}
-		if p.amnesic {
-			flag[0] = 1
-		}
-		b.States = append(b.States, raftlog.State{Kind: stateAmnesic, Data: flag})
-		p.pendingAmnesia = false
 	}
 	r, err := p.log.Append(b)
 	if err != nil {
@@ -161,6 +172,7 @@ func (p *Partition) truncateMarks(index uint64) {
 // WriteDone reports a Write carried out. err stops the partition (fail-stop:
 // the log reopens from disk).
 func (p *Partition) WriteDone(w *Write, err error) {
+	defer p.recoverRead()
 	if err := p.log.Complete(w.Round, err); err != nil {
 		p.stop(err)
 		p.failAll()

@@ -7,7 +7,8 @@ package sim
 // can make progress between faults (the liveness phase checks that it
 // does once they stop) — except for the occasional blackout, when every
 // broker loses power together: with sync-before-ack nothing acknowledged
-// may be lost even then.
+// may be lost even then. A wipe replaces one broker's disk (wipe.go); the
+// broker counts as down until it has rejoined every group as a voter.
 
 func (w *World) scheduleNemesis() {
 	w.after(w.uniform(500e6, 2e9), func() {
@@ -22,7 +23,7 @@ func (w *World) scheduleNemesis() {
 func (w *World) down() int {
 	n := 0
 	for _, sn := range w.nodes {
-		if sn.n == nil || sn.paused || (sn.diskErr != nil && w.nowNs < sn.diskErrUntil) {
+		if sn.n == nil || sn.paused || (sn.diskErr != nil && w.nowNs < sn.diskErrUntil) || w.rejoining(sn) {
 			n++
 		}
 	}
@@ -32,7 +33,7 @@ func (w *World) down() int {
 func (w *World) nemesis() {
 	minority := (w.cfg.Nodes - 1) / 2
 	sn := w.nodes[w.rng.IntN(len(w.nodes))]
-	switch k := w.rng.IntN(14); k {
+	switch k := w.rng.IntN(15); k {
 	case 0, 1: // crash and restart
 		if w.down() < minority && sn.n != nil {
 			w.crash(sn, w.rng.IntN(3) > 0, w.uniform(100e6, 3e9))
@@ -74,6 +75,10 @@ func (w *World) nemesis() {
 	case 13: // client connections to one broker stall
 		w.record("client-clog", sn.id)
 		sn.clientClogUntil = w.nowNs + w.uniform(100e6, 3e9)
+	case 14: // wipe one broker's disk: it rejoins under a new incarnation
+		if w.down() < minority && sn.n != nil && !w.anyRejoining() {
+			w.wipe(sn, w.uniform(100e6, 2e9))
+		}
 	case 9: // blackout: every broker loses power at once; synced data must survive
 		if w.rng.IntN(3) == 0 {
 			w.record("blackout")

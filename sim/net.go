@@ -39,6 +39,7 @@ func (nw *network) link(from, to uint64) *link {
 
 func (nw *network) send(from *simNode, b transport.Batch) {
 	w := nw.w
+	w.checkVotes(from, b)
 	l := nw.link(b.From, b.To)
 	w.statMessages += len(b.Msgs)
 	if l.cut {
@@ -48,6 +49,7 @@ func (nw *network) send(from *simNode, b transport.Batch) {
 	}
 	if w.faulting && w.chance(l.loss) {
 		w.statDropped += len(b.Msgs)
+		nw.reportSnapshots(b, false)
 		return
 	}
 	nw.deliverLater(l, b)
@@ -86,8 +88,10 @@ func (nw *network) deliverLater(l *link, b transport.Batch) {
 	w.at(at, func() {
 		to := w.nodes[b.To-1]
 		if to.n == nil || l.cut {
+			nw.reportSnapshots(b, false)
 			return
 		}
+		defer nw.reportSnapshots(b, true)
 		w.record("deliver", b.From, b.To, uint64(len(b.Msgs)), uint64(len(b.Leaders)), uint64(len(b.Forwards)))
 		for _, e := range b.Msgs {
 			m := e.Msg
@@ -95,6 +99,21 @@ func (nw *network) deliverLater(l *link, b transport.Batch) {
 		}
 		w.receive(to, b)
 	})
+}
+
+// reportSnapshots tells the sender whether each snapshot in b arrived, as
+// transports do (transport.Mem on delivery, TCP when a connection drops): a
+// raft leader sends a follower nothing after a snapshot until it learns the
+// snapshot's fate, from this report or the follower's answer, which may be
+// lost too.
+func (nw *network) reportSnapshots(b transport.Batch, ok bool) {
+	for _, e := range b.Msgs {
+		if e.Msg.GetType() != raftpb.MsgSnap {
+			continue
+		}
+		from, g := nw.w.nodes[b.From-1], e.Group
+		nw.w.after(0, func() { nw.w.input(from, func() { from.n.SnapshotStatus(g, b.To, ok) }) })
+	}
 }
 
 // reportDropped tells the sender which groups lost messages, as the TCP

@@ -36,8 +36,12 @@ type simNode struct {
 	held   []func()
 
 	incarnation [16]byte
-	disk        disk
-	members     []node.Broker
+	// join: the disk was wiped; the broker starts with node.Config.Join.
+	join bool
+	// wiped: the last wipe, for the identity check (wipe.go).
+	wiped   *wipeState
+	disk    disk
+	members []node.Broker
 }
 
 // brokers lists the cluster as clients see it.
@@ -55,10 +59,23 @@ func (w *World) start(sn *simNode) {
 	sn.opening = true
 	defer func() { sn.opening = false }()
 	n, err := node.Open(node.Config{
-		ID: int32(sn.id), ClusterID: "sim-cluster", Incarnation: sn.incarnation, Brokers: sn.members,
+		ID: int32(sn.id), ClusterID: "sim-cluster", Incarnation: sn.incarnation, Join: sn.join, Brokers: sn.members,
 		FS: sn.fs, Dir: "data", Env: e, SegmentBytes: 1 << 20, TickMs: w.cfg.TickMs,
 	})
 	if err != nil {
+		if sn.diskErr != nil && w.nowNs < sn.diskErrUntil {
+			// The disk refuses writes (a blackout restarted the broker
+			// during its disk fault): the process exits, and its supervisor
+			// starts it again once the fault is over.
+			w.record("start-failed", sn.id)
+			gen := sn.gen
+			w.at(sn.diskErrUntil+w.uniform(10e6, 100e6), func() {
+				if sn.gen == gen && sn.n == nil {
+					w.start(sn)
+				}
+			})
+			return
+		}
 		// A node that cannot open its disk is a storage invariant broken:
 		// crashes only lose unsynced data.
 		w.fail("node %d cannot reopen its disk: %v", sn.id, err)

@@ -24,7 +24,9 @@ func (w *World) checkReplicas() {
 			if _, ok := groups[pi.Group]; !ok {
 				order = append(order, pi.Group)
 			}
-			if p := sn.n.Replica(pi.Group); p != nil && p.Err() == nil {
+			// An amnesic replica (a wiped broker not yet re-added) holds
+			// at most a prefix it is still receiving: nothing to compare.
+			if p := sn.n.Replica(pi.Group); p != nil && p.Err() == nil && !p.Amnesic() {
 				groups[pi.Group] = append(groups[pi.Group], p)
 			}
 		}

@@ -243,7 +243,7 @@ func (w *World) liveness(deadlineNs int64) {
 
 func (w *World) stats() Stats {
 	return Stats{Events: w.statEvents, Messages: w.statMessages, Dropped: w.statDropped, Writes: w.statWrites,
-		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets, DiskFaults: w.statDiskFaults, WriteBytes: w.statWriteBytes,
+		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets, DiskFaults: w.statDiskFaults, Wipes: w.statWipes, WriteBytes: w.statWriteBytes,
 		Sends: len(w.hist.Sends), Polls: len(w.hist.Polls)}
 }
 
@@ -266,6 +266,7 @@ func (w *World) linkKeys() [][2]uint64 {
 // describePartition says what every replica of partition p looks like.
 func (w *World) describePartition(p int32) string {
 	var b strings.Builder
+	b.WriteString(w.describeWipes())
 	for _, sn := range w.nodes {
 		if sn.n == nil {
 			fmt.Fprintf(&b, "[broker %d down]", sn.id)
@@ -273,8 +274,12 @@ func (w *World) describePartition(p int32) string {
 		}
 		for _, pi := range sn.n.Partitions() {
 			if pi.Topic == w.topic && pi.Group.Partition == p {
-				fmt.Fprintf(&b, "[broker %d: leader %d term %d hw %d (valid %v) leo %d isr %v quiesced %v err %v]",
-					sn.id, pi.Leader, pi.Term, pi.HighWater, pi.HWValid, pi.LogEnd, pi.ISR, pi.Quiesced, pi.Err)
+				amnesic := false
+				if r := sn.n.Replica(pi.Group); r != nil {
+					amnesic = r.Amnesic()
+				}
+				fmt.Fprintf(&b, "[broker %d: leader %d term %d hw %d (valid %v) leo %d isr %v quiesced %v amnesic %v err %v]",
+					sn.id, pi.Leader, pi.Term, pi.HighWater, pi.HWValid, pi.LogEnd, pi.ISR, pi.Quiesced, amnesic, pi.Err)
 			}
 		}
 	}

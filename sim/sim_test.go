@@ -89,3 +89,26 @@ func TestFirstDifference(t *testing.T) {
 		}
 	}
 }
+
+// Runs with disk wipes: each wiped broker rejoins under a new incarnation,
+// never votes before its groups re-add it (the simulator's identity check),
+// is a voter of every group again by the end of the liveness phase, and
+// every acknowledged record is read.
+func TestRunWipes(t *testing.T) {
+	runs := 0
+	for seed := uint64(1); seed <= 40 && runs < 3; seed++ {
+		r := New(Config{Seed: seed, DurationMs: 10000, Faults: true}).Run()
+		if r.Stats.Wipes == 0 {
+			continue
+		}
+		runs++
+		for _, f := range r.Failures {
+			t.Errorf("seed %d: %s", seed, f)
+		}
+		t.Logf("seed %d: stats %+v", seed, r.Stats)
+		quickCheck(t, r.History)
+	}
+	if runs < 3 {
+		t.Fatalf("only %d of 40 seeds wiped a disk", runs)
+	}
+}

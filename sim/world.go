@@ -34,8 +34,8 @@ type Config struct {
 	// ProduceRate and FetchRate are operations per virtual second, across
 	// all clients (defaults 1,000 each).
 	ProduceRate, FetchRate int
-	// Faults turns the nemesis on (crashes, partitions, pauses, loss,
-	// clogs, tick skew).
+	// Faults turns the nemesis on (crashes, disk wipes, partitions,
+	// pauses, loss, clogs, tick skew).
 	Faults bool
 	// Progress, if set, is called every virtual second with the time.
 	Progress func(nowMs int64)
@@ -123,8 +123,8 @@ type World struct {
 	batchSeq int
 	setupNs  int64
 
-	statWriteBytes, statFileBytes, statFiles                                                                               int64
-	statEvents, statMessages, statDropped, statWrites, statCrashes, statPartitions, statPauses, statResets, statDiskFaults int
+	statWriteBytes, statFileBytes, statFiles                                                                                          int64
+	statEvents, statMessages, statDropped, statWrites, statCrashes, statPartitions, statPauses, statResets, statDiskFaults, statWipes int
 
 	topic    string
 	faulting bool // the nemesis is active
@@ -221,9 +221,9 @@ type Result struct {
 
 // Stats counts what happened.
 type Stats struct {
-	Events, Messages, Dropped, Writes, Crashes, Partitions, Pauses, Resets, DiskFaults int
-	WriteBytes                                                                         int64
-	Sends, Polls                                                                       int
+	Events, Messages, Dropped, Writes, Crashes, Partitions, Pauses, Resets, DiskFaults, Wipes int
+	WriteBytes                                                                                int64
+	Sends, Polls                                                                              int
 }
 
 // Run runs the world: setup, the fault phase, then the liveness phase. It
@@ -254,6 +254,7 @@ func (w *World) Run() (res Result) {
 	w.faulting = false
 	w.healAll()
 	w.liveness(end + w.cfg.LivenessMs*1e6)
+	w.awaitRejoined(end + w.cfg.LivenessMs*1e6)
 	w.checkReplicas()
 	w.stopped = true
 	w.record("draws", w.draws)

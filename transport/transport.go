@@ -62,13 +62,16 @@ type LeaderInfo struct {
 	ISR    []uint64
 }
 
-// Incarnation announces a broker's storage identity (DESIGN.md step 8). A
-// group leader that sees a new incarnation of a member removes the old member
-// and re-adds it as a learner, because a wiped disk must not vote.
+// Incarnation announces a broker's storage identity (DESIGN.md step 8),
+// with the groups in which its replica is amnesic: its storage is new (a
+// wiped disk, a replacement), so it must not vote until re-added. The leader
+// of each such group removes the old member and re-adds it as a learner
+// under Incarnation, because a wiped disk must not vote.
 type Incarnation struct {
 	Node        uint64
 	ClusterID   [16]byte
 	Incarnation [16]byte
+	Amnesic     []GroupID
 }
 
 // Forward asks the receiver, if it leads Group, to propose Data there. The
@@ -102,6 +105,7 @@ const (
 	leaderInfoOverheadBytes  = 16 + 4 + 8 + 8 + 4
 	isrMemberBytes           = 8
 	incarnationOverheadBytes = 8 + 16 + 16
+	groupIDBytes             = 16 + 4
 	forwardOverheadBytes     = 16 + 4 + 4
 )
 
@@ -119,7 +123,10 @@ func (b Batch) SizeBytes() int {
 	for _, f := range b.Forwards {
 		n += forwardOverheadBytes + len(f.Data)
 	}
-	return n + incarnationOverheadBytes*len(b.Incarnations)
+	for _, inc := range b.Incarnations {
+		n += incarnationOverheadBytes + groupIDBytes*len(inc.Amnesic)
+	}
+	return n
 }
 
 // empty reports whether b carries nothing.

@@ -61,6 +61,7 @@ type serveConfig struct {
 	clusterID  string
 	dataDir    string
 	partitions int
+	join       bool
 	logger     *slog.Logger
 }
 
@@ -99,7 +100,8 @@ func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) 
 	if err != nil {
 		return nil, err
 	}
-	opts := broker.Options{ID: cfg.id, Brokers: brokers, Listener: kafkaLn, DataDir: cfg.dataDir, Logger: cfg.logger, Net: tn}
+	opts := broker.Options{ID: cfg.id, Brokers: brokers, Listener: kafkaLn, DataDir: cfg.dataDir, Logger: cfg.logger, Net: tn,
+		Join: cfg.join}
 	opts.Defaults.Partitions = int32(cfg.partitions)
 	b, err := broker.Start(opts, id)
 	if err != nil {
@@ -120,6 +122,8 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 	clusterID := fs.String("cluster-id", "", "the cluster's id (required; any string, the same on every broker; a data directory of another cluster is refused)")
 	dataDir := fs.String("data-dir", "", "this broker's data directory (required)")
 	partitions := fs.Int("partitions", 1, "partitions of auto-created topics (num.partitions)")
+	join := fs.Bool("join", false, "the data directory is new but the cluster exists (a wiped disk or a replaced broker): "+
+		"join as new storage, which votes only once the cluster has re-added it; ignored if the directory has data")
 	verbose := fs.Bool("v", false, "debug logging")
 	if status := parse(fs, args); status >= 0 {
 		return status
@@ -164,7 +168,7 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	s, err := startServe(serveConfig{id: int32(*id), members: members, clusterID: *clusterID, dataDir: *dataDir,
-		partitions: *partitions, logger: logger}, kafkaLn, raftLn)
+		partitions: *partitions, join: *join, logger: logger}, kafkaLn, raftLn)
 	if err != nil {
 		kafkaLn.Close()
 		raftLn.Close()

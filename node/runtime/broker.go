@@ -43,6 +43,10 @@ type Options struct {
 	IdleTimeout time.Duration
 	// FS overrides the real file system (tests).
 	FS vfs.FS
+	// Join: the data directory is new but the cluster already exists (a
+	// wiped disk, a replacement): node.Config.Join. The identity passed to
+	// Start must then carry a new incarnation.
+	Join bool
 }
 
 func (o Options) withDefaults() Options {
@@ -134,7 +138,7 @@ func Start(opts Options, id Identity) (*Broker, error) {
 	n, err := node.Open(node.Config{
 		ID: opts.ID, ClusterID: id.ClusterID, Incarnation: id.Incarnation, Brokers: opts.Brokers,
 		FS: opts.FS, Dir: opts.DataDir, Env: env.Env{Clock: e.Clock, Rand: e.Rand, Log: opts.Logger},
-		SegmentBytes: opts.SegmentBytes, TickMs: opts.TickMs, Defaults: opts.Defaults,
+		SegmentBytes: opts.SegmentBytes, TickMs: opts.TickMs, Defaults: opts.Defaults, Join: opts.Join,
 	})
 	if err != nil {
 		return nil, err

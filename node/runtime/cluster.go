@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"sluice/node"
+	"sluice/raftlog/vfs"
 )
 
 // identityFile records, in a broker's data directory, the cluster it
@@ -138,6 +139,11 @@ type Cluster struct {
 	clusterID string
 	members   []node.Broker
 	brokers   []*Broker
+	// existed: the data directory held a cluster before StartDev (its
+	// cluster_id file); started: every broker has been started once. Either
+	// means the cluster exists, so a broker directory without state is a
+	// wiped disk that must join, never bootstrap.
+	existed, started bool
 }
 
 // StartDev starts an in-process cluster and waits until it has a
@@ -160,11 +166,11 @@ func StartDev(opts DevOptions) (*Cluster, error) {
 	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
 		return nil, err
 	}
-	cid, err := devClusterID(opts.DataDir)
+	cid, existed, err := devClusterID(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, net: NewLocalNet(), clusterID: cid, brokers: make([]*Broker, opts.Brokers)}
+	c := &Cluster{opts: opts, net: NewLocalNet(), clusterID: cid, brokers: make([]*Broker, opts.Brokers), existed: existed}
 	lns := make([]net.Listener, opts.Brokers)
 	for i := range lns {
 		port := 0
@@ -192,6 +198,7 @@ func StartDev(opts DevOptions) (*Cluster, error) {
 			return nil, err
 		}
 	}
+	c.started = true
 	if err := c.WaitReady(30 * time.Second); err != nil {
 		c.Stop()
 		return nil, err
@@ -199,18 +206,19 @@ func StartDev(opts DevOptions) (*Cluster, error) {
 	return c, nil
 }
 
-// devClusterID reads or creates the cluster id of a dev data directory.
-func devClusterID(dir string) (string, error) {
+// devClusterID reads or creates the cluster id of a dev data directory;
+// existed reports that it was there already.
+func devClusterID(dir string) (cid string, existed bool, err error) {
 	path := filepath.Join(dir, "cluster_id")
 	b, err := os.ReadFile(path)
 	if err == nil {
-		return string(b), nil
+		return string(b), true, nil
 	}
 	if !errors.Is(err, os.ErrNotExist) {
-		return "", err
+		return "", false, err
 	}
-	cid := NewClusterID()
-	return cid, writeFileSync(path, []byte(cid))
+	cid = NewClusterID()
+	return cid, false, writeFileSync(path, []byte(cid))
 }
 
 func (c *Cluster) brokerDir(i int) string {
@@ -219,17 +227,44 @@ func (c *Cluster) brokerDir(i int) string {
 
 func (c *Cluster) start(i int, ln net.Listener) error {
 	dir := c.brokerDir(i)
-	id, err := LoadIdentity(dir, int32(i+1), c.clusterID)
+	join := c.joining(i)
+	var id Identity
+	var err error
+	if join {
+		// Its disk was wiped (or the directory deleted): new storage under a
+		// new incarnation, never the old one, which the cluster's groups may
+		// already have re-added once.
+		c.opts.Logger.Warn("broker data directory has no state but the cluster exists; joining as new storage",
+			"broker", i+1, "data_dir", dir)
+		id, err = createIdentity(dir, int32(i+1), c.clusterID)
+	} else {
+		id, err = LoadIdentity(dir, int32(i+1), c.clusterID)
+	}
 	if err != nil {
 		return err
 	}
 	b, err := Start(Options{ID: int32(i + 1), Brokers: c.members, Listener: ln, DataDir: dir,
-		Logger: c.opts.Logger, Defaults: c.opts.Defaults, TickMs: c.opts.TickMs, Net: c.net}, id)
+		Logger: c.opts.Logger, Defaults: c.opts.Defaults, TickMs: c.opts.TickMs, Net: c.net, Join: join}, id)
 	if err != nil {
 		return err
 	}
 	c.brokers[i] = b
 	return nil
+}
+
+// joining reports whether broker i must start with Join: the cluster exists
+// (and some other broker has state), but its directory has none.
+func (c *Cluster) joining(i int) bool {
+	fs := vfs.OS()
+	if !c.existed && !c.started || node.HasState(fs, c.brokerDir(i)) {
+		return false
+	}
+	for j := range c.brokers {
+		if j != i && node.HasState(fs, c.brokerDir(j)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Bootstrap is the comma-separated list of broker addresses.

@@ -41,7 +41,8 @@ package tcp
 //	                  raftpb.Message, protobuf (length bytes)
 //	    leader   ×n   topic id [16] | partition i32 | term u64 | leader u64 |
 //	                  isr count u32 | isr u64 × count
-//	    incarnation×n node u64 | cluster id [16] | incarnation [16]
+//	    incarnation×n node u64 | cluster id [16] | incarnation [16] |
+//	                  amnesic count u32 | (topic id [16] | partition i32) × count
 //	    forward  ×n   topic id [16] | partition i32 | length u32 | data
 //	  The body ends exactly after the last item. Batch boundaries carry no
 //	  meaning: a sender may merge the batches queued for a peer into one
@@ -87,7 +88,7 @@ import (
 
 const (
 	helloMagic      = "SLTP"
-	protocolVersion = 1
+	protocolVersion = 2 // 2: an incarnation lists the groups where its node is amnesic
 	helloBytes      = 56
 
 	statusOK       = 0
@@ -106,7 +107,7 @@ const (
 	msgHeaderBytes     = groupBytes + 4
 	leaderFixedBytes   = groupBytes + 8 + 8 + 4
 	isrMemberBytes     = 8
-	incarnationBytes   = 8 + 16 + 16
+	incarnationBytes   = 8 + 16 + 16 + 4 // without its amnesic groups
 	forwardHeaderBytes = groupBytes + 4
 	chunkHeaderBytes   = 4 + groupBytes + 4 + 4
 
@@ -369,13 +370,17 @@ func (e *encoder) appendBatch(b *transport.Batch, tooLarge func(transport.Envelo
 		e.counts[1]++
 	}
 	for _, inc := range b.Incarnations {
-		if !e.room(incarnationBytes) {
+		if !e.room(incarnationBytes + groupBytes*len(inc.Amnesic)) {
 			skipped++
 			continue
 		}
 		e.buf = binary.BigEndian.AppendUint64(e.buf, inc.Node)
 		e.buf = append(e.buf, inc.ClusterID[:]...)
 		e.buf = append(e.buf, inc.Incarnation[:]...)
+		e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(len(inc.Amnesic)))
+		for _, g := range inc.Amnesic {
+			e.appendGroup(g)
+		}
 		e.counts[2]++
 	}
 	for _, f := range b.Forwards {
@@ -593,7 +598,21 @@ func decodeBatch(body []byte, from, to uint64) (transport.Batch, error) {
 		b.Incarnations = make([]transport.Incarnation, 0, nIncs)
 	}
 	for range nIncs {
-		b.Incarnations = append(b.Incarnations, transport.Incarnation{Node: d.u64(), ClusterID: d.id16(), Incarnation: d.id16()})
+		inc := transport.Incarnation{Node: d.u64(), ClusterID: d.id16(), Incarnation: d.id16()}
+		n := uint64(d.u32())
+		if n > uint64(len(d.b))/groupBytes {
+			return transport.Batch{}, malformed("incarnation of node %d: %d amnesic groups in %d bytes", inc.Node, n, len(d.b))
+		}
+		if n > 0 {
+			inc.Amnesic = make([]transport.GroupID, n)
+			for i := range inc.Amnesic {
+				inc.Amnesic[i] = d.group()
+			}
+		}
+		if d.err != nil {
+			return transport.Batch{}, d.err
+		}
+		b.Incarnations = append(b.Incarnations, inc)
 	}
 	if nFwds > 0 {
 		b.Forwards = make([]transport.Forward, 0, nFwds)

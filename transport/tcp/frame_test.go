@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"reflect"
@@ -74,8 +75,11 @@ func fullBatchSized(from, to uint64, bigBytes int) transport.Batch {
 			{Group: g1, Term: 3, Leader: from, ISR: []uint64{from, to}},
 			{Group: g2, Term: 1 << 40, Leader: 0},
 		},
-		Incarnations: []transport.Incarnation{{Node: from, ClusterID: [16]byte{9, 9}, Incarnation: [16]byte{1, 2, 3}}},
-		Forwards:     []transport.Forward{{Group: transport.MetadataGroup, Data: []byte("create topic t")}, {Group: g3, Data: []byte{}}},
+		Incarnations: []transport.Incarnation{
+			{Node: from, ClusterID: [16]byte{9, 9}, Incarnation: [16]byte{1, 2, 3}},
+			{Node: from, ClusterID: [16]byte{9, 9}, Incarnation: [16]byte{4}, Amnesic: []transport.GroupID{transport.MetadataGroup, g2}},
+		},
+		Forwards: []transport.Forward{{Group: transport.MetadataGroup, Data: []byte("create topic t")}, {Group: g3, Data: []byte{}}},
 	}
 }
 
@@ -305,7 +309,7 @@ func TestMalformed(t *testing.T) {
 	}{
 		{"length below 2", []byte{0, 0, 0, 1, 1}, "frame length 1"},
 		{"length above bound", binary.BigEndian.AppendUint32(nil, DefaultMaxFrameBytes+1), "frame length"},
-		{"version", func() []byte { b := bytes.Clone(valid); b[4] = 2; return b }(), "frame version 2"},
+		{"version", func() []byte { b := bytes.Clone(valid); b[4] = protocolVersion + 1; return b }(), fmt.Sprintf("frame version %d", protocolVersion+1)},
 		{"kind", frame(9, nil), "frame kind 9"},
 		{"short counts", frame(kindBatch, []byte{0, 0, 1}), "bytes needed"},
 		{"counts beyond body", frame(kindBatch, batchBody([4]uint32{1 << 31, 0, 0, 0})), "need"},

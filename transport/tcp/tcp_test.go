@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -170,7 +171,7 @@ func TestSendAndDeliver(t *testing.T) {
 	// First comes the dialer's incarnation.
 	inc := <-n2.got
 	want := transport.Incarnation{Node: 1, ClusterID: clusterA, Incarnation: [16]byte{1}}
-	if inc.From != 1 || inc.To != 2 || len(inc.Incarnations) != 1 || inc.Incarnations[0] != want {
+	if inc.From != 1 || inc.To != 2 || len(inc.Incarnations) != 1 || !reflect.DeepEqual(inc.Incarnations[0], want) {
 		t.Fatalf("first delivery %+v, want the incarnation %+v", inc, want)
 	}
 
