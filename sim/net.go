@@ -8,13 +8,12 @@ import (
 
 // link is the directed network path between two brokers.
 type link struct {
-	cut        bool    // partitioned: everything is dropped (and reported, as a broken TCP connection is)
-	loss, dup  float64 // probabilities per batch
-	latLoNs    int64
-	latHiNs    int64
-	clogUntil  int64 // clogged: deliveries wait until then
-	stale      []transport.Batch
-	lastArrive int64
+	cut       bool    // partitioned: everything is dropped (and reported, as a broken TCP connection is)
+	loss, dup float64 // probabilities per batch
+	latLoNs   int64
+	latHiNs   int64
+	clogUntil int64 // clogged: deliveries wait until then
+	stale     []transport.Batch
 }
 
 // network carries batches between brokers with per-link latency, loss,

@@ -46,14 +46,8 @@ func toChecker(h *sim.History) checker.History {
 	return out
 }
 
-// judge checks a history and describes every violation and every check
-// that could not finish (never a pass).
-func judge(h *sim.History) []string {
-	problems, _ := judgeResult(h)
-	return problems
-}
-
-// judgeResult is judge with the checker's result.
+// judgeResult checks a history and describes every violation and every
+// check that could not finish (never a pass), with the checker's result.
 func judgeResult(h *sim.History) ([]string, checker.Result) {
 	res := checker.Check(toChecker(h), checker.Options{})
 	var out []string

@@ -38,6 +38,12 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 	}
 }
 
+// judge describes a history's violations.
+func judge(h *sim.History) []string {
+	problems, _ := judgeResult(h)
+	return problems
+}
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i > 0 {
 		return s[:i]

@@ -26,14 +26,13 @@ type conn struct {
 
 	slots chan struct{} // in-flight bound: one token per unanswered request
 
-	mu      sync.Mutex
-	corr    map[uint64]int32 // seq -> correlation id
-	ready   map[uint64]node.Response
-	next    uint64 // next seq to write
-	wake    chan struct{}
-	done    chan struct{}
-	closing bool
-	once    sync.Once
+	mu    sync.Mutex
+	corr  map[uint64]int32 // seq -> correlation id
+	ready map[uint64]node.Response
+	next  uint64 // next seq to write
+	wake  chan struct{}
+	done  chan struct{}
+	once  sync.Once
 }
 
 func newConn(b *Broker, id uint64, nc net.Conn) *conn {
