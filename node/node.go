@@ -310,7 +310,9 @@ func (n *Node) partitionConfig(h *hosted) partition.Config {
 		Incarnation: n.cfg.Incarnation,
 	}
 	if h.amnesic {
-		pc.Voters = nil // ignored anyway once the log holds state
+		// Also on a log that holds state: a replica opened amnesic whose
+		// log lost its amnesia record opens amnesic again.
+		pc.Voters = nil
 	}
 	if t := n.topics.byName[h.topic]; t != nil && !h.meta {
 		pc.MinInsyncReplicas = t.MinInsyncReplicas

@@ -161,3 +161,58 @@ func TestWipedFollowerLiveLeader(t *testing.T) {
 	}
 	c.checkReplicasAgree()
 }
+
+// A replica opened without voters was created amnesic, so its log must
+// hold the amnesia record or the proof that it rejoined. A log holding
+// neither lost the record (a recovery that took a damaged read for a torn
+// tail drops the state records a segment begins with): the replica must
+// open amnesic again, not as the voter its snapshot's membership lists,
+// and vote only once re-added.
+func TestLostAmnesiaRecordReopensAmnesic(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	for id := uint64(1); id <= 5; id++ {
+		if r := c.send(id, makeBatch(1, "x", 1)); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	l := c.waitLeader()
+	lost := uint64(3)
+	if l.cfg.ID == lost {
+		lost = 2
+	}
+	other := 6 - l.cfg.ID - lost
+	// lost's log holds the group's state and no amnesia record; reopened
+	// without voters, as its broker opens a replica it must treat as amnesic.
+	c.crash(lost)
+	c.joining[lost] = true
+	c.start(lost)
+	if !c.parts[lost].Amnesic() {
+		t.Fatal("a replica opened without voters on a log without its amnesia record is not amnesic")
+	}
+	votes := 0
+	c.observe = func(m *pb.Message) {
+		if m.GetFrom() == lost && !m.GetReject() &&
+			(m.GetType() == pb.MsgVoteResp || m.GetType() == pb.MsgPreVoteResp) && c.parts[lost].Amnesic() {
+			votes++
+		}
+	}
+	c.crash(l.cfg.ID)
+	for i := 0; i < 100; i++ {
+		c.tick()
+	}
+	if c.parts[other].isLeader() || votes > 0 {
+		t.Fatalf("replica %d voted (%d grants) before it was re-added", lost, votes)
+	}
+	// A re-add under its incarnation ends the amnesia.
+	c.start(l.cfg.ID)
+	c.waitLeader().ReplaceIncarnation(lost, c.incarnation[lost])
+	for i := 0; i < 200 && (c.parts[lost].Amnesic() || len(c.waitLeader().ConfState().GetVoters()) != 3); i++ {
+		c.tick()
+	}
+	if c.parts[lost].Amnesic() {
+		t.Fatal("the replica was never re-added")
+	}
+	if _, ok := c.parts[lost].RejoinedAt(); !ok {
+		t.Fatal("the re-added replica does not record that it rejoined")
+	}
+}

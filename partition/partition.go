@@ -53,7 +53,9 @@ type Config struct {
 	// Incarnation is this broker's storage incarnation, created with its
 	// data directory (DESIGN.md step 8). A replica that opens an empty log
 	// without voters is amnesic (new, or its disk was wiped): it never votes
-	// until the leader re-adds it under this incarnation.
+	// until the leader re-adds it under this incarnation. Reopened without
+	// voters, a replica whose log records neither its amnesia nor its
+	// re-add is amnesic again (the record was lost).
 	Incarnation [16]byte
 }
 
@@ -266,6 +268,14 @@ func Open(cfg Config, log *raftlog.Log) (*Partition, error) {
 	}
 	if err := p.loadState(); err != nil {
 		return nil, err
+	}
+	if len(cfg.Voters) == 0 && !p.amnesic && !p.rejoined {
+		// Opened without voters, the replica was created amnesic; its log
+		// holds neither the amnesia record nor proof that it rejoined, so
+		// the record was lost (a recovery that took damage for a torn tail
+		// drops the state records). Amnesic again is safe: a re-add costs
+		// availability, a forgotten amnesia a vote under an old identity.
+		p.amnesic, p.pendingAmnesia = true, true
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:                        cfg.ID,
