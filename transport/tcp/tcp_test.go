@@ -340,10 +340,15 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	if b := n2b.next(t); b.Msgs[0].Msg.GetIndex() != 3 {
 		t.Fatalf("received %v after the restart", b.Msgs[0].Msg)
 	}
+	// Announcements arrive on broker 2's connection to broker 1, which may
+	// finish its handshake a moment after Connected reports both ways.
 	var incs []transport.Incarnation
-	for len(n1.got) > 0 {
-		incs = append(incs, (<-n1.got).Incarnations...)
-	}
+	waitFor(t, "both incarnations", func() bool {
+		for len(n1.got) > 0 {
+			incs = append(incs, (<-n1.got).Incarnations...)
+		}
+		return len(incs) >= 2
+	})
 	if len(incs) != 2 || incs[0].Incarnation != [16]byte{2} || incs[1].Incarnation != [16]byte{0xee} {
 		t.Fatalf("broker 1 learned incarnations %+v, want broker 2's old then new", incs)
 	}
