@@ -550,3 +550,56 @@ func TestTornTailAboveWatermark(t *testing.T) {
 		f.checkConsistent()
 	})
 }
+
+// TestTransientReadErrorAtRecoveryKeepsTail: a bit flipped on one read of
+// the last frame during recovery (a flaky bus, not the disk) must not be
+// taken for a torn tail: recovery reads it again and keeps every record.
+func TestTransientReadErrorAtRecoveryKeepsTail(t *testing.T) {
+	f := newFaultLog(t, Options{})
+	for range 5 {
+		f.commit(3)
+	}
+	last := f.l.last
+	hs, _, err := f.l.InitialState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit := hs.GetCommit()
+	f.l.Close()
+	var seg string
+	var size int64
+	names, err := f.mem.List(faultDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if strings.HasSuffix(n, ".seg") {
+			seg = n // the newest segment sorts last
+		}
+	}
+	if size, err = f.mem.Stat(faultDir + "/" + seg); err != nil {
+		t.Fatal(err)
+	}
+	target := size - 5 // inside the last frame
+	flipped := false
+	f.setRule(vfs.RuleFunc(func(op vfs.Op) vfs.Injection {
+		if flipped || op.Kind != vfs.OpRead || !strings.HasSuffix(op.Path, seg) ||
+			target < op.Off || target >= op.Off+int64(op.Len) {
+			return vfs.Injection{}
+		}
+		flipped = true
+		return vfs.Injection{Flip: true, FlipBit: uint64(8*(target-op.Off) + 3)}
+	}))
+	f.open()
+	if !flipped {
+		t.Fatal("no read of the last frame was injected")
+	}
+	if f.l.last != last {
+		t.Fatalf("recovered up to entry %d, want %d: a transient read error cut the tail", f.l.last, last)
+	}
+	if hs, _, err := f.l.InitialState(); err != nil || hs.GetCommit() != commit {
+		t.Fatalf("recovered hard state commit %d (%v), want %d: a transient read error cut the tail", hs.GetCommit(), err, commit)
+	}
+	f.setRule(nil)
+	f.checkConsistent()
+}

@@ -343,6 +343,18 @@ func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err er
 	}
 	for {
 		pos, fr, err := sc.next()
+		if errors.Is(err, errInvalidFrame) {
+			// A frame that does not decode is a torn write, or a read that
+			// went wrong on the way from the disk (a bit flipped on the
+			// bus). Read it once more before cutting the log there: a torn
+			// write reads the same again, and cutting durable records on a
+			// transient error would lose them (a hard state among them).
+			if again, aerr := newScanner(s.f, s.gen, pos); aerr == nil {
+				if apos, afr, err2 := again.next(); err2 == nil && apos == pos {
+					sc, fr, err = again, afr, nil
+				}
+			}
+		}
 		if err != nil {
 			if errors.Is(err, errInvalidFrame) {
 				s.size = pos
