@@ -159,12 +159,11 @@ func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first 
 	}
 	batches, plan, err := h.p.Fetch(s.rp.FetchOffset, limit)
 	if err != nil {
-		if code := errCode(err); code == kerr.NotLeaderForPartition.Code {
+		code := errCode(err)
+		if code == kerr.NotLeaderForPartition.Code {
 			n.fetchLeaderHint(pf, s)
-			return code
-		} else {
-			return code
 		}
+		return code
 	}
 	if plan != nil {
 		n.nextID++

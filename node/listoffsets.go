@@ -34,20 +34,11 @@ func (n *Node) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 }
 
 func (n *Node) listOffset(req *kmsg.ListOffsetsRequest, t *topicInfo, rp kmsg.ListOffsetsRequestTopicPartition, op *kmsg.ListOffsetsResponseTopicPartition) int16 {
-	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas) {
-		return kerr.UnknownTopicOrPartition.Code
-	}
-	h := n.hosts[n.group(t, rp.Partition)]
-	if h == nil || h.leader != n.self {
-		return kerr.NotLeaderForPartition.Code
-	}
-	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, h.term); code != 0 {
+	h, code := n.leaderReplica(t, rp.Partition, rp.CurrentLeaderEpoch)
+	if code != 0 {
 		return code
 	}
 	p := h.p
-	if p.Err() != nil {
-		return kerr.KafkaStorageError.Code
-	}
 	op.LeaderEpoch = int32(h.term)
 	switch ts := rp.Timestamp; {
 	case ts == -2 || ts == -4:
@@ -85,4 +76,24 @@ func (n *Node) listOffset(req *kmsg.ListOffsetsRequest, t *topicInfo, rp kmsg.Li
 		op.OldStyleOffsets = []int64{op.Offset}
 	}
 	return 0
+}
+
+// leaderReplica is this broker's replica of t's partition p if it leads it
+// at the client's current leader epoch (-1: unchecked) and its storage is
+// healthy; otherwise the error code to answer.
+func (n *Node) leaderReplica(t *topicInfo, p int32, epoch int32) (*hosted, int16) {
+	if t == nil || p < 0 || int(p) >= len(t.Replicas) {
+		return nil, kerr.UnknownTopicOrPartition.Code
+	}
+	h := n.hosts[n.group(t, p)]
+	if h == nil || h.leader != n.self {
+		return nil, kerr.NotLeaderForPartition.Code
+	}
+	if code := checkLeaderEpoch(epoch, h.term); code != 0 {
+		return nil, code
+	}
+	if h.p.Err() != nil {
+		return nil, kerr.KafkaStorageError.Code
+	}
+	return h, 0
 }

@@ -10,7 +10,6 @@ package node
 // (ReplicaID ≥ 0) requests — replication is raft's.
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -31,18 +30,9 @@ func (n *Node) handleOffsetForLeaderEpoch(req *kmsg.OffsetForLeaderEpochRequest)
 }
 
 func (n *Node) epochEnd(t *topicInfo, rp kmsg.OffsetForLeaderEpochRequestTopicPartition, op *kmsg.OffsetForLeaderEpochResponseTopicPartition) int16 {
-	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas) {
-		return kerr.UnknownTopicOrPartition.Code
-	}
-	h := n.hosts[n.group(t, rp.Partition)]
-	if h == nil || h.leader != n.self {
-		return kerr.NotLeaderForPartition.Code
-	}
-	if code := checkLeaderEpoch(rp.CurrentLeaderEpoch, h.term); code != 0 {
+	h, code := n.leaderReplica(t, rp.Partition, rp.CurrentLeaderEpoch)
+	if code != 0 {
 		return code
-	}
-	if h.p.Err() != nil {
-		return kerr.KafkaStorageError.Code
 	}
 	op.LeaderEpoch, op.EndOffset = h.p.OffsetForLeaderEpoch(rp.LeaderEpoch)
 	return 0

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"sluice/node"
@@ -153,7 +155,7 @@ func (cn *conn) reset() {
 	for s := range cn.calls {
 		seqs = append(seqs, s)
 	}
-	sortU64(seqs)
+	slices.Sort(seqs)
 	for _, s := range seqs {
 		cl := cn.calls[s]
 		if !cl.settled {
@@ -173,17 +175,9 @@ func (w *World) resetConns(sn *simNode) {
 			ids = append(ids, id)
 		}
 	}
-	sortU64(ids)
+	slices.Sort(ids)
 	for _, id := range ids {
 		cn := w.conns[id]
 		w.after(w.uniform(50_000, 500_000), cn.reset)
-	}
-}
-
-func sortU64(s []uint64) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
 	}
 }

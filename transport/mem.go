@@ -143,7 +143,7 @@ func (m *Mem) send(from uint64, b Batch) {
 	size := b.SizeBytes()
 	if l.cut || len(l.queue) >= m.maxQueueBatches || l.sizeBytes+size > m.maxQueueBytes {
 		l.dropped++
-		reportDropped(m.reporter(from), b)
+		ReportDropped(m.reporter(from), b)
 		return
 	}
 	// Copy the slices: the sender may reuse them once Send returns.
@@ -241,7 +241,7 @@ func (m *Mem) Drop(from, to uint64) int {
 	// consistent network.
 	l.queue, l.sizeBytes = nil, 0
 	l.dropped += uint64(len(batches))
-	reportDropped(m.reporter(from), batches...)
+	ReportDropped(m.reporter(from), batches...)
 	return len(batches)
 }
 

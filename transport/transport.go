@@ -184,10 +184,10 @@ type Reporter interface {
 	SnapshotStatus(group GroupID, node uint64, ok bool)
 }
 
-// reportDropped tells r that batches were dropped: Unreachable once per group
+// ReportDropped tells r that batches were dropped: Unreachable once per group
 // (in order of first appearance) and SnapshotStatus(false) per MsgSnap. A nil
 // r discards the reports.
-func reportDropped(r Reporter, batches ...Batch) {
+func ReportDropped(r Reporter, batches ...Batch) {
 	if r == nil {
 		return
 	}

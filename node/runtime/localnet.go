@@ -3,8 +3,6 @@ package runtime
 import (
 	"sync"
 
-	"go.etcd.io/raft/v3/raftpb"
-
 	"sluice/transport"
 )
 
@@ -51,20 +49,6 @@ func (s localSender) Send(b transport.Batch) {
 		return
 	}
 	if src != nil {
-		reportDropped(src, b)
-	}
-}
-
-// reportDropped tells the sender's loop which groups lost a message.
-func reportDropped(r transport.Reporter, b transport.Batch) {
-	seen := map[transport.GroupID]bool{}
-	for _, e := range b.Msgs {
-		if !seen[e.Group] {
-			seen[e.Group] = true
-			r.Unreachable(e.Group, b.To)
-		}
-		if e.Msg.GetType() == raftpb.MsgSnap {
-			r.SnapshotStatus(e.Group, b.To, false)
-		}
+		transport.ReportDropped(src, b)
 	}
 }
