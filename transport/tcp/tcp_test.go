@@ -212,13 +212,13 @@ func TestRefusesAnotherCluster(t *testing.T) {
 	waitFor(t, "refusals", func() bool {
 		return n1.tr.Stats().RefusedHandshakes >= 2 && n2.tr.Stats().RefusedHandshakes >= 2
 	})
+	// The counter moves before the dialer logs, so wait for the lines too
+	// (waitFor fails the test if they never come).
 	for _, n := range []*testNode{n1, n2} {
-		if !strings.Contains(n.logs.String(), "refused a broker of another cluster") {
-			t.Errorf("broker %d did not log its refusal:\n%s", n.id, n.logs)
-		}
-		if !strings.Contains(n.logs.String(), "belongs to cluster") {
-			t.Errorf("broker %d did not log being refused:\n%s", n.id, n.logs)
-		}
+		waitFor(t, fmt.Sprintf("broker %d logging its refusal and being refused", n.id), func() bool {
+			s := n.logs.String()
+			return strings.Contains(s, "refused a broker of another cluster") && strings.Contains(s, "belongs to cluster")
+		})
 	}
 	if n1.tr.Connected(2) || n2.tr.Connected(1) {
 		t.Fatal("brokers of two clusters connected")
@@ -282,17 +282,30 @@ func TestQueueFullDropsAndReports(t *testing.T) {
 		t.Fatalf("a full queue reported %q", ev)
 	}
 
-	// The queue is full and stays full: a batch at least as large as the
-	// filler is dropped whole, each group reported once, each MsgSnap failed.
+	// The queue is full: a batch at least as large as the filler is
+	// dropped whole, each group reported once, each MsgSnap failed. (The
+	// kernel may still take a little more of the stream meanwhile, making
+	// room for a probe or two; an accepted probe reports nothing.)
 	probe := transport.Batch{From: 1, To: 2, Msgs: []transport.Envelope{
 		{Group: g1, Msg: app(1, 2, 2, 16<<10)},
 		{Group: g2, Msg: snap(1, 2, 10)},
 		{Group: g1, Msg: msg(raftpb.MsgHeartbeat, 1, 2, 0)},
 	}}
-	n1.tr.Send(probe)
 	want := []string{"unreachable " + g1.String() + " 2", "unreachable " + g2.String() + " 2", "snapshot " + g2.String() + " 2 ok=false"}
-	if ev := n1.rec.take(); !slices.Equal(ev, want) {
-		t.Fatalf("dropping %d messages reported\n%s\nwant\n%s", len(probe.Msgs), strings.Join(ev, "\n"), strings.Join(want, "\n"))
+	accepted := 0
+	for ; ; accepted++ {
+		if accepted > 1000 {
+			t.Fatal("the full queue kept accepting probes")
+		}
+		n1.tr.Send(probe)
+		ev := n1.rec.take()
+		if len(ev) == 0 {
+			continue
+		}
+		if !slices.Equal(ev, want) {
+			t.Fatalf("dropping %d messages reported\n%s\nwant\n%s", len(probe.Msgs), strings.Join(ev, "\n"), strings.Join(want, "\n"))
+		}
+		break
 	}
 	dropped := n1.tr.Stats().BatchesDropped
 
@@ -301,14 +314,24 @@ func TestQueueFullDropsAndReports(t *testing.T) {
 	c.Close()
 	waitFor(t, "the failure", func() bool { return !n1.tr.Connected(2) })
 	want = []string{"unreachable " + g1.String() + " 2", "unreachable " + g3.String() + " 2", "snapshot " + g3.String() + " 2 ok=false"}
+	snaps := uint64(1)
+	if accepted > 0 { // a queued probe's snapshot is lost too
+		want = append(want, "unreachable "+g2.String()+" 2", "snapshot "+g2.String()+" 2 ok=false")
+		snaps = uint64(1 + accepted)
+	}
+	// The lost queue is reported after the connection is marked down.
+	waitFor(t, "the losses reported", func() bool { return n1.rec.len() >= len(want) })
 	ev := n1.rec.take()
 	slices.Sort(ev)
 	slices.Sort(want)
+	if accepted > 1 { // several queued probes: a snapshot report each
+		ev = slices.Compact(ev)
+	}
 	if !slices.Equal(ev, want) {
 		t.Fatalf("a broken connection reported\n%s\nwant\n%s", strings.Join(ev, "\n"), strings.Join(want, "\n"))
 	}
 	s := n1.tr.Stats()
-	if s.BatchesDropped <= dropped+1 || s.SnapshotsDropped != 1 {
+	if s.BatchesDropped <= dropped+1 || s.SnapshotsDropped != snaps {
 		t.Fatalf("stats after the failure: %+v", s)
 	}
 }
@@ -430,10 +453,10 @@ func TestSendWithoutConnection(t *testing.T) {
 		t.Fatalf("unknown peer reported %q", ev)
 	}
 	n1.tr.Send(transport.Batch{From: 1, To: 2}) // nothing: ignored
-	waitFor(t, "a failed dial", func() bool { return n1.tr.Stats().DialFailures > 0 })
-	if !strings.Contains(n1.logs.String(), "cannot reach peer") {
-		t.Fatalf("no log line:\n%s", n1.logs)
-	}
+	// The counter moves before the line is logged: wait for both.
+	waitFor(t, "a failed dial, logged", func() bool {
+		return n1.tr.Stats().DialFailures > 0 && strings.Contains(n1.logs.String(), "cannot reach peer")
+	})
 	if s := n1.tr.Stats(); s.BatchesDropped != 2 {
 		t.Fatalf("stats %+v", s)
 	}
