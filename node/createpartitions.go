@@ -44,6 +44,9 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 		case t == nil:
 			fail(kerr.UnknownTopicOrPartition, "")
 			continue
+		case t.Name == OffsetsTopic:
+			fail(kerr.InvalidRequest, "adding partitions to "+OffsetsTopic+" would move every group's coordinator")
+			continue
 		case int(rt.Count) <= len(t.Replicas):
 			fail(kerr.InvalidPartitions, "the topic already has that many partitions or more")
 			continue

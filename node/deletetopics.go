@@ -53,6 +53,10 @@ func (n *Node) handleDeleteTopics(r Request, req *kmsg.DeleteTopicsRequest) {
 		case t == nil:
 			ot.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			continue
+		case t.Name == OffsetsTopic:
+			ot.ErrorCode = kerr.InvalidRequest.Code
+			ot.ErrorMessage = kmsg.StringPtr("the internal topic " + OffsetsTopic + " cannot be deleted")
+			continue
 		}
 		name := t.Name
 		ot.Topic, ot.TopicID = &name, t.id

@@ -19,13 +19,23 @@ var served = map[int16]versionRange{
 	1:  {4, 18}, // Fetch
 	2:  {1, 11}, // ListOffsets
 	3:  {0, 13}, // Metadata
+	8:  {2, 10}, // OffsetCommit
+	9:  {1, 10}, // OffsetFetch
 	10: {0, 6},  // FindCoordinator
+	11: {0, 9},  // JoinGroup
+	12: {0, 4},  // Heartbeat
+	13: {0, 5},  // LeaveGroup
+	14: {0, 5},  // SyncGroup
+	15: {0, 6},  // DescribeGroups
+	16: {0, 5},  // ListGroups
 	18: {0, 5},  // ApiVersions
 	19: {2, 7},  // CreateTopics
 	20: {1, 6},  // DeleteTopics
 	22: {0, 5},  // InitProducerId
 	23: {2, 4},  // OffsetForLeaderEpoch
 	37: {0, 3},  // CreatePartitions
+	42: {0, 3},  // DeleteGroups
+	47: {0, 0},  // OffsetDelete
 }
 
 // Served reports whether this broker answers key at version v; the runtime
@@ -67,6 +77,26 @@ func (n *Node) Handle(r Request) {
 		n.respond(r, n.handleOffsetForLeaderEpoch(req))
 	case *kmsg.CreatePartitionsRequest:
 		n.handleCreatePartitions(r, req)
+	case *kmsg.JoinGroupRequest:
+		n.handleJoinGroup(r, req)
+	case *kmsg.SyncGroupRequest:
+		n.handleSyncGroup(r, req)
+	case *kmsg.HeartbeatRequest:
+		n.handleHeartbeat(r, req)
+	case *kmsg.LeaveGroupRequest:
+		n.handleLeaveGroup(r, req)
+	case *kmsg.OffsetCommitRequest:
+		n.handleOffsetCommit(r, req)
+	case *kmsg.OffsetFetchRequest:
+		n.respond(r, n.handleOffsetFetch(req))
+	case *kmsg.DescribeGroupsRequest:
+		n.respond(r, n.handleDescribeGroups(req))
+	case *kmsg.ListGroupsRequest:
+		n.respond(r, n.handleListGroups(req))
+	case *kmsg.DeleteGroupsRequest:
+		n.handleDeleteGroups(r, req)
+	case *kmsg.OffsetDeleteRequest:
+		n.handleOffsetDelete(r, req)
 	default:
 		n.respond(r, unsupported(r))
 	}

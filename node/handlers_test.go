@@ -1372,6 +1372,8 @@ func TestUnsupportedVersion(t *testing.T) {
 		{"CreateTopics v1", 19, 1, 1},
 		{"DeleteTopics v0", 20, 0, 1},
 		{"OffsetForLeaderEpoch v1", 23, 1, 1},
+		{"OffsetCommit v1", 8, 1, 1},
+		{"OffsetFetch v0", 9, 0, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if Served(tc.key, tc.version) {
@@ -1399,14 +1401,14 @@ func TestUnsupportedVersion(t *testing.T) {
 		})
 	}
 	// An API the broker does not serve at all, with a top-level error code.
-	jg := kmsg.NewPtrJoinGroupRequest()
-	jg.Version, jg.Group = 5, "g"
-	r := c.await(c.handle(1, jg), 5)
-	resp, ok := r.Msg.(*kmsg.JoinGroupResponse)
+	da := kmsg.NewPtrDescribeACLsRequest()
+	da.Version = 1
+	r := c.await(c.handle(1, da), 5)
+	resp, ok := r.Msg.(*kmsg.DescribeACLsResponse)
 	if !ok {
-		t.Fatalf("JoinGroup answered %T", r.Msg)
+		t.Fatalf("DescribeACLs answered %T", r.Msg)
 	}
-	checkCode(t, "JoinGroup", resp.ErrorCode, kerr.UnsupportedVersion)
+	checkCode(t, "DescribeACLs", resp.ErrorCode, kerr.UnsupportedVersion)
 }
 
 // sampleRequest is a small valid request of key at version v, naming topic
@@ -1441,6 +1443,30 @@ func sampleRequest(key, v int16, tid [16]byte) kmsg.Request {
 		*r = *offsetForEpochReq(v, "t", 0, 1, -1)
 	case *kmsg.CreatePartitionsRequest:
 		*r = *createPartitionsReq(true, "t", 3, nil)
+	case *kmsg.OffsetCommitRequest:
+		r.Group, r.Generation = "g", -1
+		r.Topics = []kmsg.OffsetCommitRequestTopic{{Topic: "t", TopicID: tid, Partitions: []kmsg.OffsetCommitRequestTopicPartition{{Partition: 0, Offset: 1, LeaderEpoch: -1}}}}
+	case *kmsg.OffsetFetchRequest:
+		r.Group = "g"
+		r.Topics = []kmsg.OffsetFetchRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+		r.Groups = []kmsg.OffsetFetchRequestGroup{{Group: "g", MemberEpoch: -1, Topics: []kmsg.OffsetFetchRequestGroupTopic{{Topic: "t", TopicID: tid, Partitions: []int32{0}}}}}
+	case *kmsg.JoinGroupRequest:
+		r.Group, r.SessionTimeoutMillis, r.RebalanceTimeoutMillis, r.ProtocolType = "g", 10000, 10000, "consumer"
+		r.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range", Metadata: []byte{0, 0}}}
+	case *kmsg.SyncGroupRequest:
+		r.Group, r.MemberID = "g", "m"
+	case *kmsg.HeartbeatRequest:
+		r.Group, r.MemberID = "g", "m"
+	case *kmsg.LeaveGroupRequest:
+		r.Group, r.MemberID = "g", "m"
+		r.Members = []kmsg.LeaveGroupRequestMember{{MemberID: "m"}}
+	case *kmsg.DescribeGroupsRequest:
+		r.Groups = []string{"g"}
+	case *kmsg.DeleteGroupsRequest:
+		r.Groups = []string{"g"}
+	case *kmsg.OffsetDeleteRequest:
+		r.Group = "g"
+		r.Topics = []kmsg.OffsetDeleteRequestTopic{{Topic: "t", Partitions: []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}}}}
 	}
 	req.SetVersion(v)
 	return req

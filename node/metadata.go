@@ -68,6 +68,9 @@ func (n *Node) handleMetadata(req *kmsg.MetadataRequest) kmsg.Response {
 // autoCreate proposes (or forwards to the controller) a topic with the
 // default settings; false if there is no controller to take it.
 func (n *Node) autoCreate(name string) bool {
+	if name == OffsetsTopic {
+		return n.createOffsetsTopic()
+	}
 	d := n.cfg.Defaults
 	rf := min(int(d.ReplicationFactor), len(n.cfg.Brokers))
 	id := n.newTopicID()
@@ -79,6 +82,7 @@ func (n *Node) describeTopic(t *topicInfo, version int16) kmsg.MetadataResponseT
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic, mt.TopicID, mt.AuthorizedOperations = &name, t.id, -2147483648
+	mt.IsInternal = t.Name == OffsetsTopic
 	for i, reps := range t.Replicas {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(i)

@@ -11,6 +11,7 @@ import (
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"sluice/env"
+	"sluice/node/groups"
 	"sluice/partition"
 	"sluice/raftlog"
 	"sluice/raftlog/vfs"
@@ -72,6 +73,8 @@ type Config struct {
 	// fetches (10,000).
 	MaxPendingProduces int
 	MaxParkedFetches   int
+	// Groups configures consumer groups and __consumer_offsets.
+	Groups GroupConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -108,6 +111,15 @@ func (c Config) withDefaults() Config {
 	if c.Env.Log == nil {
 		c.Env.Log = env.DiscardLogger()
 	}
+	if c.Groups.OffsetsPartitions == 0 {
+		c.Groups.OffsetsPartitions = 50
+	}
+	if c.Groups.OffsetsReplicationFactor == 0 {
+		c.Groups.OffsetsReplicationFactor = int16(min(3, len(c.Brokers)))
+	}
+	if c.Groups.MaxPendingCalls == 0 {
+		c.Groups.MaxPendingCalls = 10000
+	}
 	return c
 }
 
@@ -119,7 +131,10 @@ type Request struct {
 	// be decoded at that version (an unsupported version).
 	Key, Version int16
 	ClientID     string
-	Msg          kmsg.Request
+	// ClientHost is the client's address as Kafka shows it ("/127.0.0.1"),
+	// for group membership.
+	ClientHost string
+	Msg        kmsg.Request
 }
 
 // Response answers the Request with the same Conn and Seq. Responses on a
@@ -179,6 +194,10 @@ type hosted struct {
 	// amnesic: opened without voters (born.go), so that an empty log does
 	// not bootstrap as a voter; voters stays the assignment.
 	amnesic bool
+	// coord: a __consumer_offsets replica's group coordinator, fed the
+	// partition's committed records up to coordOff (coordinator.go).
+	coord    *groups.Coordinator
+	coordOff int64
 }
 
 // Node is one broker's deterministic core.
@@ -218,9 +237,14 @@ type Node struct {
 	readSlots map[uint64]*fetchSlot
 	moved     map[transport.GroupID]bool // high watermark moved this turn
 	admin     []*adminWait
-	out       Output
-	outBatch  map[uint64]*transport.Batch
-	batchDest []uint64
+	// Group coordinators (coordinator.go): requests waiting on them, their
+	// appends in flight by produce id, and whether they have output.
+	groupCalls   map[uint64]*groupFan
+	groupAppends map[uint64]groupAppend
+	groupsDirty  bool
+	out          Output
+	outBatch     map[uint64]*transport.Batch
+	batchDest    []uint64
 }
 
 // Open starts a node from its data directory: the metadata log, then every
@@ -233,8 +257,9 @@ func Open(cfg Config) (*Node, error) {
 		hosts: map[transport.GroupID]*hosted{}, leaders: map[transport.GroupID]transport.LeaderInfo{},
 		heard:    map[uint64]int64{},
 		produces: map[uint64]*pendingProduce{}, acks0: map[uint64]*acks0{}, reads: map[uint64]*pendingFetch{}, readSlots: map[uint64]*fetchSlot{}, moved: map[transport.GroupID]bool{},
-		outBatch: map[uint64]*transport.Batch{},
-		topics:   newTopicTable(),
+		outBatch:   map[uint64]*transport.Batch{},
+		topics:     newTopicTable(),
+		groupCalls: map[uint64]*groupFan{}, groupAppends: map[uint64]groupAppend{},
 	}
 	if !slices.ContainsFunc(cfg.Brokers, func(b Broker) bool { return b.ID == cfg.ID }) {
 		return nil, fmt.Errorf("node: broker %d is not in the broker list", cfg.ID)
@@ -297,6 +322,9 @@ func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, camp
 	if delay {
 		h.campaignAt = n.ticks + campaignDelayTicks
 	}
+	if topicName == OffsetsTopic {
+		n.hostCoordinator(h)
+	}
 	n.hosts[g] = h
 	i, _ := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare)
 	n.order = slices.Insert(n.order, i, g)
@@ -355,6 +383,11 @@ func (n *Node) unhost(g transport.GroupID) {
 	if h == nil {
 		return
 	}
+	if h.coord != nil {
+		h.coord.Deactivate()
+		n.forgetAppends(g)
+		n.groupsDirty = true
+	}
 	h.log.Close()
 	delete(n.hosts, g)
 	if i, ok := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare); ok {
@@ -410,6 +443,12 @@ func (n *Node) Tick(nowMs int64) {
 	n.expireProduces()
 	n.expireFetches()
 	n.expireAdmin()
+	for _, g := range n.order {
+		if h := n.hosts[g]; h.coord != nil && h.coord.Active() {
+			h.coord.Tick(nowMs)
+			n.groupsDirty = true
+		}
+	}
 	if n.ticks%n.cfg.BroadcastTicks == 0 {
 		n.broadcast()
 	}
@@ -450,6 +489,11 @@ func (n *Node) maybeReopen(h *hosted) {
 	}
 	if h.inflight > 0 || n.ticks-h.stoppedAt < reopenTicks {
 		return
+	}
+	if h.coord != nil {
+		h.coord.Deactivate()
+		n.forgetAppends(h.g)
+		n.groupsDirty = true
 	}
 	h.log.Close()
 	if err := n.open(h, false); err != nil {
@@ -567,18 +611,24 @@ func (n *Node) WriteDone(w Write, err error) {
 
 // Ready collects the node's outputs after its inputs.
 func (n *Node) Ready() Output {
+	n.drainGroups()
 	for _, g := range n.order {
 		h := n.hosts[g]
 		if h != nil && h.dirty {
 			n.readyPartition(h)
 		}
 	}
-	// Metadata applied this turn may have created partitions; run them.
-	for _, g := range n.order {
-		if h := n.hosts[g]; h != nil && h.dirty {
-			n.readyPartition(h)
+	// Metadata applied this turn may have created partitions, and group
+	// coordinators may have stored records or answered; run them.
+	for range 2 {
+		n.drainGroups()
+		for _, g := range n.order {
+			if h := n.hosts[g]; h != nil && h.dirty {
+				n.readyPartition(h)
+			}
 		}
 	}
+	n.drainGroups()
 	n.finishAcks0()
 	n.wakeFetches()
 	n.flushBatches()
@@ -599,9 +649,14 @@ func (n *Node) readyPartition(h *hosted) {
 		n.out.Writes = append(n.out.Writes, Write{Group: h.g, W: w, gen: h.gen})
 	}
 	for _, r := range out.Results {
-		n.produceResult(h, r)
+		if !n.groupAppendDone(r) {
+			n.produceResult(h, r)
+		}
 	}
 	n.watchLeadership(h)
+	if h.coord != nil {
+		n.syncCoordinator(h)
+	}
 	if hw, _ := h.p.HighWatermark(); hw != h.hw {
 		h.hw = hw
 		n.moved[h.g] = true

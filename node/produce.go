@@ -117,6 +117,8 @@ func (n *Node) producePartition(req *kmsg.ProduceRequest, t *topicInfo, rp kmsg.
 		return kerr.UnknownTopicID.Code, nil
 	case t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.Replicas):
 		return kerr.UnknownTopicOrPartition.Code, nil
+	case t.Name == OffsetsTopic:
+		return kerr.InvalidTopicException.Code, nil // internal: written by the group coordinators only
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		return kerr.InvalidRequiredAcks.Code, nil
 	}

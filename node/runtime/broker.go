@@ -27,6 +27,7 @@ type Options struct {
 	DataDir  string
 	Logger   *slog.Logger
 	Defaults node.TopicDefaults
+	Groups   node.GroupConfig
 	TickMs   int64 // default 100
 	// SegmentBytes of every log (default raftlog's 64 MiB).
 	SegmentBytes int64
@@ -138,7 +139,7 @@ func Start(opts Options, id Identity) (*Broker, error) {
 	n, err := node.Open(node.Config{
 		ID: opts.ID, ClusterID: id.ClusterID, Incarnation: id.Incarnation, Brokers: opts.Brokers,
 		FS: opts.FS, Dir: opts.DataDir, Env: env.Env{Clock: e.Clock, Rand: e.Rand, Log: opts.Logger},
-		SegmentBytes: opts.SegmentBytes, TickMs: opts.TickMs, Defaults: opts.Defaults, Join: opts.Join,
+		SegmentBytes: opts.SegmentBytes, TickMs: opts.TickMs, Defaults: opts.Defaults, Groups: opts.Groups, Join: opts.Join,
 	})
 	if err != nil {
 		return nil, err

@@ -119,6 +119,7 @@ type DevOptions struct {
 	Fresh    bool // wipe DataDir first
 	Logger   *slog.Logger
 	Defaults node.TopicDefaults
+	Groups   node.GroupConfig
 	TickMs   int64
 	// Listen opens broker listeners (default net.Listen("tcp", addr));
 	// tests pass in-memory listeners (see the synctest test).
@@ -244,7 +245,7 @@ func (c *Cluster) start(i int, ln net.Listener) error {
 		return err
 	}
 	b, err := Start(Options{ID: int32(i + 1), Brokers: c.members, Listener: ln, DataDir: dir,
-		Logger: c.opts.Logger, Defaults: c.opts.Defaults, TickMs: c.opts.TickMs, Net: c.net, Join: join}, id)
+		Logger: c.opts.Logger, Defaults: c.opts.Defaults, Groups: c.opts.Groups, TickMs: c.opts.TickMs, Net: c.net, Join: join}, id)
 	if err != nil {
 		return err
 	}

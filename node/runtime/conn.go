@@ -23,6 +23,8 @@ type conn struct {
 	b  *Broker
 	id uint64
 	nc net.Conn
+	// host is the client's address as Kafka reports it: "/" and the IP.
+	host string
 
 	slots chan struct{} // in-flight bound: one token per unanswered request
 
@@ -36,7 +38,11 @@ type conn struct {
 }
 
 func newConn(b *Broker, id uint64, nc net.Conn) *conn {
-	return &conn{b: b, id: id, nc: nc, slots: make(chan struct{}, b.opts.MaxInflightPerConn),
+	host := nc.RemoteAddr().String()
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return &conn{b: b, id: id, nc: nc, host: "/" + host, slots: make(chan struct{}, b.opts.MaxInflightPerConn),
 		corr: map[uint64]int32{}, ready: map[uint64]node.Response{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
@@ -101,7 +107,9 @@ func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, er
 	if _, err := io.ReadFull(r, frame); err != nil {
 		return node.Request{}, 0, err
 	}
-	return decodeRequest(c.id, seq, frame)
+	req, corr, err := decodeRequest(c.id, seq, frame)
+	req.ClientHost = c.host
+	return req, corr, err
 }
 
 // decodeRequest parses a request header and body with kbin and kmsg.

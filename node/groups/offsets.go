@@ -1,0 +1,495 @@
+package groups
+
+import (
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Committed offsets, the records that store them and the group metadata,
+// and the requests that read and delete them.
+
+func offsetKey(group, topic string, partition int32) []byte {
+	k := kmsg.NewOffsetCommitKey()
+	k.Version, k.Group, k.Topic, k.Partition = 1, group, topic, partition
+	return k.AppendTo(nil)
+}
+
+func groupKey(group string) []byte {
+	k := kmsg.NewGroupMetadataKey()
+	k.Version, k.Group = 2, group
+	return k.AppendTo(nil)
+}
+
+func offsetValue(o Committed) []byte {
+	v := kmsg.NewOffsetCommitValue()
+	v.Version, v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = 3, o.Offset, o.LeaderEpoch, o.Metadata, o.CommitTimestamp
+	return v.AppendTo(nil)
+}
+
+// Apply applies one committed record of the partition, on every replica.
+// Records of other kinds (Kafka's transaction markers, future versions)
+// are skipped; an undecodable one is an error the caller logs.
+func (c *Coordinator) Apply(key, value []byte) error {
+	if len(key) < 2 {
+		return fmt.Errorf("groups: record key of %d bytes", len(key))
+	}
+	switch binary.BigEndian.Uint16(key) {
+	case 0, 1:
+		var k kmsg.OffsetCommitKey
+		if err := k.ReadFrom(key); err != nil {
+			return fmt.Errorf("groups: offset key: %w", err)
+		}
+		if value == nil {
+			c.dropOffset(k.Group, k.Topic, k.Partition)
+			return nil
+		}
+		var v kmsg.OffsetCommitValue
+		if err := v.ReadFrom(value); err != nil {
+			return fmt.Errorf("groups: offset value of group %q: %w", k.Group, err)
+		}
+		g := c.groups[k.Group]
+		if g == nil {
+			g = &group{id: k.Group}
+			c.groups[k.Group] = g
+		}
+		if g.offsets == nil {
+			g.offsets = map[string]map[int32]Committed{}
+		}
+		ps := g.offsets[k.Topic]
+		if ps == nil {
+			ps = map[int32]Committed{}
+			g.offsets[k.Topic] = ps
+		}
+		epoch := v.LeaderEpoch
+		if v.Version < 3 {
+			epoch = -1
+		}
+		ps[k.Partition] = Committed{Offset: v.Offset, LeaderEpoch: epoch, Metadata: v.Metadata, CommitTimestamp: v.CommitTimestamp}
+	case 2:
+		var k kmsg.GroupMetadataKey
+		if err := k.ReadFrom(key); err != nil {
+			return fmt.Errorf("groups: group key: %w", err)
+		}
+		g := c.groups[k.Group]
+		if value == nil {
+			if g != nil {
+				g.stored = nil
+				c.maybeForget(g)
+			}
+			return nil
+		}
+		v := new(kmsg.GroupMetadataValue)
+		if err := v.ReadFrom(value); err != nil {
+			return fmt.Errorf("groups: group value of %q: %w", k.Group, err)
+		}
+		if g == nil {
+			g = &group{id: k.Group}
+			c.groups[k.Group] = g
+		}
+		g.stored = v
+	}
+	return nil
+}
+
+func (c *Coordinator) dropOffset(group, topic string, partition int32) {
+	g := c.groups[group]
+	if g == nil {
+		return
+	}
+	delete(g.offsets[topic], partition)
+	if len(g.offsets[topic]) == 0 {
+		delete(g.offsets, topic)
+	}
+	c.maybeForget(g)
+}
+
+// maybeForget drops a group that holds nothing any more.
+func (c *Coordinator) maybeForget(g *group) {
+	if len(g.offsets) == 0 && g.stored == nil && (!g.live || (g.state == Dead || (g.state == Empty && len(g.members) == 0))) {
+		delete(c.groups, g.id)
+	}
+}
+
+// Offset returns a group's committed offset of one partition.
+func (c *Coordinator) Offset(group, topic string, partition int32) (Committed, bool) {
+	g := c.groups[group]
+	if g == nil {
+		return Committed{}, false
+	}
+	o, ok := g.offsets[topic][partition]
+	return o, ok
+}
+
+// TopicOffsets is a topic's committed offsets, by partition.
+type TopicOffsets struct {
+	Topic      string
+	Partitions []int32
+	Offsets    []Committed
+}
+
+// Offsets lists all of a group's committed offsets, by topic name and
+// partition.
+func (c *Coordinator) Offsets(group string) []TopicOffsets {
+	g := c.groups[group]
+	if g == nil {
+		return nil
+	}
+	var out []TopicOffsets
+	for _, t := range slices.Sorted(maps.Keys(g.offsets)) {
+		to := TopicOffsets{Topic: t}
+		for _, p := range slices.Sorted(maps.Keys(g.offsets[t])) {
+			to.Partitions = append(to.Partitions, p)
+			to.Offsets = append(to.Offsets, g.offsets[t][p])
+		}
+		out = append(out, to)
+	}
+	return out
+}
+
+func (c *Coordinator) commit(cl *call, req *kmsg.OffsetCommitRequest) {
+	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+	var parts []*kmsg.OffsetCommitResponseTopicPartition
+	for _, t := range req.Topics {
+		rt := kmsg.OffsetCommitResponseTopic{Topic: t.Topic, TopicID: t.TopicID}
+		for _, p := range t.Partitions {
+			rt.Partitions = append(rt.Partitions, kmsg.OffsetCommitResponseTopicPartition{Partition: p.Partition})
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			parts = append(parts, &resp.Topics[i].Partitions[j])
+		}
+	}
+	setAll := func(code int16) {
+		for _, p := range parts {
+			if p.ErrorCode == 0 {
+				p.ErrorCode = code
+			}
+		}
+	}
+	generation, memberID := req.Generation, req.MemberID
+	if req.Version < 1 {
+		generation = -1
+	}
+	instance := req.InstanceID
+	if req.Version < 7 {
+		instance = nil
+	}
+	g := c.groups[req.Group]
+	code := int16(0)
+	switch {
+	case req.Group == "":
+		code = kerr.InvalidGroupID.Code
+	case g == nil || !g.live:
+		if generation >= 0 {
+			code = kerr.IllegalGeneration.Code
+		} else {
+			g = c.group(req.Group, true) // a group that does not use the coordinator's membership
+		}
+	case g.state == Dead:
+		code = kerr.CoordinatorNotAvailable.Code
+	case generation < 0 && g.state == Empty:
+	case g.state == CompletingRebalance:
+		code = kerr.RebalanceInProgress.Code
+	default:
+		var m *member
+		m, code = c.check(g, memberID, instance, generation)
+		if code == 0 {
+			m.deadline = c.nowMs + int64(m.sessionMs)
+		}
+	}
+	if code != 0 {
+		setAll(code)
+		c.reply(cl, resp)
+		return
+	}
+	var recs []Record
+	var stored []*kmsg.OffsetCommitResponseTopicPartition
+	k := 0
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			rp := parts[k]
+			k++
+			if rp.ErrorCode != 0 {
+				continue
+			}
+			md := ""
+			if p.Metadata != nil {
+				md = *p.Metadata
+			}
+			if len(md) > c.cfg.MaxMetadataBytes {
+				rp.ErrorCode = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			epoch := p.LeaderEpoch
+			if req.Version < 6 {
+				epoch = -1
+			}
+			recs = append(recs, Record{Key: offsetKey(req.Group, t.Topic, p.Partition),
+				Value: offsetValue(Committed{Offset: p.Offset, LeaderEpoch: epoch, Metadata: md, CommitTimestamp: c.nowMs})})
+			stored = append(stored, rp)
+		}
+	}
+	if len(recs) == 0 {
+		c.reply(cl, resp)
+		return
+	}
+	c.store(recs, func(code int16) {
+		for _, p := range stored {
+			p.ErrorCode = code
+		}
+		c.reply(cl, resp)
+	})
+}
+
+// known reports whether the group exists: it has members, stored
+// metadata or committed offsets.
+func (g *group) known() bool {
+	return g != nil && g.state != Dead && (g.stored != nil || len(g.offsets) > 0 || (g.live && len(g.members) > 0))
+}
+
+func (c *Coordinator) deleteGroups(cl *call, req *kmsg.DeleteGroupsRequest) {
+	resp := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
+	var recs []Record
+	var waiting []int
+	for _, id := range req.Groups {
+		rg := kmsg.DeleteGroupsResponseGroup{Group: id}
+		g := c.groups[id]
+		switch {
+		case id == "":
+			rg.ErrorCode = kerr.InvalidGroupID.Code
+		case !g.known():
+			rg.ErrorCode = kerr.GroupIDNotFound.Code
+		case g.live && g.state != Empty:
+			rg.ErrorCode = kerr.NonEmptyGroup.Code
+		default:
+			recs = append(recs, c.tombstones(g)...)
+			c.setState(c.group(id, true), Dead)
+			waiting = append(waiting, len(resp.Groups))
+			c.log.Info("group deleted", "group", id)
+		}
+		resp.Groups = append(resp.Groups, rg)
+	}
+	if len(recs) == 0 {
+		c.reply(cl, resp)
+		return
+	}
+	c.store(recs, func(code int16) {
+		for _, i := range waiting {
+			resp.Groups[i].ErrorCode = code
+			if g := c.groups[resp.Groups[i].Group]; g != nil && g.live && g.state == Dead {
+				if code != 0 {
+					c.setState(g, Empty) // not deleted: usable again
+				} else {
+					g.live = false
+					c.maybeForget(g)
+				}
+			}
+		}
+		c.reply(cl, resp)
+	})
+}
+
+// tombstones deletes all of a group: its metadata and every offset.
+func (c *Coordinator) tombstones(g *group) []Record {
+	var recs []Record
+	for _, t := range slices.Sorted(maps.Keys(g.offsets)) {
+		for _, p := range slices.Sorted(maps.Keys(g.offsets[t])) {
+			recs = append(recs, Record{Key: offsetKey(g.id, t, p)})
+		}
+	}
+	return append(recs, Record{Key: groupKey(g.id)})
+}
+
+// subscribed lists the topics the members of a stable consumer group
+// subscribe to (ok is false when the protocol is not "consumer").
+func (g *group) subscribed() (topics []string, ok bool) {
+	if g.protocolType != "consumer" {
+		return nil, false
+	}
+	for _, id := range g.order {
+		var md kmsg.ConsumerMemberMetadata
+		if err := md.ReadFrom(g.members[id].metadata(g.protocol)); err != nil {
+			continue
+		}
+		for _, t := range md.Topics {
+			if !slices.Contains(topics, t) {
+				topics = append(topics, t)
+			}
+		}
+	}
+	return topics, true
+}
+
+func (c *Coordinator) offsetDelete(cl *call, req *kmsg.OffsetDeleteRequest) {
+	resp := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
+	g := c.groups[req.Group]
+	if !g.known() {
+		resp.ErrorCode = kerr.GroupIDNotFound.Code
+		c.reply(cl, resp)
+		return
+	}
+	var subs []string
+	if g.live && g.state != Empty {
+		var ok bool
+		if subs, ok = g.subscribed(); !ok {
+			resp.ErrorCode = kerr.NonEmptyGroup.Code
+			c.reply(cl, resp)
+			return
+		}
+	}
+	var recs []Record
+	for _, t := range req.Topics {
+		rt := kmsg.OffsetDeleteResponseTopic{Topic: t.Topic}
+		for _, p := range t.Partitions {
+			rp := kmsg.OffsetDeleteResponseTopicPartition{Partition: p.Partition}
+			if slices.Contains(subs, t.Topic) {
+				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
+			} else if _, ok := g.offsets[t.Topic][p.Partition]; ok {
+				recs = append(recs, Record{Key: offsetKey(g.id, t.Topic, p.Partition)})
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if len(recs) == 0 {
+		c.reply(cl, resp)
+		return
+	}
+	c.store(recs, func(code int16) {
+		if code != 0 {
+			resp.ErrorCode = code
+		}
+		c.reply(cl, resp)
+	})
+}
+
+// expireOffsets removes offsets past offsets.retention.minutes (KIP-211):
+// all of an empty group's once it has been empty that long; a simple
+// group's (no membership) each by its commit time; a stable consumer
+// group's only for topics no member subscribes to. A group left with
+// nothing is deleted.
+func (c *Coordinator) expireOffsets() {
+	var recs []Record
+	for _, g := range c.sortedGroups() {
+		if g.live && g.state != Empty && g.state != Stable {
+			continue
+		}
+		var subs []string
+		if g.live && g.state == Stable {
+			var ok bool
+			if subs, ok = g.subscribed(); !ok {
+				continue
+			}
+		}
+		emptySince := int64(-1)
+		if g.live && g.state == Empty && g.stored != nil {
+			emptySince = g.since
+		}
+		n := 0
+		for _, t := range slices.Sorted(maps.Keys(g.offsets)) {
+			if slices.Contains(subs, t) {
+				continue
+			}
+			for _, p := range slices.Sorted(maps.Keys(g.offsets[t])) {
+				base := g.offsets[t][p].CommitTimestamp
+				if emptySince >= 0 {
+					base = emptySince
+				}
+				if c.nowMs-base >= c.cfg.OffsetsRetentionMs {
+					recs = append(recs, Record{Key: offsetKey(g.id, t, p)})
+					n++
+				}
+			}
+		}
+		if n > 0 {
+			c.log.Info("offsets expired", "group", g.id, "partitions", n)
+		}
+		if n == len(g.allOffsets()) && (!g.live || (g.state == Empty && len(g.members) == 0)) && (n > 0 || g.stored != nil) {
+			if g.stored != nil {
+				recs = append(recs, Record{Key: groupKey(g.id)})
+			}
+			c.log.Info("group expired", "group", g.id)
+		}
+	}
+	if len(recs) > 0 {
+		c.store(recs, func(int16) {})
+	}
+}
+
+func (g *group) allOffsets() []Committed {
+	var out []Committed
+	for _, t := range slices.Sorted(maps.Keys(g.offsets)) {
+		for _, p := range slices.Sorted(maps.Keys(g.offsets[t])) {
+			out = append(out, g.offsets[t][p])
+		}
+	}
+	return out
+}
+
+// Describe answers DescribeGroups for one group; found is false for a
+// group this coordinator does not know.
+func (c *Coordinator) Describe(id string) (d kmsg.DescribeGroupsResponseGroup, found bool) {
+	d = kmsg.NewDescribeGroupsResponseGroup()
+	d.Group, d.State = id, Dead
+	g := c.groups[id]
+	if !g.known() && !(g != nil && g.live && g.state != Dead && g.state != Empty) {
+		return d, false
+	}
+	if !g.live {
+		d.State = Empty
+		if g.stored != nil {
+			d.ProtocolType = g.stored.ProtocolType
+		}
+		return d, true
+	}
+	d.State, d.ProtocolType = g.state, g.protocolType
+	if g.state == Stable {
+		d.Protocol = g.protocol
+	}
+	for _, mid := range g.order {
+		m := g.members[mid]
+		dm := kmsg.DescribeGroupsResponseGroupMember{MemberID: m.id, InstanceID: m.instance, ClientID: m.clientID, ClientHost: m.clientHost}
+		if g.state == Stable {
+			dm.ProtocolMetadata, dm.MemberAssignment = m.metadata(g.protocol), m.assignment
+		}
+		d.Members = append(d.Members, dm)
+	}
+	return d, true
+}
+
+// GroupSummary is one group of ListGroups.
+type GroupSummary struct {
+	Group, ProtocolType, State string
+}
+
+// List lists this coordinator's groups.
+func (c *Coordinator) List() []GroupSummary {
+	var out []GroupSummary
+	for _, g := range c.sortedGroups() {
+		d, ok := c.Describe(g.id)
+		if !ok || d.State == Dead {
+			continue
+		}
+		out = append(out, GroupSummary{Group: g.id, ProtocolType: d.ProtocolType, State: d.State})
+	}
+	return out
+}
+
+// GroupNames lists every group with committed offsets or stored metadata,
+// on any replica (for metrics and tools).
+func (c *Coordinator) GroupNames() []string {
+	var out []string
+	for _, g := range c.sortedGroups() {
+		if g.known() {
+			out = append(out, g.id)
+		}
+	}
+	return out
+}
