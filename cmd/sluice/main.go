@@ -35,7 +35,7 @@ func init() {
 		{name: "dev", summary: "run a 3-broker cluster in one process on 127.0.0.1:9092-9094", run: runDev},
 		{name: "serve", summary: "run one broker of a multi-process cluster (raft between brokers over TCP)", run: runServe},
 		{name: "sim", summary: "run the deterministic simulator: seeds of a faulty world, every history checked", run: runSim},
-		{name: "bench", summary: "benchmark sluice against other logs", run: notYet("the benchmark driver lands with issue 11; storage benchmarks run with go test -bench (see README)")},
+		{name: "bench", summary: "benchmark sluice against kfake, JetStream or any Kafka cluster, with the disk and network floors", run: runBench},
 		{name: "version", summary: "print the version", run: runVersion},
 		{name: "help", summary: "list subcommands, or describe one: help <subcommand>", run: runHelp},
 	}
@@ -110,18 +110,6 @@ func parse(fs *flag.FlagSet, args []string) int {
 		return exitUsage
 	}
 	return -1
-}
-
-// notYet is the run function of a subcommand whose work has not landed. It
-// says so plainly and fails; it never starts a stand-in.
-func notYet(why string) func(c *command, args []string, stdout, stderr io.Writer) int {
-	return func(c *command, args []string, stdout, stderr io.Writer) int {
-		if status := parse(newFlagSet(c, stderr), args); status >= 0 {
-			return status
-		}
-		fmt.Fprintf(stderr, "sluice %s: not yet: %s; see README.md (Status).\n", c.name, why)
-		return exitUsage
-	}
 }
 
 func runVersion(c *command, args []string, stdout, stderr io.Writer) int {

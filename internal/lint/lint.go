@@ -73,6 +73,7 @@ var (
 // importRules is DESIGN.md "Layout", one rule a line.
 var importRules = []importRule{
 	{from: []string{production}, deny: []string{"sluice/sim/...", "sluice/checker/...", "sluice/scenarios/...", "sluice/reports/..."}, why: "production code never depends on the simulator, its checks or its reports"},
+	{from: []string{production}, deny: []string{"sluice/bench/..."}, why: "bench (the benchmark driver; not a core, so free to start goroutines and do I/O) is never a dependency of production code"},
 	{from: []string{core}, deny: runtimeParts, why: "a core must not know what drives it; runtime parts import cores, never the reverse"},
 	{from: []string{"sluice/env/..."}, allow: []string{std, "sluice/env/..."}, why: "env imports std only"},
 	{from: []string{"sluice/raftlog/vfs/..."}, allow: []string{std, "sluice/raftlog/vfs/..."}, why: "raftlog/vfs imports std only"},

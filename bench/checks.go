@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Check is one ratio the issue sets a target for (Goal set), or one given
+// as context (Goal empty).
+type Check struct {
+	Name   string  `json:"name"`
+	Value  float64 `json:"value"`
+	Goal   string  `json:"goal,omitempty"` // e.g. "≥ 1.5×"
+	Met    bool    `json:"met"`
+	Detail string  `json:"detail"`
+}
+
+// Targets of issue 11.
+const (
+	goalVsJSDefault   = 1.5 // sluice ÷ JetStream R3, default sync, max-rate
+	goalVsJSAlways    = 3.0 // sluice ÷ JetStream R3, sync always, max-rate
+	goalVsDiskCeiling = 0.7 // sluice MB/s ÷ (fdatasync MB/s at its batch size ÷ RF)
+	goalLatencyFloor  = 3.0 // sluice p99 ack ÷ (fdatasync p99 + loopback RTT p99), at 50% rate
+	sluiceRF          = 3
+)
+
+func find(res *Results, target string) *TargetResult {
+	i := slices.IndexFunc(res.Targets, func(t TargetResult) bool { return t.Target == target })
+	if i < 0 {
+		return nil
+	}
+	return &res.Targets[i]
+}
+
+// checks computes the ratios of sluice to the other targets and floors.
+func checks(res *Results) []Check {
+	s := find(res, TargetSluice)
+	if s == nil || s.RecordsPerS == 0 {
+		return nil
+	}
+	w := res.Workload
+	var out []Check
+	ratio := func(name string, v, goal float64, atLeast bool, detail string) {
+		c := Check{Name: name, Value: v, Detail: detail}
+		if goal > 0 {
+			if atLeast {
+				c.Goal, c.Met = fmt.Sprintf("≥ %.1f×", goal), v >= goal
+			} else {
+				c.Goal, c.Met = fmt.Sprintf("≤ %.1f×", goal), v <= goal
+			}
+		}
+		out = append(out, c)
+	}
+	headline := w.Acks == "all" && w.Mode == MaxRate
+	for _, o := range res.Targets {
+		if o.Target == TargetSluice || o.RecordsPerS == 0 {
+			continue
+		}
+		switch w.Mode {
+		case MaxRate, CatchUp:
+			goal := 0.0
+			if headline && o.Target == TargetJSDefault {
+				goal = goalVsJSDefault
+			}
+			if headline && o.Target == TargetJSAlways {
+				goal = goalVsJSAlways
+			}
+			ratio("throughput: sluice ÷ "+o.Target, s.RecordsPerS/o.RecordsPerS, goal, true,
+				fmt.Sprintf("%.0f vs %.0f records/s", s.RecordsPerS, o.RecordsPerS))
+		case FixedRate:
+			if o.Ack.P99Ms > 0 {
+				ratio("p99 ack latency: sluice ÷ "+o.Target, s.Ack.P99Ms/o.Ack.P99Ms, 0, false,
+					fmt.Sprintf("%.2f vs %.2f ms at %.0f records/s", s.Ack.P99Ms, o.Ack.P99Ms, w.Rate))
+			}
+		}
+	}
+	if res.Floors == nil || w.Acks != "all" {
+		return out
+	}
+	d, ok := res.Floors.diskAt(s.MeanBatchBytes)
+	if !ok {
+		return out
+	}
+	how := d.Why
+	if how == "" {
+		how = "measured"
+	}
+	switch w.Mode {
+	case MaxRate:
+		ceiling := d.MBPerS / sluiceRF
+		ratio("throughput: sluice ÷ single-disk ceiling", s.MBPerS/ceiling, goalVsDiskCeiling, true,
+			fmt.Sprintf("%.1f MB/s vs ceiling %.1f MB/s = write+fdatasync %.1f MB/s at %d B (sluice's mean produce batch; %s) ÷ RF %d",
+				s.MBPerS, ceiling, d.MBPerS, d.Bytes, how, sluiceRF))
+	case FixedRate:
+		floorUs := d.P99Us + res.Floors.RTT.P99Us
+		ratio("p99 ack latency: sluice ÷ (fdatasync p99 + loopback RTT p99)", s.Ack.P99Ms*1e3/floorUs, goalLatencyFloor, false,
+			fmt.Sprintf("%.2f ms vs floor %.2f ms = fdatasync p99 %.2f ms at %d B (%s) + RTT p99 %.3f ms",
+				s.Ack.P99Ms, floorUs/1e3, d.P99Us/1e3, d.Bytes, how, res.Floors.RTT.P99Us/1e3))
+	}
+	return out
+}
