@@ -25,7 +25,8 @@ type Batch struct {
 	States    []State
 }
 
-// WriteOp writes Data at Off of File.
+// WriteOp writes Data at Off of File. Data may alias an entry's Data (large
+// raw bodies are not copied): it must not be modified.
 type WriteOp struct {
 	File vfs.File
 	Off  int64
@@ -57,10 +58,14 @@ type Round struct {
 	ends   []segEnd
 	closes []vfs.File
 
+	// The segment being written, its frames buffered in buf; buf[pend:] is
+	// not yet in a WriteOp and goes at file offset pendOff.
 	cur      *segment
 	buf      []byte
-	bufStart int64
-	sizeHint int // expected bytes of frames, to size buffers once
+	pend     int
+	pendOff  int64
+	owned    [][]byte // buffers of the round's writes, reused after Complete
+	sizeHint int      // expected bytes of buffered frames, to size buffers once
 }
 
 type segEnd struct {
@@ -82,11 +87,33 @@ func (r *Round) Empty() bool {
 	return len(r.Writes) == 0 && len(r.SyncDirs) == 0 && len(r.Files) == 0 && len(r.Removes) == 0
 }
 
-// WriteAll performs the round's Writes.
+// WriteAll performs the round's Writes. Consecutive writes to one file are
+// one system call where the file can write vectors (vfs.VectorWriter).
 func (r *Round) WriteAll() error {
-	for _, w := range r.Writes {
-		if _, err := w.File.WriteAt(w.Data, w.Off); err != nil {
-			return fmt.Errorf("raftlog: write %s at %d: %w", w.File.Name(), w.Off, err)
+	var bufs [][]byte
+	for i := 0; i < len(r.Writes); {
+		w := r.Writes[i]
+		j, end := i+1, w.Off+int64(len(w.Data))
+		for j < len(r.Writes) && r.Writes[j].File == w.File && r.Writes[j].Off == end {
+			end += int64(len(r.Writes[j].Data))
+			j++
+		}
+		if vw, ok := w.File.(vfs.VectorWriter); ok && j-i > 1 {
+			bufs = bufs[:0]
+			for _, v := range r.Writes[i:j] {
+				bufs = append(bufs, v.Data)
+			}
+			if _, err := vw.WriteVAt(bufs, w.Off); err != nil {
+				return fmt.Errorf("raftlog: write %s at %d: %w", w.File.Name(), w.Off, err)
+			}
+			i = j
+			continue
+		}
+		for ; i < j; i++ {
+			w := r.Writes[i]
+			if _, err := w.File.WriteAt(w.Data, w.Off); err != nil {
+				return fmt.Errorf("raftlog: write %s at %d: %w", w.File.Name(), w.Off, err)
+			}
 		}
 	}
 	return nil
@@ -191,8 +218,11 @@ func (l *Log) Complete(r *Round, err error) error {
 	for _, f := range r.closes {
 		f.Close()
 	}
+	for _, b := range r.owned {
+		l.putBuf(b)
+	}
+	r.owned = nil
 	for i := range r.Writes {
-		l.putBuf(r.Writes[i].Data)
 		r.Writes[i].Data = nil
 	}
 	l.evictTail()
@@ -219,7 +249,10 @@ func (l *Log) Append(b Batch) (*Round, error) {
 	}
 	r := l.newRound()
 	for _, e := range ents {
-		r.sizeHint += frameHeaderSize + entryMetaSize + len(e.Data)
+		r.sizeHint += frameHeaderSize + entryMetaSize
+		if len(e.Data) < zeroCopyBytes || l.compFailures < skipAfterFailures {
+			r.sizeHint += len(e.Data)
+		}
 	}
 	r.sizeHint += 2 * markFrameBytes
 	if b.Snapshot != nil {
@@ -511,13 +544,18 @@ func (l *Log) emitParts(r *Round, typ recordType, compressed bool, header, body 
 	return l.writeTo(r, s, typ, compressed, header, body), s, nil
 }
 
+// zeroCopyBytes: a raw body this large is written from the entry's own
+// memory (its WriteOp aliases it) rather than copied into the round's
+// buffer; WriteAll writes it with its neighbours in one vectored call.
+const zeroCopyBytes = 4 << 10
+
 // writeTo appends a frame to segment s within round r and returns its
 // position. The first write of a round to a segment is preceded by a sync
 // mark when the segment became more durable since the last mark.
 func (l *Log) writeTo(r *Round, s *segment, typ recordType, compressed bool, header, body []byte) int64 {
 	if r.cur != s {
 		r.flush()
-		r.cur, r.bufStart = s, s.size
+		r.cur, r.pend, r.pendOff = s, 0, s.size
 		r.buf = l.takeBuf(r.sizeHint)
 		if s.durable > s.marked && typ != recSegmentHeader {
 			var m [16]byte
@@ -529,9 +567,25 @@ func (l *Log) writeTo(r *Round, s *segment, typ recordType, compressed bool, hea
 		}
 	}
 	pos := s.size
-	r.buf = appendFrame(r.buf, typ, compressed, s.gen, header, body)
 	s.size += int64(frameHeaderSize + len(header) + len(body))
+	if compressed || len(body) < zeroCopyBytes {
+		r.buf = appendFrame(r.buf, typ, compressed, s.gen, header, body)
+		return pos
+	}
+	r.buf = appendFrameHead(r.buf, typ, compressed, s.gen, header, body)
+	r.cut()
+	r.Writes = append(r.Writes, WriteOp{File: s.f, Off: r.pendOff, Data: body})
+	r.pendOff += int64(len(body))
 	return pos
+}
+
+// cut turns the buffered bytes not yet in a WriteOp into one.
+func (r *Round) cut() {
+	if n := len(r.buf); n > r.pend {
+		r.Writes = append(r.Writes, WriteOp{File: r.cur.f, Off: r.pendOff, Data: r.buf[r.pend:n:n]})
+		r.pendOff += int64(n - r.pend)
+		r.pend = n
+	}
 }
 
 // flush turns the round's buffered frames for its current segment into a
@@ -542,7 +596,8 @@ func (r *Round) flush() {
 		return
 	}
 	s := r.cur
-	r.Writes = append(r.Writes, WriteOp{File: s.f, Off: r.bufStart, Data: r.buf})
+	r.cut()
+	r.owned = append(r.owned, r.buf)
 	synced := false
 	for _, f := range r.Syncs {
 		synced = synced || f == s.f
@@ -550,7 +605,10 @@ func (r *Round) flush() {
 	if !synced {
 		r.Syncs = append(r.Syncs, s.f)
 	}
-	r.ends = append(r.ends, segEnd{seg: s, end: r.bufStart + int64(len(r.buf))})
+	if r.pendOff != s.size {
+		panic(fmt.Sprintf("raftlog: segment %d: round wrote up to %d, segment size %d", s.gen, r.pendOff, s.size))
+	}
+	r.ends = append(r.ends, segEnd{seg: s, end: r.pendOff})
 	r.cur, r.buf = nil, nil
 }
 
@@ -572,8 +630,14 @@ func (l *Log) closeSegment(r *Round, s *segment) {
 // roll seals the active segment and starts a new one that begins with a
 // copy of the log's state.
 func (l *Log) roll(r *Round) error {
+	// The new segment's dense index starts as large as the last one ended:
+	// a partition's entries tend to be alike, so it will likely fill as far,
+	// and the memory is what the old index held until now.
+	denseHint := 0
 	if len(l.segs) > 0 {
-		if old := l.active(); !old.sealed {
+		old := l.active()
+		denseHint = len(old.dense)
+		if !old.sealed {
 			l.writeSeal(r, old)
 			l.closeSegment(r, old)
 		}
@@ -585,7 +649,7 @@ func (l *Log) roll(r *Round) error {
 	if err != nil {
 		return fmt.Errorf("raftlog: allocate segment %s: %w", p, err)
 	}
-	s := &segment{gen: gen, path: p, f: f, first: l.last + 1, last: l.last}
+	s := &segment{gen: gen, path: p, f: f, first: l.last + 1, last: l.last, denseHint: denseHint}
 	l.segs = append(l.segs, s)
 	r.SyncDirs = append(r.SyncDirs, l.dir)
 	r.SyncDirs = append(r.SyncDirs, dirs...)

@@ -128,6 +128,12 @@ func (f frame) size() int64 { return int64(frameHeaderSize + len(f.payload)) }
 
 // appendFrame appends one frame made of header and body to dst.
 func appendFrame(dst []byte, typ recordType, compressed bool, gen uint64, header, body []byte) []byte {
+	return append(appendFrameHead(dst, typ, compressed, gen, header, body), body...)
+}
+
+// appendFrameHead appends the frame of header and body to dst without body,
+// which the caller writes right after it: the CRC still covers body.
+func appendFrameHead(dst []byte, typ recordType, compressed bool, gen uint64, header, body []byte) []byte {
 	n := len(header) + len(body)
 	if n > maxFramePayload {
 		panic(fmt.Sprintf("raftlog: frame payload %d exceeds %d", n, maxFramePayload))
@@ -143,8 +149,7 @@ func appendFrame(dst []byte, typ recordType, compressed bool, gen uint64, header
 	binary.LittleEndian.PutUint64(h[9:], gen)
 	dst = append(dst, h[:]...)
 	dst = append(dst, header...)
-	dst = append(dst, body...)
-	crc := crc32.Checksum(dst[start+4:], crcTable)
+	crc := crc32.Update(crc32.Checksum(dst[start+4:], crcTable), crcTable, body)
 	binary.LittleEndian.PutUint32(dst[start:], crc)
 	return dst
 }

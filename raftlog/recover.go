@@ -497,7 +497,7 @@ func (l *Log) addEntry(s *segment, h entryHeader, pos, size int64) {
 	if s.empty() {
 		s.first = h.index
 	}
-	s.dense = append(s.dense, entryPos{pos: pos, size: size, meta: h.meta})
+	s.dense = appendDense(s.dense, entryPos{pos: pos, size: size, meta: h.meta}, s.denseHint)
 	s.last = h.index
 	s.addRecords(h.meta)
 	l.last = h.index

@@ -101,6 +101,13 @@ func (f *osFile) WriteAt(p []byte, off int64) (int, error) {
 	return n, mapOSError(err)
 }
 
+var _ VectorWriter = (*osFile)(nil)
+
+func (f *osFile) WriteVAt(bufs [][]byte, off int64) (int, error) {
+	n, err := pwritev(f.f, bufs, off)
+	return n, mapOSError(err)
+}
+
 func (f *osFile) Close() error { return mapOSError(f.f.Close()) }
 
 func (f *osFile) Sync() error {

@@ -3,7 +3,9 @@ package vfs
 import (
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
+	"unsafe"
 )
 
 // fallocKeepSize is FALLOC_FL_KEEP_SIZE from <linux/falloc.h>: reserve
@@ -70,4 +72,60 @@ func ignoringEINTR(fn func() error) error {
 			return err
 		}
 	}
+}
+
+// iovMax is IOV_MAX: the most buffers one pwritev takes.
+const iovMax = 1024
+
+// pwritev writes bufs at off with pwritev(2), IOV_MAX buffers at a time,
+// going on after short writes, as os.File.WriteAt does for one buffer.
+func pwritev(f *os.File, bufs [][]byte, off int64) (int, error) {
+	total := 0
+	iovs := make([]syscall.Iovec, 0, min(len(bufs), iovMax))
+	err := control(f, "pwritev", func(fd int) error {
+		var first int // bytes of bufs[0] already written
+		for len(bufs) > 0 {
+			iovs = iovs[:0]
+			for k, b := range bufs {
+				if k == 0 {
+					b = b[first:]
+				}
+				if len(iovs) == iovMax {
+					break
+				}
+				if len(b) > 0 {
+					iov := syscall.Iovec{Base: &b[0]}
+					iov.SetLen(len(b))
+					iovs = append(iovs, iov)
+				}
+			}
+			if len(iovs) == 0 {
+				return nil
+			}
+			pos := uint64(off) + uint64(total)
+			// pos_l, pos_h: a 64-bit kernel ignores pos_h.
+			r, _, e := syscall.Syscall6(syscall.SYS_PWRITEV, uintptr(fd), uintptr(unsafe.Pointer(&iovs[0])),
+				uintptr(len(iovs)), uintptr(pos), uintptr(pos>>32), 0)
+			runtime.KeepAlive(bufs)
+			if e == syscall.EINTR {
+				continue
+			}
+			if e != 0 {
+				return e
+			}
+			if r == 0 {
+				return syscall.EIO // no progress: never spin
+			}
+			total += int(r)
+			// Skip what was written.
+			n := int(r) + first
+			for len(bufs) > 0 && n >= len(bufs[0]) {
+				n -= len(bufs[0])
+				bufs = bufs[1:]
+			}
+			first = n
+		}
+		return nil
+	})
+	return total, err
 }

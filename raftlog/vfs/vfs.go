@@ -27,6 +27,13 @@ type File interface {
 	Name() string
 }
 
+// VectorWriter is implemented by Files that write several buffers to
+// consecutive offsets in one call (pwritev). WriteVAt writes all of bufs,
+// in order, from off, or returns an error; it returns the bytes written.
+type VectorWriter interface {
+	WriteVAt(bufs [][]byte, off int64) (int, error)
+}
+
 // FS is the file system the log runs on. Paths are slash-separated.
 //
 // Creating, renaming and removing a name is durable only after SyncDir on
