@@ -81,9 +81,9 @@ func checks(res *Results) []Check {
 	if !ok {
 		return out
 	}
-	how := d.Why
-	if how == "" {
-		how = "measured"
+	how := "measured at that size"
+	if d.Why != "" && d.Why != "sluice's mean produce batch" {
+		how = d.Why
 	}
 	switch w.Mode {
 	case MaxRate:

@@ -71,14 +71,21 @@ func ff(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 func writeCSVs(dir string, res *Results) error {
 	rows := [][]string{{"target", "records_per_s", "mb_per_s", "consumed_per_s", "catch_up_mb_per_s",
 		"ack_p50_ms", "ack_p99_ms", "ack_p99_9_ms", "ack_max_ms", "e2e_p50_ms", "e2e_p99_ms", "e2e_p99_9_ms", "e2e_max_ms",
-		"sent", "acked", "ack_errors", "consumed", "consume_errors", "mean_batch_bytes", "description"}}
+		"sent", "acked", "ack_errors", "consumed", "consume_errors", "mean_batch_bytes",
+		"device_write_mb_per_s", "device_flushes_per_s", "device_bytes_per_flush", "description"}}
 	series := [][]string{{"target", "t_s", "acked_per_s", "consumed_per_s"}}
 	lat := [][]string{{"target", "kind", "percentile", "ms"}}
 	for _, t := range res.Targets {
-		rows = append(rows, []string{t.Target, ff(t.RecordsPerS), ff(t.MBPerS), ff(t.ConsumedPerS), ff(t.CatchUpMBPerS),
+		row := []string{t.Target, ff(t.RecordsPerS), ff(t.MBPerS), ff(t.ConsumedPerS), ff(t.CatchUpMBPerS),
 			ff(t.Ack.P50Ms), ff(t.Ack.P99Ms), ff(t.Ack.P999Ms), ff(t.Ack.MaxMs), ff(t.E2E.P50Ms), ff(t.E2E.P99Ms), ff(t.E2E.P999Ms), ff(t.E2E.MaxMs),
 			strconv.FormatInt(t.Sent, 10), strconv.FormatInt(t.Acked, 10), strconv.FormatInt(t.AckErrors, 10),
-			strconv.FormatInt(t.Consumed, 10), strconv.FormatInt(t.ConsumeErrors, 10), ff(t.MeanBatchBytes), t.Description})
+			strconv.FormatInt(t.Consumed, 10), strconv.FormatInt(t.ConsumeErrors, 10), ff(t.MeanBatchBytes)}
+		var dev DeviceIO
+		if t.Device != nil {
+			dev = *t.Device
+		}
+		row = append(row, ff(dev.WriteMBPerS), ff(dev.FlushesPerS), ff(dev.BytesPerFlush), t.Description)
+		rows = append(rows, row)
 		for _, s := range t.Series {
 			series = append(series, []string{t.Target, ff(s.T), ff(s.AckedPerS), ff(s.ConsumedPerS)})
 		}
@@ -265,7 +272,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 <table><tr><th>target</th><th>records/s</th><th>MB/s</th><th>ack p50 ms</th><th>ack p99 ms</th><th>ack p99.9 ms</th><th>e2e p50 ms</th><th>e2e p99 ms</th><th>acked</th><th>consumed</th><th>errors</th></tr>
 {{range .R.Targets}}<tr><td title="{{.Description}}">{{.Target}}</td><td>{{f0 .RecordsPerS}}</td><td>{{f1 .MBPerS}}</td><td>{{f2 .Ack.P50Ms}}</td><td>{{f2 .Ack.P99Ms}}</td><td>{{f2 .Ack.P999Ms}}</td><td>{{f2 .E2E.P50Ms}}</td><td>{{f2 .E2E.P99Ms}}</td><td>{{.Acked}}</td><td>{{.Consumed}}</td><td>{{.AckErrors}}</td></tr>
 {{end}}</table>
-<ul>{{range .R.Targets}}<li><b>{{.Target}}</b>: {{.Description}}{{range .Errors}}<br><i>{{.}}</i>{{end}}{{if .Profile}} — profile: {{.Profile}}{{end}}</li>{{end}}
+<ul>{{range .R.Targets}}<li><b>{{.Target}}</b>: {{.Description}}{{if .MeanBatchBytes}}; mean produce batch {{f0 .MeanBatchBytes}} B{{end}}{{if .Device}}; disk during the window: {{.Device}}{{end}}{{range .Errors}}<br><i>{{.}}</i>{{end}}{{if .Profile}} — profile: {{.Profile}}{{end}}</li>{{end}}
 {{range .R.Skipped}}<li><b>{{.Target}}</b>: skipped: {{.Reason}}</li>{{end}}</ul>
 {{if .R.Checks}}<h2>Ratios</h2>
 <table><tr><th>ratio</th><th>value</th><th>goal</th><th>detail</th></tr>

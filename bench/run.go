@@ -131,10 +131,13 @@ type TargetResult struct {
 	E2E Latency `json:"e2e"`
 	// MeanBatchBytes is the mean produce batch the clients wrote (Kafka
 	// targets).
-	MeanBatchBytes float64  `json:"mean_batch_bytes,omitempty"`
-	Series         []Sample `json:"series"`
-	Profile        string   `json:"profile,omitempty"`
-	Errors         []string `json:"errors,omitempty"`
+	MeanBatchBytes float64 `json:"mean_batch_bytes,omitempty"`
+	// Device is the data directory's disk during the window (every
+	// process's I/O counts).
+	Device  *DeviceIO `json:"device,omitempty"`
+	Series  []Sample  `json:"series"`
+	Profile string    `json:"profile,omitempty"`
+	Errors  []string  `json:"errors,omitempty"`
 }
 
 // Sample is one second of a run.
@@ -210,7 +213,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		cal.Mode = MaxRate
 		first := o.Targets[0]
 		fmt.Fprintf(o.Progress, "calibrating: %s at max rate for %v, then every target at %.0f%% of it\n", first, o.Duration, 100*w.RateFraction)
-		tr, err := runTarget(ctx, o, first, cal, "")
+		tr, err := runTarget(ctx, o, first, cal, "", nil)
 		if err != nil {
 			return nil, fmt.Errorf("bench: calibration on %s: %w", first, err)
 		}
@@ -227,7 +230,26 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		if t == TargetSluice {
 			prof = o.Profile
 		}
-		tr, err := runTarget(ctx, o, t, w, prof)
+		var after func(*TargetResult) error
+		if t == TargetSluice && ff != nil {
+			// The floor at the batch size sluice saw, measured while its
+			// cluster is idle but before its files are removed (deleting
+			// gigabytes keeps the disk busy for a while).
+			after = func(tr *TargetResult) error {
+				if tr.MeanBatchBytes < 1 {
+					return nil
+				}
+				d, err := ff.measure(ctx, int(tr.MeanBatchBytes+0.5), o.Floors.PerSize)
+				if err != nil {
+					return err
+				}
+				d.Why = "sluice's mean produce batch"
+				res.Floors.Disk = append(res.Floors.Disk, d)
+				printDiskFloor(o.Progress, d)
+				return nil
+			}
+		}
+		tr, err := runTarget(ctx, o, t, w, prof, after)
 		var skip *skipError
 		if errors.As(err, &skip) {
 			fmt.Fprintf(o.Progress, "%s: skipped: %s\n", t, skip.reason)
@@ -238,17 +260,6 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			return nil, fmt.Errorf("bench: target %s: %w", t, err)
 		}
 		res.Targets = append(res.Targets, *tr)
-		if t == TargetSluice && ff != nil && tr.MeanBatchBytes >= 1 {
-			// The floor at the batch size sluice actually saw, same run.
-			n := int(tr.MeanBatchBytes + 0.5)
-			d, err := ff.measure(ctx, n, o.Floors.PerSize)
-			if err != nil {
-				return nil, err
-			}
-			d.Why = "sluice's mean produce batch"
-			res.Floors.Disk = append(res.Floors.Disk, d)
-			printDiskFloor(o.Progress, d)
-		}
 	}
 	res.Checks = checks(res)
 	return res, nil
@@ -321,7 +332,9 @@ func startSystem(ctx context.Context, o Options, t string) (system, string, erro
 	return nil, "", fmt.Errorf("bench: unknown target %q", t)
 }
 
-func runTarget(ctx context.Context, o Options, t string, w Workload, prof string) (*TargetResult, error) {
+// runTarget starts target t, runs w against it, calls after (if set) while
+// it is still up, and stops it.
+func runTarget(ctx context.Context, o Options, t string, w Workload, prof string, after func(*TargetResult) error) (*TargetResult, error) {
 	t0 := time.Now()
 	sys, desc, err := startSystem(ctx, o, t)
 	if err != nil {
@@ -344,6 +357,11 @@ func runTarget(ctx context.Context, o Options, t string, w Workload, prof string
 		return nil, err
 	}
 	tr.Target, tr.Description = t, desc
+	if after != nil {
+		if err := after(tr); err != nil {
+			return nil, err
+		}
+	}
 	return tr, nil
 }
 
@@ -508,6 +526,7 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	start := l.now()
 	l.winStart.Store(start)
 	a0, c0 := l.acked.Load(), l.consumed.Load()
+	disk0, _ := readDiskCounters(l.o.DataDir)
 	if w.Mode == CatchUp {
 		pwg.Wait()
 	} else if !sleepCtx(ctx, l.o.Duration) {
@@ -515,6 +534,7 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	}
 	end := l.now()
 	a1, c1 := l.acked.Load(), l.consumed.Load()
+	disk1, _ := readDiskCounters(l.o.DataDir)
 	l.stop.Store(true)
 	pwg.Wait()
 	dctx, cancel := context.WithTimeout(ctx, l.o.DrainWait)
@@ -563,12 +583,14 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	tr.Ack = summarize(merged(l.ackH))
 	tr.E2E = summarize(merged(l.e2eH))
 	tr.MeanBatchBytes = l.sys.batchBytes()
+	tr.Device = deviceIO(disk0, disk1, secs)
 	if tr.Consumed != tr.Acked {
 		l.noteErr("drain", fmt.Errorf("consumers read %d records of %d acknowledged within %v", tr.Consumed, tr.Acked, l.o.DrainWait))
 	}
 	tr.Errors = l.firstErr
 	fmt.Fprintf(l.o.Progress, "%s: done: %.0f records/s (%.1f MB/s) acknowledged; ack p50 %.2f ms p99 %.2f ms; e2e p50 %.2f ms p99 %.2f ms; sent %d, acked %d, errors %d, consumed %d\n",
 		l.name, tr.RecordsPerS, tr.MBPerS, tr.Ack.P50Ms, tr.Ack.P99Ms, tr.E2E.P50Ms, tr.E2E.P99Ms, tr.Sent, tr.Acked, tr.AckErrors, tr.Consumed)
+	fmt.Fprintf(l.o.Progress, "%s: disk during the window: %s; mean produce batch %.0f B\n", l.name, tr.Device, tr.MeanBatchBytes)
 	if tr.CatchUpMBPerS > 0 {
 		fmt.Fprintf(l.o.Progress, "%s: catch-up read %.1f MB/s\n", l.name, tr.CatchUpMBPerS)
 	}

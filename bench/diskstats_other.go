@@ -1,0 +1,7 @@
+//go:build !linux
+
+package bench
+
+// readDiskCounters: /proc/diskstats is Linux's; elsewhere there is no
+// device reading.
+func readDiskCounters(string) (diskCounters, bool) { return diskCounters{}, false }
