@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"gonum.org/v1/plot"
@@ -145,6 +146,16 @@ func plotThroughput(dir string, res *Results) error {
 		p.Add(l)
 		p.Legend.Add(t.Target, l)
 	}
+	// Headroom above the lines for the legend.
+	ymax := 0.0
+	for _, t := range res.Targets {
+		for _, s := range t.Series {
+			ymax = math.Max(ymax, s.AckedPerS*float64(res.Workload.RecordBytes)/1e6)
+		}
+	}
+	if ymax > 0 {
+		p.Y.Min, p.Y.Max = 0, ymax*1.45
+	}
 	return p.Save(plotW, plotH, filepath.Join(dir, FileThroughput))
 }
 
@@ -158,12 +169,16 @@ func plotLatency(dir string, res *Results) error {
 	p.X.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "p0"}, {Value: nines(50), Label: "p50"}, {Value: 1, Label: "p90"},
 		{Value: 2, Label: "p99"}, {Value: 3, Label: "p99.9"}, {Value: 4, Label: "p99.99"}})
 	added := false
+	lo, hi := math.Inf(1), 0.0
+	p.Legend.Left = true
+	p.X.Min, p.X.Max = 0, 4.25
 	for i, t := range res.Targets {
 		for k, l := range []Latency{t.Ack, t.E2E} {
 			var xys plotter.XYs
 			for _, c := range l.Curve {
 				if c.Ms > 0 { // a log axis cannot show 0
 					xys = append(xys, plotter.XY{X: nines(c.Percentile), Y: c.Ms})
+					lo, hi = math.Min(lo, c.Ms), math.Max(hi, c.Ms)
 				}
 			}
 			if len(xys) == 0 {
@@ -188,6 +203,9 @@ func plotLatency(dir string, res *Results) error {
 	if !added {
 		p.Y.Scale = plot.LinearScale{}
 		p.Y.Tick.Marker = plot.DefaultTicks{}
+	} else {
+		// Room above the curves for the legend: a factor per legend row.
+		p.Y.Min, p.Y.Max = lo/1.5, hi*math.Pow(1.9, float64(2*len(res.Targets)))
 	}
 	return p.Save(plotW, plotH, filepath.Join(dir, FileLatency))
 }
@@ -230,9 +248,11 @@ func plotRatios(dir string, res *Results) error {
 	one.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
 	p.Add(one)
 	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.7, float64(len(vals))-0.3
 	p.X.Tick.Label.Rotation = 0.35
 	p.X.Tick.Label.XAlign = -0.9
 	p.Y.Min = 0
+	p.Y.Max = math.Max(1, slices.Max(vals)) * 1.12
 	return p.Save(plotW, plotH+vg.Inch, filepath.Join(dir, FileRatios))
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -41,6 +42,7 @@ func runBench(c *command, args []string, stdout, stderr io.Writer) int {
 	noFloors := fs.Bool("no-floors", false, "skip the disk and loopback floors")
 	floorTime := fs.Duration("floor-duration", 2*time.Second, "how long each floor measurement runs")
 	progress := fs.Duration("progress", 5*time.Second, "interval of progress lines")
+	from := fs.String("from", "", "write the report of an earlier run from its results.json into -out, running nothing")
 	if status := parse(fs, args); status >= 0 {
 		return status
 	}
@@ -59,6 +61,9 @@ func runBench(c *command, args []string, stdout, stderr io.Writer) int {
 		}
 		tw.Flush()
 		return exitOK
+	}
+	if *from != "" {
+		return rewriteReport(*from, *out, stdout, stderr)
 	}
 	w, err := bench.LookupWorkload(*workload)
 	if err != nil {
@@ -152,4 +157,28 @@ func printSummary(w io.Writer, res *bench.Results) {
 		}
 		fmt.Fprintf(w, "%-62s %6.2f×  %-22s %s\n", c.Name, c.Value, verdict, c.Detail)
 	}
+}
+
+// rewriteReport writes the report of the results in file into out.
+func rewriteReport(file, out string, stdout, stderr io.Writer) int {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice bench: %v\n", err)
+		return 1
+	}
+	var res bench.Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		fmt.Fprintf(stderr, "sluice bench: %s: %v\n", file, err)
+		return 1
+	}
+	if out == "" {
+		out = filepath.Dir(file)
+	}
+	if err := bench.WriteReport(out, &res); err != nil {
+		fmt.Fprintf(stderr, "sluice bench: %v\n", err)
+		return 1
+	}
+	printSummary(stdout, &res)
+	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(out, bench.FileHTML))
+	return exitOK
 }
