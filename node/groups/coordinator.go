@@ -128,6 +128,9 @@ type member struct {
 	assignment               []byte
 	deadline                 int64 // session expiry
 	join, sync               *call // awaiting a response
+	// pendingSync: answered a join of this generation, not yet synced;
+	// removed if it has not synced by the group's syncDeadline.
+	pendingSync bool
 }
 
 func (m *member) metadata(protocol string) []byte {
@@ -160,7 +163,15 @@ type group struct {
 	joinDeadline int64
 	delayUntil   int64
 	delayLimit   int64
-	storing      bool // an assignment is being stored
+	initial      bool  // an initial rebalance: completes when its delay ends
+	syncDeadline int64 // members still pendingSync then are removed
+	// storingGen is the generation whose assignment is being stored (0:
+	// none); a store of an earlier generation does not hold up this one's.
+	storingGen int32
+	// inflight counts the offset commits of each partition being stored:
+	// retention must not delete what a pending commit is about to write,
+	// and a deletion must cover it.
+	inflight map[string]map[int32]int
 }
 
 type pendingAppend struct {
@@ -234,7 +245,7 @@ func (c *Coordinator) Activate(nowMs int64) {
 
 func (c *Coordinator) rebuild(g *group) {
 	g.members, g.order, g.instances, g.pendingIDs = map[string]*member{}, nil, map[string]string{}, map[string]int64{}
-	g.joinDeadline, g.delayUntil, g.storing = 0, 0, false
+	g.joinDeadline, g.delayUntil, g.initial, g.syncDeadline, g.storingGen = 0, 0, false, 0, 0
 	s := g.stored
 	if s == nil {
 		g.live = false
@@ -390,24 +401,26 @@ func (c *Coordinator) AppendDone(id uint64, code int16) {
 	}
 	a := c.appends[i]
 	c.appends = slices.Delete(c.appends, i, i+1)
-	a.done(storeError(code))
+	a.done(code)
 }
 
 // storeError maps a partition's append error to what group clients
-// expect, as Kafka's group metadata manager does.
-func storeError(code int16) int16 {
+// expect, as Kafka's group coordinator does: a record too large is
+// INVALID_COMMIT_OFFSET_SIZE for offsets and UNKNOWN_SERVER_ERROR for
+// group metadata.
+func storeError(code int16, offsets bool) int16 {
 	switch code {
-	case 0:
-		return 0
+	case 0, kerr.CoordinatorNotAvailable.Code, kerr.NotCoordinator.Code:
+		return code
 	case kerr.UnknownTopicOrPartition.Code, kerr.NotEnoughReplicas.Code, kerr.NotEnoughReplicasAfterAppend.Code,
 		kerr.RequestTimedOut.Code:
 		return kerr.CoordinatorNotAvailable.Code
-	case kerr.NotLeaderForPartition.Code, kerr.KafkaStorageError.Code, kerr.NotCoordinator.Code:
+	case kerr.NotLeaderForPartition.Code, kerr.KafkaStorageError.Code:
 		return kerr.NotCoordinator.Code
 	case kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code, kerr.InvalidFetchSize.Code:
-		return kerr.InvalidCommitOffsetSize.Code
-	case kerr.CoordinatorNotAvailable.Code:
-		return code
+		if offsets {
+			return kerr.InvalidCommitOffsetSize.Code
+		}
 	}
 	return kerr.UnknownServerError.Code
 }
@@ -438,7 +451,9 @@ func (c *Coordinator) Tick(nowMs int64) {
 			continue
 		}
 		c.expireMembers(g)
+		c.expirePendingSync(g)
 		c.maybeCompleteJoin(g)
+		c.maybeForget(g)
 	}
 	if nowMs >= c.nextCheck {
 		c.nextCheck = nowMs + c.cfg.RetentionCheckMs
@@ -469,6 +484,38 @@ func (c *Coordinator) expireMembers(g *group) {
 	}
 }
 
+// expirePendingSync removes the members that were answered a join but
+// did not sync within the rebalance timeout, even if they heartbeat
+// (Kafka's pending sync): the group would otherwise wait on them forever.
+func (c *Coordinator) expirePendingSync(g *group) {
+	if g.syncDeadline == 0 || g.syncDeadline > c.nowMs || (g.state != CompletingRebalance && g.state != Stable) {
+		return
+	}
+	g.syncDeadline = 0
+	var gone []string
+	for _, id := range g.order {
+		if g.members[id].pendingSync {
+			gone = append(gone, id)
+		}
+	}
+	for _, id := range gone {
+		c.log.Info("group member did not sync in time", "group", g.id, "member", id)
+		c.failCalls(g.members[id], kerr.UnknownMemberID.Code)
+		g.removeMember(id)
+	}
+	if len(gone) > 0 {
+		c.memberLeft(g)
+	}
+}
+
+func (g *group) rebalanceTimeoutMs() int64 {
+	timeout := int32(0)
+	for _, id := range g.order {
+		timeout = max(timeout, g.members[id].rebalanceMs)
+	}
+	return int64(timeout)
+}
+
 // memberLeft follows a member's removal: a stable (or completing) group
 // rebalances; a rebalancing one may now be complete.
 func (c *Coordinator) memberLeft(g *group) {
@@ -497,17 +544,19 @@ func (c *Coordinator) prepareRebalance(g *group, why string) {
 			}
 		}
 	}
+	for _, id := range g.order {
+		g.members[id].pendingSync = false
+	}
+	g.syncDeadline = 0
 	wasEmpty := g.state == Empty
 	c.setState(g, PreparingRebalance)
-	timeout := int32(0)
-	for _, id := range g.order {
-		timeout = max(timeout, g.members[id].rebalanceMs)
-	}
-	g.joinDeadline = c.nowMs + int64(timeout)
-	g.delayUntil = 0
+	timeout := g.rebalanceTimeoutMs()
+	g.joinDeadline = c.nowMs + timeout
+	g.delayUntil, g.initial = 0, false
 	if wasEmpty && c.cfg.InitialRebalanceDelayMs > 0 {
 		g.delayUntil = c.nowMs + c.cfg.InitialRebalanceDelayMs
-		g.delayLimit = c.nowMs + int64(timeout)
+		g.delayLimit = c.nowMs + timeout
+		g.initial = true
 	}
 	c.log.Debug("group rebalancing", "group", g.id, "generation", g.generation, "why", why)
 }
@@ -517,6 +566,13 @@ func (c *Coordinator) maybeCompleteJoin(g *group) {
 		return
 	}
 	if g.delayUntil > c.nowMs {
+		return
+	}
+	if g.initial {
+		// The delay is over: who joined during it forms the group, as in
+		// Kafka's InitialDelayedJoin (member ids handed out but not yet
+		// used do not hold it up).
+		c.completeJoin(g)
 		return
 	}
 	all := len(g.pendingIDs) == 0
@@ -540,6 +596,18 @@ func (c *Coordinator) completeJoin(g *group) {
 			g.removeMember(id)
 		}
 	}
+	g.initial = false
+	if len(g.members) > 0 {
+		if !c.electJoinedLeader(g) {
+			// Nobody rejoined (only static members that did not remain):
+			// wait another rebalance timeout for them to rejoin or their
+			// sessions to end, rather than start a generation nobody is
+			// told about (Kafka postpones too).
+			g.joinDeadline = c.nowMs + g.rebalanceTimeoutMs()
+			c.log.Warn("group could not complete a rebalance: no member rejoined", "group", g.id)
+			return
+		}
+	}
 	g.generation++
 	if len(g.members) == 0 {
 		c.setState(g, Empty)
@@ -549,16 +617,8 @@ func (c *Coordinator) completeJoin(g *group) {
 		return
 	}
 	g.protocol = g.selectProtocol()
-	if g.members[g.leader] == nil {
-		g.leader = g.order[0]
-		for _, id := range g.order { // prefer a member that rejoined
-			if g.members[id].join != nil {
-				g.leader = id
-				break
-			}
-		}
-	}
 	c.setState(g, CompletingRebalance)
+	g.syncDeadline = c.nowMs + g.rebalanceTimeoutMs()
 	c.log.Info("group rebalanced", "group", g.id, "generation", g.generation, "members", len(g.members), "protocol", g.protocol, "leader", g.leader)
 	for _, id := range g.order {
 		m := g.members[id]
@@ -567,9 +627,26 @@ func (c *Coordinator) completeJoin(g *group) {
 			continue
 		}
 		m.deadline = c.nowMs + int64(m.sessionMs)
+		m.pendingSync = true
 		c.reply(m.join, c.joinResponse(g, m, m.join.req.(*kmsg.JoinGroupRequest), false))
 		m.join = nil
 	}
+}
+
+// electJoinedLeader keeps the leader if it rejoined, else makes the first
+// member that rejoined the leader (a static leader that did not rejoin
+// would never sync); false if nobody rejoined.
+func (c *Coordinator) electJoinedLeader(g *group) bool {
+	if m := g.members[g.leader]; m != nil && m.join != nil {
+		return true
+	}
+	for _, id := range g.order {
+		if g.members[id].join != nil {
+			g.leader = id
+			return true
+		}
+	}
+	return false
 }
 
 // selectProtocol picks the protocol every member supports that the most

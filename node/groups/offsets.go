@@ -108,11 +108,36 @@ func (c *Coordinator) dropOffset(group, topic string, partition int32) {
 	c.maybeForget(g)
 }
 
-// maybeForget drops a group that holds nothing any more.
+// maybeForget drops a group that holds nothing any more: no offsets, no
+// stored metadata, no members, no member id handed out, no commit being
+// stored.
 func (c *Coordinator) maybeForget(g *group) {
-	if len(g.offsets) == 0 && g.stored == nil && (!g.live || (g.state == Dead || (g.state == Empty && len(g.members) == 0))) {
+	if len(g.offsets) == 0 && g.stored == nil && len(g.inflight) == 0 &&
+		(!g.live || g.state == Dead || (g.state == Empty && len(g.members) == 0 && len(g.pendingIDs) == 0)) {
 		delete(c.groups, g.id)
 	}
+}
+
+func (g *group) inflightAdd(topic string, partition int32, n int) {
+	if g.inflight == nil {
+		g.inflight = map[string]map[int32]int{}
+	}
+	ps := g.inflight[topic]
+	if ps == nil {
+		ps = map[int32]int{}
+		g.inflight[topic] = ps
+	}
+	if ps[partition] += n; ps[partition] <= 0 {
+		delete(ps, partition)
+		if len(ps) == 0 {
+			delete(g.inflight, topic)
+		}
+	}
+}
+
+func (g *group) hasOffset(topic string, partition int32) bool {
+	_, ok := g.offsets[topic][partition]
+	return ok || g.inflight[topic][partition] > 0
 }
 
 // Offset returns a group's committed offset of one partition.
@@ -186,23 +211,18 @@ func (c *Coordinator) commit(cl *call, req *kmsg.OffsetCommitRequest) {
 	switch {
 	case req.Group == "":
 		code = kerr.InvalidGroupID.Code
-	case g == nil || !g.live:
-		if generation >= 0 {
+	case g == nil || (!g.live && !g.known()):
+		switch {
+		case generation < 0:
+			g = c.group(req.Group, true) // a simple group: it does not use the coordinator's membership
+		case req.Version >= 9:
+			code = kerr.GroupIDNotFound.Code
+		default:
 			code = kerr.IllegalGeneration.Code
-		} else {
-			g = c.group(req.Group, true) // a group that does not use the coordinator's membership
 		}
-	case g.state == Dead:
-		code = kerr.CoordinatorNotAvailable.Code
-	case generation < 0 && g.state == Empty:
-	case g.state == CompletingRebalance:
-		code = kerr.RebalanceInProgress.Code
 	default:
-		var m *member
-		m, code = c.check(g, memberID, instance, generation)
-		if code == 0 {
-			m.deadline = c.nowMs + int64(m.sessionMs)
-		}
+		g = c.group(req.Group, true) // a group with only offsets is an empty one
+		code = c.validateCommit(g, memberID, instance, generation)
 	}
 	if code != 0 {
 		setAll(code)
@@ -240,12 +260,48 @@ func (c *Coordinator) commit(cl *call, req *kmsg.OffsetCommitRequest) {
 		c.reply(cl, resp)
 		return
 	}
+	g.inflightMany(req, 1)
 	c.store(recs, func(code int16) {
+		g.inflightMany(req, -1)
+		code = storeError(code, true)
 		for _, p := range stored {
 			p.ErrorCode = code
 		}
 		c.reply(cl, resp)
 	})
+}
+
+// inflightMany counts the partitions of a commit in or out of inflight.
+func (g *group) inflightMany(req *kmsg.OffsetCommitRequest, n int) {
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			g.inflightAdd(t.Topic, p.Partition, n)
+		}
+	}
+}
+
+// validateCommit checks an offset commit against a live group, in
+// Kafka's order (ClassicGroup.validateOffsetCommit): the member and its
+// generation first, then the state.
+func (c *Coordinator) validateCommit(g *group, memberID string, instance *string, generation int32) int16 {
+	switch {
+	case g.state == Dead:
+		return kerr.CoordinatorNotAvailable.Code
+	case generation < 0 && g.state == Empty:
+		return 0 // a simple or admin commit
+	case generation >= 0 || memberID != "" || instance != nil:
+		m, code := c.check(g, memberID, instance, generation)
+		if code != 0 {
+			return code
+		}
+		m.deadline = c.nowMs + int64(m.sessionMs)
+	default:
+		return kerr.UnknownMemberID.Code // no member: only an empty group takes it
+	}
+	if g.state == CompletingRebalance {
+		return kerr.RebalanceInProgress.Code
+	}
+	return 0
 }
 
 // known reports whether the group exists: it has members, stored
@@ -281,6 +337,7 @@ func (c *Coordinator) deleteGroups(cl *call, req *kmsg.DeleteGroupsRequest) {
 		return
 	}
 	c.store(recs, func(code int16) {
+		code = storeError(code, false)
 		for _, i := range waiting {
 			resp.Groups[i].ErrorCode = code
 			if g := c.groups[resp.Groups[i].Group]; g != nil && g.live && g.state == Dead {
@@ -296,12 +353,20 @@ func (c *Coordinator) deleteGroups(cl *call, req *kmsg.DeleteGroupsRequest) {
 	})
 }
 
-// tombstones deletes all of a group: its metadata and every offset.
+// tombstones deletes all of a group: its metadata and every offset,
+// those being committed too.
 func (c *Coordinator) tombstones(g *group) []Record {
 	var recs []Record
 	for _, t := range slices.Sorted(maps.Keys(g.offsets)) {
 		for _, p := range slices.Sorted(maps.Keys(g.offsets[t])) {
 			recs = append(recs, Record{Key: offsetKey(g.id, t, p)})
+		}
+	}
+	for _, t := range slices.Sorted(maps.Keys(g.inflight)) {
+		for _, p := range slices.Sorted(maps.Keys(g.inflight[t])) {
+			if _, ok := g.offsets[t][p]; !ok {
+				recs = append(recs, Record{Key: offsetKey(g.id, t, p)})
+			}
 		}
 	}
 	return append(recs, Record{Key: groupKey(g.id)})
@@ -351,7 +416,7 @@ func (c *Coordinator) offsetDelete(cl *call, req *kmsg.OffsetDeleteRequest) {
 			rp := kmsg.OffsetDeleteResponseTopicPartition{Partition: p.Partition}
 			if slices.Contains(subs, t.Topic) {
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
-			} else if _, ok := g.offsets[t.Topic][p.Partition]; ok {
+			} else if g.hasOffset(t.Topic, p.Partition) {
 				recs = append(recs, Record{Key: offsetKey(g.id, t.Topic, p.Partition)})
 			}
 			rt.Partitions = append(rt.Partitions, rp)
@@ -364,7 +429,7 @@ func (c *Coordinator) offsetDelete(cl *call, req *kmsg.OffsetDeleteRequest) {
 	}
 	c.store(recs, func(code int16) {
 		if code != 0 {
-			resp.ErrorCode = code
+			resp.ErrorCode = storeError(code, true)
 		}
 		c.reply(cl, resp)
 	})
@@ -398,6 +463,9 @@ func (c *Coordinator) expireOffsets() {
 				continue
 			}
 			for _, p := range slices.Sorted(maps.Keys(g.offsets[t])) {
+				if g.inflight[t][p] > 0 {
+					continue // a commit being stored: its tombstone would follow it
+				}
 				base := g.offsets[t][p].CommitTimestamp
 				if emptySince >= 0 {
 					base = emptySince
@@ -411,7 +479,7 @@ func (c *Coordinator) expireOffsets() {
 		if n > 0 {
 			c.log.Info("offsets expired", "group", g.id, "partitions", n)
 		}
-		if n == len(g.allOffsets()) && (!g.live || (g.state == Empty && len(g.members) == 0)) && (n > 0 || g.stored != nil) {
+		if n == len(g.allOffsets()) && len(g.inflight) == 0 && (!g.live || (g.state == Empty && len(g.members) == 0)) && (n > 0 || g.stored != nil) {
 			if g.stored != nil {
 				recs = append(recs, Record{Key: groupKey(g.id)})
 			}

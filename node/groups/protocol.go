@@ -69,6 +69,10 @@ func (c *Coordinator) join(cl *call, who Caller, req *kmsg.JoinGroupRequest) {
 	if req.Version == 0 || rebalanceMs <= 0 {
 		rebalanceMs = req.SessionTimeoutMillis
 	}
+	if g := c.groups[req.Group]; req.MemberID != "" && (g == nil || !g.live) {
+		fail(kerr.UnknownMemberID.Code) // and no group is created for it
+		return
+	}
 	g := c.group(req.Group, true)
 	if g.state == Dead {
 		fail(kerr.CoordinatorNotAvailable.Code)
@@ -188,11 +192,12 @@ func (c *Coordinator) addAndRebalance(cl *call, g *group, id string, who Caller,
 	c.awaitJoin(m, cl)
 	if g.state == PreparingRebalance {
 		// A new member during the initial delay extends it, up to the
-		// rebalance timeout (Kafka's InitialDelayedJoin).
+		// rebalance timeout (Kafka's InitialDelayedJoin). Otherwise the
+		// rebalance still ends when it would have: were each new member
+		// to push it back, a trickle of them would hold it open forever.
 		if g.delayUntil > c.nowMs {
 			g.delayUntil = min(c.nowMs+c.cfg.InitialRebalanceDelayMs, max(g.delayLimit, g.delayUntil))
 		}
-		g.joinDeadline = max(g.joinDeadline, c.nowMs+int64(rebalanceMs))
 	} else {
 		c.prepareRebalance(g, "member "+id+" joined")
 	}
@@ -252,8 +257,12 @@ func (c *Coordinator) check(g *group, memberID string, instance *string, generat
 	if g == nil || !g.live || g.state == Dead {
 		return nil, kerr.UnknownMemberID.Code
 	}
-	if instance != nil {
-		if cur, ok := g.instances[*instance]; ok && cur != memberID {
+	if instance != nil { // Kafka's validateMember
+		cur, ok := g.instances[*instance]
+		switch {
+		case !ok:
+			return nil, kerr.UnknownMemberID.Code
+		case cur != memberID:
 			return nil, kerr.FencedInstanceID.Code
 		}
 	}
@@ -283,6 +292,9 @@ func (c *Coordinator) syncGroup(cl *call, req *kmsg.SyncGroupRequest) {
 		return
 	}
 	m.deadline = c.nowMs + int64(m.sessionMs)
+	if g.state == CompletingRebalance || g.state == Stable {
+		m.pendingSync = false
+	}
 	switch g.state {
 	case Empty:
 		c.reply(cl, syncError(req, kerr.UnknownMemberID.Code))
@@ -295,7 +307,7 @@ func (c *Coordinator) syncGroup(cl *call, req *kmsg.SyncGroupRequest) {
 			c.reply(m.sync, syncError(m.sync.req.(*kmsg.SyncGroupRequest), kerr.RebalanceInProgress.Code))
 		}
 		m.sync = cl
-		if m.id != g.leader || g.storing {
+		if m.id != g.leader || g.storingGen == g.generation {
 			return
 		}
 		for _, id := range g.order {
@@ -311,13 +323,16 @@ func (c *Coordinator) syncGroup(cl *call, req *kmsg.SyncGroupRequest) {
 				o.assignment = []byte{}
 			}
 		}
-		g.storing = true
 		gen := g.generation
+		g.storingGen = gen
 		c.store([]Record{c.groupRecord(g)}, func(code int16) {
-			g.storing = false
-			if g.state != CompletingRebalance || g.generation != gen {
-				return // a rebalance began meanwhile and answered the syncs
+			if g.storingGen == gen {
+				g.storingGen = 0
 			}
+			if !g.live || g.state != CompletingRebalance || g.generation != gen {
+				return // deactivated, or a rebalance began meanwhile and answered the syncs
+			}
+			code = storeError(code, false)
 			if code != 0 {
 				for _, id := range g.order {
 					o := g.members[id]
