@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +27,7 @@ func runDev(c *command, args []string, stdout, stderr io.Writer) int {
 	fresh := fs.Bool("fresh", false, "wipe the data directory first")
 	partitions := fs.Int("partitions", 1, "partitions of auto-created topics (num.partitions)")
 	verbose := fs.Bool("v", false, "debug logging")
+	metrics := fs.String("metrics", "", "serve Prometheus /metrics on HOST:PORT, broker i on PORT+i-1 (default: off)")
 	if status := parse(fs, args); status >= 0 {
 		return status
 	}
@@ -45,14 +48,26 @@ func runDev(c *command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice dev: %v\n", err)
 		return 1
 	}
+	ms, err := serveDevMetrics(cl, *brokers, *metrics)
+	if err != nil {
+		cl.Stop()
+		fmt.Fprintf(stderr, "sluice dev: -metrics: %v\n", err)
+		return 1
+	}
 	bootstrap := strings.Join(cl.Bootstrap(), ",")
 	fmt.Fprintf(stdout, "sluice dev: %d brokers ready in %v (cluster %s, data in %s)\n", *brokers, time.Since(start).Round(time.Millisecond), cl.ClusterID(), *dir)
 	fmt.Fprintf(stdout, "bootstrap: %s\n", bootstrap)
+	for i, m := range ms {
+		fmt.Fprintf(stdout, "metrics: broker %d at http://%s/metrics\n", i+1, m.Addr())
+	}
 	fmt.Fprintf(stdout, "try:  echo hello | kcat -P -b %s -t demo && kcat -C -b %s -t demo -e\n", cl.Bootstrap()[0], cl.Bootstrap()[0])
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "sluice dev: stopping")
+	for _, m := range ms {
+		m.Close()
+	}
 	cl.Stop()
 	return exitOK
 }
@@ -64,4 +79,37 @@ func defaultDevDir() string {
 		d = os.TempDir()
 	}
 	return filepath.Join(d, "sluice", "dev")
+}
+
+// serveDevMetrics serves broker i's metrics on addr's port+i-1 (any free
+// port when it is 0); none when addr is empty.
+func serveDevMetrics(cl *broker.Cluster, brokers int, addr string) ([]*broker.MetricsServer, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	host, portStr, err := net.SplitHostPort(addr)
+	port, err2 := strconv.Atoi(portStr)
+	if err != nil || err2 != nil {
+		return nil, fmt.Errorf("want HOST:PORT, got %q", addr)
+	}
+	var out []*broker.MetricsServer
+	for i := range brokers {
+		p := port
+		if p != 0 {
+			p += i
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			var m *broker.MetricsServer
+			if m, err = broker.ServeMetrics(cl.Broker(int32(i+1)), ln, broker.MetricsOptions{}); err == nil {
+				out = append(out, m)
+				continue
+			}
+		}
+		for _, m := range out {
+			m.Close()
+		}
+		return nil, err
+	}
+	return out, nil
 }

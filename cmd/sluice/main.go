@@ -36,6 +36,7 @@ func init() {
 		{name: "serve", summary: "run one broker of a multi-process cluster (raft between brokers over TCP)", run: runServe},
 		{name: "sim", summary: "run the deterministic simulator: seeds of a faulty world, every history checked", run: runSim},
 		{name: "bench", summary: "benchmark sluice against kfake, JetStream or any Kafka cluster, with the disk and network floors", run: runBench},
+		{name: "group", summary: "consumer groups: list, describe (members, lag), reset-offsets, delete", run: runGroup},
 		{name: "version", summary: "print the version", run: runVersion},
 		{name: "help", summary: "list subcommands, or describe one: help <subcommand>", run: runHelp},
 	}

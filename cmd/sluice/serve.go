@@ -125,6 +125,7 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 	join := fs.Bool("join", false, "the data directory is new but the cluster exists (a wiped disk or a replaced broker): "+
 		"join as new storage, which votes only once the cluster has re-added it; ignored if the directory has data")
 	verbose := fs.Bool("v", false, "debug logging")
+	metrics := fs.String("metrics", "", "serve Prometheus /metrics on this address (default: off)")
 	if status := parse(fs, args); status >= 0 {
 		return status
 	}
@@ -176,10 +177,26 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "sluice serve: broker %d serving Kafka on %s (advertised %s), raft on %s\n", *id, *listen, self.kafka, *raftListen)
+	var m *broker.MetricsServer
+	if *metrics != "" {
+		ln, err := net.Listen("tcp", *metrics)
+		if err == nil {
+			m, err = broker.ServeMetrics(s.b, ln, broker.MetricsOptions{})
+		}
+		if err != nil {
+			s.stop()
+			fmt.Fprintf(stderr, "sluice serve: -metrics: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "sluice serve: metrics at http://%s/metrics\n", m.Addr())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
 	fmt.Fprintf(stdout, "sluice serve: broker %d stopping\n", *id)
+	if m != nil {
+		m.Close()
+	}
 	s.stop()
 	return exitOK
 }
