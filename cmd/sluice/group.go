@@ -378,14 +378,22 @@ type resetPlan struct {
 	next      int64
 }
 
+// resetTarget is where reset-offsets moves offsets: kind is the flag's
+// name, n its offset or shift, atMs its time.
+type resetTarget struct {
+	kind string
+	n    int64
+	atMs int64
+}
+
 // resetOffsets moves an inactive group's committed offsets.
 func (g *groupCmd) resetOffsets(args []string) error {
 	group := g.fs.String("group", "", "the group (required)")
 	var topics topicFlag
 	g.fs.Var(&topics, "topic", "TOPIC or TOPIC:P,P (repeatable): the partitions to reset; a topic alone means all its partitions")
 	allTopics := g.fs.Bool("all-topics", false, "every partition the group has committed offsets for")
-	earliest := g.fs.Bool("to-earliest", false, "reset to the log start offset")
-	latest := g.fs.Bool("to-latest", false, "reset to the log end offset (skip everything not yet read)")
+	g.fs.Bool("to-earliest", false, "reset to the log start offset")
+	g.fs.Bool("to-latest", false, "reset to the log end offset (skip everything not yet read)")
 	datetime := g.fs.String("to-datetime", "", "reset to the first offset with a timestamp at or after this RFC 3339 time (2026-01-02T15:04:05Z)")
 	toOffset := g.fs.Int64("to-offset", 0, "reset to this offset (clamped to the log's start and end)")
 	shiftBy := g.fs.Int64("shift-by", 0, "move the committed offset by this many records (negative: back; clamped)")
@@ -394,19 +402,24 @@ func (g *groupCmd) resetOffsets(args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError{"unexpected arguments: " + strings.Join(pos, " ")}
-	}
-	set := map[string]bool{}
-	g.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	set["to-earliest"], set["to-latest"] = *earliest, *latest
-	var targets []string
-	for _, n := range []string{"to-earliest", "to-latest", "to-datetime", "to-offset", "shift-by"} {
-		if set[n] {
-			targets = append(targets, "-"+n)
+	var targets []resetTarget
+	g.fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "to-earliest", "to-latest":
+			if f.Value.String() == "true" {
+				targets = append(targets, resetTarget{kind: f.Name})
+			}
+		case "to-datetime":
+			targets = append(targets, resetTarget{kind: f.Name})
+		case "to-offset":
+			targets = append(targets, resetTarget{kind: f.Name, n: *toOffset})
+		case "shift-by":
+			targets = append(targets, resetTarget{kind: f.Name, n: *shiftBy})
 		}
-	}
+	})
 	switch {
+	case len(pos) > 0:
+		return usageError{"unexpected arguments: " + strings.Join(pos, " ")}
 	case *group == "":
 		return usageError{"-group is required"}
 	case len(topics) == 0 && !*allTopics:
@@ -416,13 +429,13 @@ func (g *groupCmd) resetOffsets(args []string) error {
 	case len(targets) != 1:
 		return usageError{"give exactly one of -to-earliest, -to-latest, -to-datetime, -to-offset, -shift-by"}
 	}
-	var atMs int64
-	if set["to-datetime"] {
+	target := targets[0]
+	if target.kind == "to-datetime" {
 		at, err := time.Parse(time.RFC3339Nano, *datetime)
 		if err != nil {
 			return usageError{fmt.Sprintf("-to-datetime: want RFC 3339 (2026-01-02T15:04:05Z): %v", err)}
 		}
-		atMs = at.UnixMilli()
+		target.atMs = at.UnixMilli()
 	}
 
 	ctx, cancel := g.context()
@@ -434,71 +447,19 @@ func (g *groupCmd) resetOffsets(args []string) error {
 		return err
 	}
 	current, err := g.adm.FetchOffsets(ctx, *group)
-	if err != nil {
-		return fmt.Errorf("fetching the committed offsets of group %s: %w", *group, err)
+	if err == nil {
+		err = current.Error()
 	}
-	if err := current.Error(); err != nil {
+	if err != nil {
 		return fmt.Errorf("fetching the committed offsets of group %s: %w", *group, err)
 	}
 	sel, err := g.selectPartitions(ctx, topics, *allTopics, current)
 	if err != nil {
 		return err
 	}
-	names := sel.Topics()
-	starts, err := g.adm.ListStartOffsets(ctx, names...)
-	if err == nil {
-		err = starts.Error()
-	}
+	plan, err := g.planReset(ctx, sel, current, target)
 	if err != nil {
-		return fmt.Errorf("listing start offsets: %w", err)
-	}
-	ends, err := g.adm.ListEndOffsets(ctx, names...)
-	if err == nil {
-		err = ends.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("listing end offsets: %w", err)
-	}
-	var byTime kadm.ListedOffsets
-	if set["to-datetime"] {
-		if byTime, err = g.adm.ListOffsetsAfterMilli(ctx, atMs, names...); err == nil {
-			err = byTime.Error()
-		}
-		if err != nil {
-			return fmt.Errorf("listing offsets by time: %w", err)
-		}
-	}
-	var plan []resetPlan
-	for _, tp := range sel.Sorted() {
-		for _, p := range tp.Partitions {
-			cur := int64(-1)
-			if o, ok := current.Lookup(tp.Topic, p); ok && o.Err == nil {
-				cur = o.At
-			}
-			start, _ := starts.Lookup(tp.Topic, p)
-			end, _ := ends.Lookup(tp.Topic, p)
-			clamp := func(o int64) int64 { return max(start.Offset, min(end.Offset, o)) }
-			var next int64
-			switch targets[0] {
-			case "-to-earliest":
-				next = start.Offset
-			case "-to-latest":
-				next = end.Offset
-			case "-to-datetime":
-				next = end.Offset
-				if o, ok := byTime.Lookup(tp.Topic, p); ok && o.Offset >= 0 {
-					next = clamp(o.Offset)
-				}
-			case "-to-offset":
-				next = clamp(*toOffset)
-			case "-shift-by":
-				if cur < 0 {
-					return fmt.Errorf("%s/%d has no committed offset to shift; use -to-offset, -to-earliest or -to-latest", tp.Topic, p)
-				}
-				next = clamp(cur + *shiftBy)
-			}
-			plan = append(plan, resetPlan{topic: tp.Topic, partition: p, current: cur, next: next})
-		}
+		return err
 	}
 	w := g.table()
 	fmt.Fprintln(w, "GROUP\tTOPIC\tPARTITION\tCURRENT-OFFSET\tNEW-OFFSET")
@@ -522,14 +483,77 @@ func (g *groupCmd) resetOffsets(args []string) error {
 	if err == nil {
 		err = resp.Error()
 	}
-	if err != nil {
-		if errors.Is(err, kerr.UnknownMemberID) || errors.Is(err, kerr.IllegalGeneration) || errors.Is(err, kerr.RebalanceInProgress) {
-			return fmt.Errorf("group %s became active while resetting; nothing may have been committed: %w", *group, err)
-		}
+	switch {
+	case errors.Is(err, kerr.UnknownMemberID), errors.Is(err, kerr.IllegalGeneration), errors.Is(err, kerr.RebalanceInProgress):
+		return fmt.Errorf("group %s became active while resetting; its consumers own its offsets again: %w", *group, err)
+	case err != nil:
 		return fmt.Errorf("committing the new offsets: %w", err)
 	}
 	fmt.Fprintf(g.stdout, "committed %d offsets for group %s\n", len(plan), *group)
 	return nil
+}
+
+// planReset computes each selected partition's new offset.
+func (g *groupCmd) planReset(ctx context.Context, sel kadm.TopicsSet, current kadm.OffsetResponses, target resetTarget) ([]resetPlan, error) {
+	names := sel.Topics()
+	list := func(what string, fn func() (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
+		l, err := fn()
+		if err == nil {
+			err = l.Error()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing %s: %w", what, err)
+		}
+		return l, nil
+	}
+	starts, err := list("start offsets", func() (kadm.ListedOffsets, error) { return g.adm.ListStartOffsets(ctx, names...) })
+	if err != nil {
+		return nil, err
+	}
+	ends, err := list("end offsets", func() (kadm.ListedOffsets, error) { return g.adm.ListEndOffsets(ctx, names...) })
+	if err != nil {
+		return nil, err
+	}
+	var byTime kadm.ListedOffsets
+	if target.kind == "to-datetime" {
+		byTime, err = list("offsets by time", func() (kadm.ListedOffsets, error) { return g.adm.ListOffsetsAfterMilli(ctx, target.atMs, names...) })
+		if err != nil {
+			return nil, err
+		}
+	}
+	var plan []resetPlan
+	for _, tp := range sel.Sorted() {
+		for _, p := range tp.Partitions {
+			cur := int64(-1)
+			if o, ok := current.Lookup(tp.Topic, p); ok && o.Err == nil {
+				cur = o.At
+			}
+			start, _ := starts.Lookup(tp.Topic, p)
+			end, _ := ends.Lookup(tp.Topic, p)
+			clamp := func(o int64) int64 { return max(start.Offset, min(end.Offset, o)) }
+			var next int64
+			switch target.kind {
+			case "to-earliest":
+				next = start.Offset
+			case "to-latest":
+				next = end.Offset
+			case "to-datetime": // no record that late: the end
+				next = end.Offset
+				if o, ok := byTime.Lookup(tp.Topic, p); ok && o.Offset >= 0 {
+					next = clamp(o.Offset)
+				}
+			case "to-offset":
+				next = clamp(target.n)
+			case "shift-by":
+				if cur < 0 {
+					return nil, fmt.Errorf("%s/%d has no committed offset to shift; use -to-offset, -to-earliest or -to-latest", tp.Topic, p)
+				}
+				next = clamp(cur + target.n)
+			}
+			plan = append(plan, resetPlan{topic: tp.Topic, partition: p, current: cur, next: next})
+		}
+	}
+	return plan, nil
 }
 
 // checkInactive refuses a group with members: only an inactive group's

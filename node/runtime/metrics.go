@@ -149,6 +149,11 @@ func (m *MetricsServer) Close() {
 // the broker stopped or the loop did not get to it in time (f may then
 // still run later, so it must only write what it owns).
 func doTimeout(b *Broker, timeout time.Duration, f func(n *node.Node)) bool {
+	select {
+	case <-b.stopped:
+		return false
+	default:
+	}
 	done := make(chan struct{})
 	b.post(func() {
 		f(b.n)
@@ -364,15 +369,16 @@ func (l *lagCollector) poll() {
 		l.pollErrors++
 		l.log.Debug("lag poll failed", "err", err)
 	}
-	if points != nil || err == nil {
-		l.points, l.dropped = points, dropped
-	}
+	// What could not be read this time is left out rather than repeated
+	// from an older sample: a group whose coordinator moved is reported by
+	// its new broker.
+	l.points, l.dropped = points, dropped
 	l.lastPoll = time.Now()
 }
 
 // sample reads the committed offsets of the groups coordinated here and
-// the high watermarks of their partitions. It returns nil points only when
-// nothing could be read; err reports any part that failed.
+// the high watermarks of their partitions; err reports any part that
+// failed (the points then hold what could be read).
 func (l *lagCollector) sample(ctx context.Context) ([]lagPoint, int, error) {
 	var groups []string
 	out := make(chan []string, 1)
@@ -389,7 +395,7 @@ func (l *lagCollector) sample(ctx context.Context) ([]lagPoint, int, error) {
 	}
 	if len(groups) == 0 {
 		clear(l.tables)
-		return []lagPoint{}, 0, nil
+		return nil, 0, nil
 	}
 	var firstErr error
 	var points []lagPoint
@@ -424,11 +430,10 @@ func (l *lagCollector) sample(ctx context.Context) ([]lagPoint, int, error) {
 		topics[p.topic] = true
 	}
 	if len(points) == 0 {
-		clear(l.tables)
-		if firstErr != nil {
-			return nil, dropped, firstErr
+		if firstErr == nil {
+			clear(l.tables)
 		}
-		return []lagPoint{}, dropped, nil
+		return points, dropped, firstErr
 	}
 	ends, err := l.adm.ListEndOffsets(ctx, slices.Sorted(mapKeys(topics))...)
 	if err != nil {
@@ -437,10 +442,12 @@ func (l *lagCollector) sample(ctx context.Context) ([]lagPoint, int, error) {
 		firstErr = cmpErr(firstErr, fmt.Errorf("end offsets: %w", err))
 	}
 	now := time.Now()
-	used := map[topicPartition]bool{}
+	used := map[topicPartition]bool{}    // partitions with a point
+	sampled := map[topicPartition]bool{} // and with a sample this poll
 	for i := range points {
 		p := &points[i]
 		tp := topicPartition{p.topic, p.partition}
+		used[tp] = true
 		end, ok := ends.Lookup(p.topic, p.partition)
 		if !ok || end.Err != nil {
 			continue
@@ -450,9 +457,9 @@ func (l *lagCollector) sample(ctx context.Context) ([]lagPoint, int, error) {
 			t = &hwTable{max: l.opts.LagSamples}
 			l.tables[tp] = t
 		}
-		if !used[tp] { // one sample per partition per poll, however many groups read it
+		if !sampled[tp] { // one sample per partition per poll, however many groups read it
 			t.add(end.Offset, now)
-			used[tp] = true
+			sampled[tp] = true
 		}
 		p.hw = end.Offset
 		p.lagSeconds = t.lagSeconds(p.committed, now)
