@@ -196,3 +196,15 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestGroupHelp(t *testing.T) {
+	if status, out, _ := runArgs("help", "group"); status != exitOK || !strings.Contains(out, "reset-offsets -group G") {
+		t.Fatalf("help group: status %d, output:\n%s", status, out)
+	}
+	if status, _, errOut := runArgs("group"); status != exitUsage || !strings.Contains(errOut, "usage: sluice group") {
+		t.Fatalf("group: status %d, stderr:\n%s", status, errOut)
+	}
+	if status, _, errOut := runArgs("group", "reset-offsets", "-h"); status != exitOK || !strings.Contains(errOut, "-shift-by") {
+		t.Fatalf("group reset-offsets -h: status %d, stderr:\n%s", status, errOut)
+	}
+}
