@@ -332,9 +332,21 @@ type jsConsumer struct {
 }
 
 func (c *jsConsumer) run(ctx context.Context, fn func([]byte), errs func(error)) error {
-	cons, err := c.js.OrderedConsumer(ctx, jsStream, c.cfg)
-	if err != nil {
-		return fmt.Errorf("bench: JetStream ordered consumer: %w", err)
+	// A loaded server can take longer than the API timeout to create the
+	// consumer; try again (each failure counted) until the run ends.
+	var cons jetstream.Consumer
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		var err error
+		cons, err = c.js.OrderedConsumer(cctx, jsStream, c.cfg)
+		cancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		errs(fmt.Errorf("bench: JetStream ordered consumer: %w", err))
 	}
 	var mu sync.Mutex // fn is called from one goroutine at a time
 	cc, err := cons.Consume(func(m jetstream.Msg) {

@@ -257,7 +257,14 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("bench: target %s: %w", t, err)
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			// One target failing (a server that would not start, a client
+			// error) is reported; the others still run.
+			fmt.Fprintf(o.Progress, "%s: FAILED: %v\n", t, err)
+			res.Skipped = append(res.Skipped, Skip{Target: t, Reason: "failed: " + err.Error()})
+			continue
 		}
 		res.Targets = append(res.Targets, *tr)
 	}
