@@ -172,6 +172,10 @@ type group struct {
 	// retention must not delete what a pending commit is about to write,
 	// and a deletion must cover it.
 	inflight map[string]map[int32]int
+	// storesInflight counts the group's metadata records being stored: a
+	// group with one in flight is not forgotten, or its generation would
+	// start again from zero behind the record.
+	storesInflight int
 }
 
 type pendingAppend struct {
@@ -392,6 +396,15 @@ func (c *Coordinator) store(recs []Record, done func(code int16)) {
 	c.out.Appends = append(c.out.Appends, Append{ID: c.nextAppend, Records: recs})
 }
 
+// storeGroup stores the group's metadata record.
+func (c *Coordinator) storeGroup(g *group, done func(code int16)) {
+	g.storesInflight++
+	c.store([]Record{c.groupRecord(g)}, func(code int16) {
+		g.storesInflight--
+		done(code)
+	})
+}
+
 // AppendDone reports an Append's outcome: code is 0 once its records are
 // committed, else the partition's error code.
 func (c *Coordinator) AppendDone(id uint64, code int16) {
@@ -453,7 +466,7 @@ func (c *Coordinator) Tick(nowMs int64) {
 		c.expireMembers(g)
 		c.expirePendingSync(g)
 		c.maybeCompleteJoin(g)
-		c.maybeForget(g)
+		c.maybeForget(g, false)
 	}
 	if nowMs >= c.nextCheck {
 		c.nextCheck = nowMs + c.cfg.RetentionCheckMs
@@ -612,7 +625,7 @@ func (c *Coordinator) completeJoin(g *group) {
 	if len(g.members) == 0 {
 		c.setState(g, Empty)
 		g.protocol, g.leader = "", ""
-		c.store([]Record{c.groupRecord(g)}, func(int16) {})
+		c.storeGroup(g, func(int16) {})
 		c.log.Info("group is empty", "group", g.id, "generation", g.generation)
 		return
 	}

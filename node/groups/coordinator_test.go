@@ -806,3 +806,19 @@ func TestNoLeakedGroups(t *testing.T) {
 		t.Fatalf("%d groups kept with nothing in them: %v", n, h.c.sortedGroups()[0].id)
 	}
 }
+
+// A group whose metadata record timed out (it may still commit) is not
+// forgotten: its next generation follows the one in that record.
+func TestGroupNotForgottenBehindItsRecord(t *testing.T) {
+	h := newHarness(t, testConfig())
+	a, ja := h.newMember("g")
+	h.tick(3000)
+	h.wantErr(ja, nil)
+	h.wantErr(h.call(leaveReq("g", a)), nil) // Empty, generation 2, its record in flight
+	h.tick(5000)                             // the store times out
+	_, j := h.newMember("g")
+	h.tick(3000)
+	if r := h.join(j); r.ErrorCode != 0 || r.Generation != 3 {
+		t.Fatalf("join %+v: the generation started again behind a stored record", r)
+	}
+}

@@ -14,8 +14,15 @@ import (
 // token, replies and appends come out of Ready, and the test decides when
 // an append commits (its records are applied, then AppendDone) or fails.
 // Every committed record is kept, so a fresh replica can replay them.
+// tb is what the harness needs of *testing.T and *rapid.T.
+type tb interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
+
 type harness struct {
-	t       testing.TB
+	t       tb
 	cfg     Config
 	c       *Coordinator
 	now     int64
@@ -26,14 +33,17 @@ type harness struct {
 	pending []Append // appends not yet done, in proposal order
 	log     []Record // committed records, in order
 	onApply func(Record)
+	onReply func(Reply)
 }
 
 func testConfig() Config {
 	return Config{InitialRebalanceDelayMs: 3000, OffsetsRetentionMs: 24 * 3600 * 1000, RetentionCheckMs: 60000}
 }
 
-func newHarness(t testing.TB, cfg Config) *harness {
-	e, _ := env.NewDeterministic(1, 0)
+func newHarness(t testing.TB, cfg Config) *harness { return newSeededHarness(t, cfg, 1) }
+
+func newSeededHarness(t tb, cfg Config, seed uint64) *harness {
+	e, _ := env.NewDeterministic(seed, 0)
 	cfg.Env = e
 	h := &harness{t: t, cfg: cfg, replies: map[uint64]kmsg.Response{}, asked: map[uint64]kmsg.Request{}, now: 1000}
 	h.c = New(cfg)
@@ -64,6 +74,9 @@ func (h *harness) drain() {
 		}
 		h.replies[r.Token] = r.Msg
 		h.trace = append(h.trace, r)
+		if h.onReply != nil {
+			h.onReply(r)
+		}
 	}
 	h.pending = append(h.pending, out.Appends...)
 }
@@ -142,6 +155,12 @@ func (h *harness) failover() {
 	h.drain()
 	h.pending = nil
 	c := New(h.cfg)
+	h.replay(c)
+}
+
+// replay activates c, a replica that applied every committed record.
+func (h *harness) replay(c *Coordinator) {
+	h.t.Helper()
 	for _, r := range h.log {
 		h.apply(c, r)
 	}

@@ -79,7 +79,7 @@ func (c *Coordinator) Apply(key, value []byte) error {
 		if value == nil {
 			if g != nil {
 				g.stored = nil
-				c.maybeForget(g)
+				c.maybeForget(g, true)
 			}
 			return nil
 		}
@@ -105,17 +105,26 @@ func (c *Coordinator) dropOffset(group, topic string, partition int32) {
 	if len(g.offsets[topic]) == 0 {
 		delete(g.offsets, topic)
 	}
-	c.maybeForget(g)
+	c.maybeForget(g, false)
 }
 
 // maybeForget drops a group that holds nothing any more: no offsets, no
-// stored metadata, no members, no member id handed out, no commit being
-// stored.
-func (c *Coordinator) maybeForget(g *group) {
-	if len(g.offsets) == 0 && g.stored == nil && len(g.inflight) == 0 &&
-		(!g.live || g.state == Dead || (g.state == Empty && len(g.members) == 0 && len(g.pendingIDs) == 0)) {
-		delete(c.groups, g.id)
+// stored metadata, no members, no member id handed out, nothing being
+// stored. A live group that ever had a generation goes only through a
+// tombstone (tombstoned: its own was just applied): dropped silently,
+// its generation would start again from zero while a record of a higher
+// one may still be committed behind it.
+func (c *Coordinator) maybeForget(g *group, tombstoned bool) {
+	if len(g.offsets) > 0 || g.stored != nil || len(g.inflight) > 0 || g.storesInflight > 0 {
+		return
 	}
+	switch {
+	case !g.live || g.state == Dead:
+	case g.state == Empty && len(g.members) == 0 && len(g.pendingIDs) == 0 && (g.generation == 0 || tombstoned):
+	default:
+		return
+	}
+	delete(c.groups, g.id)
 }
 
 func (g *group) inflightAdd(topic string, partition int32, n int) {
@@ -345,7 +354,7 @@ func (c *Coordinator) deleteGroups(cl *call, req *kmsg.DeleteGroupsRequest) {
 					c.setState(g, Empty) // not deleted: usable again
 				} else {
 					g.live = false
-					c.maybeForget(g)
+					c.maybeForget(g, true)
 				}
 			}
 		}
@@ -479,8 +488,8 @@ func (c *Coordinator) expireOffsets() {
 		if n > 0 {
 			c.log.Info("offsets expired", "group", g.id, "partitions", n)
 		}
-		if n == len(g.allOffsets()) && len(g.inflight) == 0 && (!g.live || (g.state == Empty && len(g.members) == 0)) && (n > 0 || g.stored != nil) {
-			if g.stored != nil {
+		if n == len(g.allOffsets()) && len(g.inflight) == 0 && (!g.live || (g.state == Empty && len(g.members) == 0)) && (n > 0 || g.stored != nil || g.generation > 0) {
+			if g.stored != nil || g.generation > 0 {
 				recs = append(recs, Record{Key: groupKey(g.id)})
 			}
 			c.log.Info("group expired", "group", g.id)

@@ -325,7 +325,7 @@ func (c *Coordinator) syncGroup(cl *call, req *kmsg.SyncGroupRequest) {
 		}
 		gen := g.generation
 		g.storingGen = gen
-		c.store([]Record{c.groupRecord(g)}, func(code int16) {
+		c.storeGroup(g, func(code int16) {
 			if g.storingGen == gen {
 				g.storingGen = 0
 			}
