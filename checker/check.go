@@ -18,6 +18,7 @@ func Check(h History, opts Options) Result {
 	for _, p := range a.parts {
 		a.checkPartition(p)
 	}
+	a.checkGroups()
 	if !opts.SkipLinearizability {
 		a.checkLinearizable()
 	}

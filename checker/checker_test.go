@@ -128,6 +128,11 @@ func TestAnomalies(t *testing.T) {
 		{ReadAboveHW, hist(sends(ok(1, "a", 0, 10, 0)),
 			poll(3, 20, 30, 0, 0, "a@0"))},
 		{Nonlinearizable, realtimeRead()},
+		{CommitRegression, groupHist(nil, []Commit{commit(4, 2, 0, 10, OK)}, read(5, 1, 20, 30))},
+		{CommitRegression, groupHist(nil, []Commit{termed(commit(4, 2, 0, 10, OK), 3)}, termed(read(5, 1, 20, 30), 4))}, // a later term must know it
+		{PhantomCommit, groupHist(nil, []Commit{commit(4, 2, 0, 10, OK)}, read(5, 3, 20, 30))},
+		{PhantomCommit, groupHist(nil, []Commit{commit(4, 3, 0, 10, Fail)}, read(5, 3, 20, 30))}, // a refused commit stored nothing
+		{GroupMissed, groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0")}, []Commit{commit(4, 2, 10, 20, OK)})},
 	}
 	for _, c := range cases {
 		t.Run(string(c.want), func(t *testing.T) {
@@ -461,4 +466,62 @@ func BenchmarkCheck(b *testing.B) {
 			b.ReportMetric(float64(r.Stats.Windows), "windows")
 		}
 	})
+}
+
+// groupHist is a history of group "g" with members 4 and 5 over partition
+// 0, whose log holds a@0, b@1, c@2.
+func groupHist(polls []Poll, commits []Commit, reads ...OffsetRead) History {
+	h := hist(sends(ok(1, "a", 0, 1, 0), ok(1, "b", 0, 1, 1), ok(1, "c", 0, 1, 2)), polls...)
+	h.Commits, h.OffsetReads = commits, reads
+	h.Members = []GroupMember{{Process: 4, Group: "g"}, {Process: 5, Group: "g"}}
+	return h
+}
+
+func commit(proc int, offset, inv, comp int64, o Outcome) Commit {
+	return Commit{Group: "g", Process: proc, Offset: offset, Invoke: ms(inv), Complete: ms(comp), Outcome: o}
+}
+
+func read(proc int, offset, inv, comp int64) OffsetRead {
+	return OffsetRead{Group: "g", Process: proc, Offset: offset, Invoke: ms(inv), Complete: ms(comp)}
+}
+
+// TestGroupsValid: lawful group histories pass: a read sees the latest
+// acknowledged commit (or one still in flight, or none yet), and members
+// together were delivered everything below the commits.
+func TestGroupsValid(t *testing.T) {
+	for name, h := range map[string]History{
+		"read after commit": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1")},
+			[]Commit{commit(4, 2, 10, 20, OK)}, read(5, 2, 30, 40)),
+		"read overlapping a commit sees it or not": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1")},
+			[]Commit{commit(4, 1, 6, 8, OK), commit(4, 2, 10, 40, OK)}, read(5, 1, 20, 30), read(5, 2, 25, 35)),
+		"unknown commit may be read": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1")},
+			[]Commit{commit(4, 2, 10, -1, Unknown)}, read(5, 2, 30, 40)),
+		"nothing committed yet": groupHist(nil, nil, read(5, -1, 0, 1)),
+		"a deposed coordinator answers stale": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1")},
+			[]Commit{termed(commit(4, 1, 6, 8, OK), 2), termed(commit(4, 2, 10, 20, OK), 3)}, termed(read(5, 1, 30, 40), 2)),
+		"deliveries split across members": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0"), poll(5, 0, 5, 1, 3, "b@1", "c@2")},
+			[]Commit{commit(5, 3, 10, 20, OK)}, read(4, 3, 30, 40)),
+	} {
+		t.Run(name, func(t *testing.T) {
+			for i := range h.Commits {
+				if h.Commits[i].Complete < 0 {
+					h.Commits[i].Complete = -1
+				}
+			}
+			if r := Check(h, Options{}); !r.Valid {
+				t.Fatalf("flagged a lawful history:\n%v", r)
+			}
+		})
+	}
+}
+
+// termed sets the answering coordinator's term of a commit or a read.
+func termed[T Commit | OffsetRead](x T, term uint64) T {
+	switch v := any(&x).(type) {
+	case *Commit:
+		v.Term = term
+	case *OffsetRead:
+		v.Term = term
+	}
+	return x
 }

@@ -142,6 +142,12 @@ type Poll struct {
 type History struct {
 	Sends []Send
 	Polls []Poll
+	// Consumer groups (groups.go): commits, the committed offsets members
+	// read when assigned a partition, and which processes consume in
+	// which group.
+	Commits     []Commit
+	OffsetReads []OffsetRead
+	Members     []GroupMember
 }
 
 // Anomaly names a kind of violation. The first eleven are Jepsen's Kafka
@@ -207,12 +213,27 @@ const (
 	Nonlinearizable Anomaly = "nonlinearizable"
 )
 
+// Consumer-group anomalies (groups.go).
+const (
+	// CommitRegression: a committed offset read back was lower than one
+	// acknowledged before the read began (committed offsets never move
+	// backwards but by an explicit reset, DESIGN.md "Invariants").
+	CommitRegression Anomaly = "commit-regression"
+	// PhantomCommit: a committed offset read back that no commit of that
+	// group and partition carried.
+	PhantomCommit Anomaly = "phantom-commit"
+	// GroupMissed: an offset below the group's highest acknowledged commit
+	// that no member of the group was delivered (at-least-once broken).
+	GroupMissed Anomaly = "group-missed"
+)
+
 // Anomalies lists every anomaly Check can report, in report order.
 var Anomalies = []Anomaly{
 	InconsistentOffsets, Duplicate, LostWrite, G1a, PollSkip, NonmonotonicPoll,
 	IntPollSkip, IntNonmonotonicPoll, NonmonotonicSend, IntNonmonotonicSend,
 	IncompatibleOrder, DuplicateOffset, RealtimeOrder, UnexplainedGap, Phantom,
 	HWRegression, ReadAboveHW, Nonlinearizable,
+	CommitRegression, PhantomCommit, GroupMissed,
 }
 
 // Violation is one anomaly found in a history.

@@ -77,9 +77,9 @@ func javaHashCode(s string) int32 {
 	return h
 }
 
-// offsetsPartition is the __consumer_offsets partition of a group, as
-// Kafka computes it.
-func offsetsPartition(group string, partitions int) int32 {
+// OffsetsPartition is the __consumer_offsets partition of a group, as
+// Kafka computes it, for a topic of that many partitions.
+func OffsetsPartition(group string, partitions int) int32 {
 	return int32(int(javaHashCode(group)&0x7fffffff) % partitions)
 }
 
@@ -90,7 +90,7 @@ func (n *Node) coordinatorOf(group string) (transport.GroupID, bool) {
 	if t == nil || len(t.Replicas) == 0 {
 		return transport.GroupID{}, false
 	}
-	return n.group(t, offsetsPartition(group, len(t.Replicas))), true
+	return n.group(t, OffsetsPartition(group, len(t.Replicas))), true
 }
 
 // createOffsetsTopic proposes __consumer_offsets (or forwards it to the

@@ -648,15 +648,17 @@ func (n *Node) readyPartition(h *hosted) {
 		h.inflight++
 		n.out.Writes = append(n.out.Writes, Write{Group: h.g, W: w, gen: h.gen})
 	}
+	if h.coord != nil {
+		// Committed records first: a store's requests are answered only
+		// after what it stored is applied (an OffsetFetch sees it).
+		n.syncCoordinator(h)
+	}
 	for _, r := range out.Results {
 		if !n.groupAppendDone(r) {
 			n.produceResult(h, r)
 		}
 	}
 	n.watchLeadership(h)
-	if h.coord != nil {
-		n.syncCoordinator(h)
-	}
 	if hw, _ := h.p.HighWatermark(); hw != h.hw {
 		h.hw = hw
 		n.moved[h.g] = true

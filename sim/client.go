@@ -43,6 +43,10 @@ type client struct {
 	final   bool // the liveness phase's reader
 
 	acks int16 // a loose producer's acks: 1 or 0
+
+	// respTerm: for an OffsetCommit or OffsetFetch answer being handled,
+	// the answering coordinator's term in the group's offsets partition.
+	respTerm uint64
 }
 
 // pbatch is one produce batch with its retries.

@@ -123,6 +123,10 @@ func (w *World) respond(sn *simNode, r node.Response) {
 		}
 		wire := r.Msg.AppendTo(nil)
 		w.recordBytes("resp", wire)
+		var term uint64 // group offsets answers: the coordinator's raft term
+		if k := r.Msg.Key(); k == 8 || k == 9 {
+			term = w.offsetsTerm(sn)
+		}
 		version := r.Msg.GetVersion()
 		at := max(w.nowNs+w.uniform(20_000, 200_000), cn.toCliNs, sn.clientClogUntil)
 		cn.toCliNs = at
@@ -138,6 +142,7 @@ func (w *World) respond(sn *simNode, r node.Response) {
 			}
 			cl.settled = true
 			delete(cn.calls, seq)
+			cn.c.respTerm = term
 			cl.done(resp)
 		})
 	}

@@ -69,8 +69,45 @@ type Poll struct {
 	Final bool
 }
 
+// Commit is one partition of a group member's OffsetCommit.
+type Commit struct {
+	Group            string
+	Process          int
+	Partition        int32
+	Offset           int64
+	Generation       int32
+	Invoke, Complete int64 // Complete -1: never answered
+	// Outcome: OK when acknowledged; Fail when refused before anything
+	// was stored (a stale generation or member); Unknown otherwise.
+	Outcome Outcome
+	// Term: the answering coordinator's raft term in the group's offsets
+	// partition, when it answered (0: not answered).
+	Term uint64
+}
+
+// OffsetRead is one partition of an OffsetFetch a group member made when
+// it was assigned the partition (answered without error).
+type OffsetRead struct {
+	Group            string
+	Process          int
+	Partition        int32
+	Offset           int64 // -1: nothing committed
+	Invoke, Complete int64
+	Term             uint64 // the answering coordinator's term
+}
+
+// GroupMember says which consumer group a process consumes in (its polls
+// are the group's deliveries).
+type GroupMember struct {
+	Process int
+	Group   string
+}
+
 // History is a run's operations, in invocation order.
 type History struct {
-	Sends []Send
-	Polls []Poll
+	Sends       []Send
+	Polls       []Poll
+	Commits     []Commit
+	OffsetReads []OffsetRead
+	Members     []GroupMember
 }

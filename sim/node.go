@@ -6,6 +6,7 @@ import (
 
 	"sluice/env"
 	"sluice/node"
+	"sluice/node/groups"
 	"sluice/raftlog/vfs"
 	"sluice/transport"
 )
@@ -61,6 +62,9 @@ func (w *World) start(sn *simNode) {
 	n, err := node.Open(node.Config{
 		ID: int32(sn.id), ClusterID: "sim-cluster", Incarnation: sn.incarnation, Join: sn.join, Brokers: sn.members,
 		FS: sn.fs, Dir: "data", Env: e, SegmentBytes: 1 << 20, TickMs: w.cfg.TickMs,
+		// Few offsets partitions (each is a raft group to simulate), and
+		// no initial rebalance delay (the runs are short).
+		Groups: node.GroupConfig{OffsetsPartitions: offsetsPartitions, Coordinator: groups.Config{InitialRebalanceDelayMs: -1}},
 	})
 	if err != nil {
 		if sn.diskErr != nil && w.nowNs < sn.diskErrUntil {

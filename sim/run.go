@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -118,6 +119,12 @@ func (w *World) startWorkload(endNs int64) {
 			}
 			w.after(w.uniform(0, every), tick)
 		}
+	}
+	for range max(w.cfg.GroupMembers, 0) {
+		w.members = append(w.members, w.newGroupMember())
+	}
+	if w.cfg.GroupMembers > 0 {
+		w.newAuditor()
 	}
 	every := int64(1e9) * int64(max(w.cfg.Consumers, 1)) / int64(w.cfg.FetchRate)
 	for range w.cfg.Consumers {
@@ -238,13 +245,34 @@ func (w *World) liveness(deadlineNs int64) {
 					reader.pos[p], p, want[p], w.describePartition(int32(p)))
 			}
 		}
+		return
+	}
+	// The consumer group, still running, must commit every partition up to
+	// its end.
+	if len(w.members) == 0 {
+		return
+	}
+	ends := slices.Clone(reader.pos)
+	if !w.runWhile(deadlineNs, func() bool { return w.groupSettled(ends) }) {
+		got := make([]int64, len(ends))
+		for _, c := range w.hist.Commits {
+			if c.Outcome == OK {
+				got[c.Partition] = max(got[c.Partition], c.Offset)
+			}
+		}
+		var states []string
+		for _, m := range w.members {
+			states = append(states, fmt.Sprintf("member %d: coordinator %d, id %q, generation %d, state %d, partitions %v",
+				m.c.id, m.coord, m.memberID, m.gen, m.state, m.assigned))
+		}
+		w.fail("liveness: the consumer group committed %v, want the ends %v, within the bound; %s", got, ends, strings.Join(states, "; "))
 	}
 }
 
 func (w *World) stats() Stats {
 	return Stats{Events: w.statEvents, Messages: w.statMessages, Dropped: w.statDropped, Writes: w.statWrites,
 		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets, DiskFaults: w.statDiskFaults, Wipes: w.statWipes, WriteBytes: w.statWriteBytes,
-		Sends: len(w.hist.Sends), Polls: len(w.hist.Polls)}
+		Sends: len(w.hist.Sends), Polls: len(w.hist.Polls), Commits: len(w.hist.Commits)}
 }
 
 // linkKeys lists the links in a fixed order.

@@ -37,6 +37,17 @@ func quickCheck(t *testing.T, h *History) {
 	if acked == 0 {
 		t.Errorf("no send was acknowledged")
 	}
+	if len(h.Members) > 0 {
+		ok := 0
+		for _, c := range h.Commits {
+			if c.Outcome == OK {
+				ok++
+			}
+		}
+		if ok == 0 || len(h.OffsetReads) == 0 {
+			t.Errorf("the consumer group made %d acknowledged commits and %d offset reads", ok, len(h.OffsetReads))
+		}
+	}
 }
 
 func TestRunNoFaults(t *testing.T) {

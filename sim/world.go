@@ -31,6 +31,9 @@ type Config struct {
 	// measured; every other one uses acks=0). Consumers read by offset.
 	// Defaults 3, 2, 2.
 	Producers, LooseProducers, Consumers int
+	// GroupMembers consume in one consumer group with Kafka's classic
+	// protocol and commit what they read (default 3; negative: none).
+	GroupMembers int
 	// ProduceRate and FetchRate are operations per virtual second, across
 	// all clients (defaults 1,000 each).
 	ProduceRate, FetchRate int
@@ -62,6 +65,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Producers == 0 && c.LooseProducers == 0 {
 		c.Producers, c.LooseProducers = 3, 2
+	}
+	if c.GroupMembers == 0 {
+		c.GroupMembers = 3
 	}
 	if c.Consumers == 0 {
 		c.Consumers = 2
@@ -116,6 +122,7 @@ type World struct {
 	nodes   []*simNode
 	net     *network
 	clients []*client
+	members []*groupMember
 	hist    *History
 	nextCon uint64
 
@@ -223,7 +230,7 @@ type Result struct {
 type Stats struct {
 	Events, Messages, Dropped, Writes, Crashes, Partitions, Pauses, Resets, DiskFaults, Wipes int
 	WriteBytes                                                                                int64
-	Sends, Polls                                                                              int
+	Sends, Polls, Commits                                                                     int
 }
 
 // Run runs the world: setup, the fault phase, then the liveness phase. It

@@ -43,6 +43,17 @@ func toChecker(h *sim.History) checker.History {
 			Complete: p.Complete, Outcome: outcome(p.Outcome), From: p.From, Records: recs,
 			HighWatermark: p.HighWatermark, LeaderEpoch: p.LeaderEpoch, Seek: p.Seek, Final: p.Final})
 	}
+	for _, c := range h.Commits {
+		out.Commits = append(out.Commits, checker.Commit{Group: c.Group, Process: c.Process, Partition: c.Partition,
+			Offset: c.Offset, Invoke: c.Invoke, Complete: c.Complete, Outcome: outcome(c.Outcome), Term: c.Term})
+	}
+	for _, r := range h.OffsetReads {
+		out.OffsetReads = append(out.OffsetReads, checker.OffsetRead{Group: r.Group, Process: r.Process,
+			Partition: r.Partition, Offset: r.Offset, Invoke: r.Invoke, Complete: r.Complete, Term: r.Term})
+	}
+	for _, m := range h.Members {
+		out.Members = append(out.Members, checker.GroupMember{Process: m.Process, Group: m.Group})
+	}
 	return out
 }
 

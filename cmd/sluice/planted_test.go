@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"sluice/node/groups"
 	"sluice/partition"
 	"sluice/sim"
 )
@@ -30,6 +31,26 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 					if len(r.Failures) > 0 {
 						t.Logf("  the implementation's assertions fired too: %s", firstLine(r.Failures[0]))
 					}
+					return
+				}
+			}
+			t.Fatalf("planted bug %q not caught in 100 seeds", bug)
+		})
+	}
+}
+
+// TestPlantedGroupBugsAreCaught does the same for bugs planted in the
+// group coordinator (node/groups/plant_bugs.go): the consumer-group checks
+// must catch each within 100 seeds.
+func TestPlantedGroupBugsAreCaught(t *testing.T) {
+	for _, bug := range []string{"commit-before-store", "no-replay"} {
+		t.Run(bug, func(t *testing.T) {
+			groups.PlantedBug = bug
+			defer func() { groups.PlantedBug = "" }()
+			for seed := uint64(1); seed <= 100; seed++ {
+				r := sim.New(sim.Config{Seed: seed, DurationMs: 10_000, Faults: true}).Run()
+				if problems := judge(r.History); len(problems) > 0 {
+					t.Logf("checker caught it after %d seed(s): %s", seed, firstLine(problems[0]))
 					return
 				}
 			}

@@ -44,8 +44,8 @@ func runSim(c *command, args []string, stdout, stderr io.Writer) int {
 		found, res := judgeResult(r.History)
 		problems := append(append([]string(nil), r.Failures...), found...)
 		wall := time.Since(t0)
-		fmt.Fprintf(stdout, "[%d/%d] seed %d: %d sends, %d polls, %d crashes, %d wipes, %d partitions, %d disk faults, %.1fs virtual in %.1fs (%.0fx), trace %016x — %s\n",
-			i+1, len(list), s, r.Stats.Sends, r.Stats.Polls, r.Stats.Crashes, r.Stats.Wipes, r.Stats.Partitions, r.Stats.DiskFaults,
+		fmt.Fprintf(stdout, "[%d/%d] seed %d: %d sends, %d polls, %d commits, %d crashes, %d wipes, %d partitions, %d disk faults, %.1fs virtual in %.1fs (%.0fx), trace %016x — %s\n",
+			i+1, len(list), s, r.Stats.Sends, r.Stats.Polls, r.Stats.Commits, r.Stats.Crashes, r.Stats.Wipes, r.Stats.Partitions, r.Stats.DiskFaults,
 			float64(r.VirtualMs)/1e3, wall.Seconds(), float64(r.VirtualMs)/1e3/wall.Seconds(), r.TraceHash, verdict(problems))
 		if len(problems) > 0 {
 			failed++

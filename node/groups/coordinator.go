@@ -236,6 +236,9 @@ func (c *Coordinator) sortedGroups() []*group {
 func (c *Coordinator) Activate(nowMs int64) {
 	c.nowMs = nowMs
 	c.active = true
+	if Planted("no-replay") {
+		clear(c.groups)
+	}
 	c.nextCheck = nowMs + c.cfg.RetentionCheckMs
 	n := 0
 	for _, g := range c.sortedGroups() {

@@ -269,6 +269,11 @@ func (c *Coordinator) commit(cl *call, req *kmsg.OffsetCommitRequest) {
 		c.reply(cl, resp)
 		return
 	}
+	if Planted("commit-before-store") {
+		c.reply(cl, resp)
+		c.store(recs, func(int16) {})
+		return
+	}
 	g.inflightMany(req, 1)
 	c.store(recs, func(code int16) {
 		g.inflightMany(req, -1)

@@ -1,0 +1,154 @@
+package checker
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// Commit is one partition of a consumer group member's offset commit.
+type Commit struct {
+	Group     string
+	Process   int
+	Partition int32
+	Offset    int64
+	// Invoke and Complete in virtual ns; Complete -1 if never answered.
+	Invoke, Complete int64
+	// Outcome: OK when acknowledged, Fail when refused before anything was
+	// stored, Unknown otherwise.
+	Outcome Outcome
+	// Term of the coordinator that answered: its leader epoch in the
+	// group's offsets partition (0 if unknown).
+	Term uint64
+}
+
+// OffsetRead is a group member's read of a partition's committed offset
+// (-1: none), answered without error.
+type OffsetRead struct {
+	Group            string
+	Process          int
+	Partition        int32
+	Offset           int64
+	Invoke, Complete int64
+	// Term of the coordinator that answered (0 if unknown).
+	Term uint64
+}
+
+// GroupMember says which group a consumer process consumes in: its polls
+// are deliveries to that group.
+type GroupMember struct {
+	Process int
+	Group   string
+}
+
+type groupPartition struct {
+	group     string
+	partition int32
+}
+
+// checkGroups judges the consumer-group operations: a committed offset
+// read back is at least every commit acknowledged before the read began
+// by a coordinator of the same or an earlier term (a deposed coordinator
+// that has not noticed yet may answer stale, as Kafka's can), and is one
+// that some commit carried; and every offset below the highest
+// acknowledged commit was delivered to some member of the group.
+func (a *analysis) checkGroups() {
+	h := a.h
+	if len(h.Commits) == 0 && len(h.OffsetReads) == 0 {
+		return
+	}
+	commits := map[groupPartition][]int{}
+	for i, c := range h.Commits {
+		k := groupPartition{c.Group, c.Partition}
+		commits[k] = append(commits[k], i)
+	}
+	keys := make([]groupPartition, 0, len(commits))
+	for k := range commits { //lint:maporder-ok sorted below
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y groupPartition) int {
+		return cmp.Or(cmp.Compare(x.group, y.group), cmp.Compare(x.partition, y.partition))
+	})
+	desc := func(i int) string {
+		c := h.Commits[i]
+		return fmt.Sprintf("commit#%d process %d offset %d group %s [%s → %s] %s",
+			i, c.Process, c.Offset, c.Group, vtime(c.Invoke), vtime(c.Complete), c.Outcome)
+	}
+	for i, r := range h.OffsetReads {
+		k := groupPartition{r.Group, r.Partition}
+		rd := fmt.Sprintf("offset-read#%d process %d read %d group %s [%s → %s]",
+			i, r.Process, r.Offset, r.Group, vtime(r.Invoke), vtime(r.Complete))
+		best, carried := -1, r.Offset < 0
+		for _, ci := range commits[k] {
+			c := h.Commits[ci]
+			// A coordinator of term T answers from everything committed in
+			// terms up to T (raft's leader completeness); a deposed one,
+			// still answering, may not know of later terms' commits.
+			if c.Outcome == OK && c.Complete >= 0 && c.Complete < r.Invoke && c.Term <= r.Term &&
+				(best < 0 || c.Offset > h.Commits[best].Offset) {
+				best = ci
+			}
+			if c.Offset == r.Offset && c.Invoke <= r.Complete && c.Outcome != Fail {
+				carried = true
+			}
+		}
+		if best >= 0 && r.Offset < h.Commits[best].Offset {
+			a.report(Violation{Anomaly: CommitRegression, Partition: r.Partition,
+				Detail: fmt.Sprintf("group %s read committed offset %d after %d was acknowledged", r.Group, r.Offset, h.Commits[best].Offset),
+				Ops:    []string{desc(best), rd}})
+		}
+		if !carried {
+			a.report(Violation{Anomaly: PhantomCommit, Partition: r.Partition,
+				Detail: fmt.Sprintf("group %s read committed offset %d, which no commit carried", r.Group, r.Offset),
+				Ops:    []string{rd}})
+		}
+	}
+	// Deliveries per group and partition: offsets returned to members.
+	groupOf := map[int]string{}
+	for _, m := range h.Members {
+		groupOf[m.Process] = m.Group
+	}
+	delivered := map[groupPartition][][2]int64{} // offset ranges, merged below
+	for _, p := range h.Polls {
+		g, ok := groupOf[p.Process]
+		if !ok || p.Outcome != OK {
+			continue
+		}
+		k := groupPartition{g, p.Partition}
+		for _, r := range p.Records {
+			delivered[k] = append(delivered[k], [2]int64{r.Offset, r.Offset + 1})
+		}
+	}
+	for _, k := range keys {
+		top := int64(-1)
+		for _, ci := range commits[k] {
+			if c := h.Commits[ci]; c.Outcome == OK && c.Offset > top {
+				top = c.Offset
+			}
+		}
+		if top <= 0 {
+			continue
+		}
+		topIdx := -1
+		for _, ci := range commits[k] {
+			if c := h.Commits[ci]; c.Outcome == OK && c.Offset == top {
+				topIdx = ci
+				break
+			}
+		}
+		rs := delivered[k]
+		slices.SortFunc(rs, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
+		next := int64(0)
+		for _, r := range rs {
+			if r[0] > next {
+				break
+			}
+			next = max(next, r[1])
+		}
+		if next < top {
+			a.report(Violation{Anomaly: GroupMissed, Partition: k.partition,
+				Detail: fmt.Sprintf("group %s committed up to %d, but offset %d was delivered to none of its members", k.group, top, next),
+				Ops:    []string{desc(topIdx)}})
+		}
+	}
+}
