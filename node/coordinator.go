@@ -153,6 +153,7 @@ func (n *Node) hostCoordinator(h *hosted) {
 	cfg := n.cfg.Groups.Coordinator
 	cfg.Partition = h.g.Partition
 	cfg.Env = n.cfg.Env.With("broker", n.cfg.ID)
+	cfg.Topic, cfg.TopicNames = n.coordTopic, n.coordTopicNames
 	h.coord = groups.New(cfg)
 }
 

@@ -36,6 +36,8 @@ var served = map[int16]versionRange{
 	37: {0, 3},  // CreatePartitions
 	42: {0, 3},  // DeleteGroups
 	47: {0, 0},  // OffsetDelete
+	68: {0, 1},  // ConsumerGroupHeartbeat
+	69: {0, 1},  // ConsumerGroupDescribe
 }
 
 // Served reports whether this broker answers key at version v; the runtime
@@ -97,6 +99,10 @@ func (n *Node) Handle(r Request) {
 		n.handleDeleteGroups(r, req)
 	case *kmsg.OffsetDeleteRequest:
 		n.handleOffsetDelete(r, req)
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		n.handleConsumerGroupHeartbeat(r, req)
+	case *kmsg.ConsumerGroupDescribeRequest:
+		n.respond(r, n.handleConsumerGroupDescribe(req))
 	default:
 		n.respond(r, unsupported(r))
 	}

@@ -4,8 +4,8 @@ package node
 //
 // Lists the groups this broker coordinates (admin clients ask every
 // broker), with state (v4+, filtered case-insensitively by StatesFilter)
-// and type (v5+; every group is "classic" until the KIP-848 protocol
-// lands). A group with only committed offsets (simple consumers) is Empty
+// and type (v5+: "classic", or "consumer" for KIP-848 groups; filtered
+// case-insensitively by TypesFilter). A group with only committed offsets (simple consumers) is Empty
 // with an empty protocol type, as in Kafka.
 
 import (
@@ -33,10 +33,10 @@ func (n *Node) handleListGroups(req *kmsg.ListGroupsRequest) kmsg.Response {
 			continue
 		}
 		for _, s := range h.coord.List() {
-			if !match(req.StatesFilter, s.State) || !match(req.TypesFilter, "classic") {
+			if !match(req.StatesFilter, s.State) || !match(req.TypesFilter, s.Type) {
 				continue
 			}
-			resp.Groups = append(resp.Groups, kmsg.ListGroupsResponseGroup{Group: s.Group, ProtocolType: s.ProtocolType, GroupState: s.State, GroupType: "classic"})
+			resp.Groups = append(resp.Groups, kmsg.ListGroupsResponseGroup{Group: s.Group, ProtocolType: s.ProtocolType, GroupState: s.State, GroupType: s.Type})
 		}
 	}
 	return resp

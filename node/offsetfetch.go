@@ -8,8 +8,9 @@ package node
 // no error, as Kafka does; null topics (v2+) ask for all of the group's
 // offsets. v8+ batches groups; v10 names topics by id (all-topics answers
 // list only topics that still exist). RequireStable (v7+) has nothing to
-// wait for until transactions exist. The v9 member id and epoch are only
-// checked by KIP-848 groups, which do not exist yet.
+// wait for until transactions exist. The v9 member id and epoch are
+// checked for KIP-848 consumer groups (UNKNOWN_MEMBER_ID,
+// STALE_MEMBER_EPOCH), as Kafka; epoch -1 (admin clients) is not.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,7 +45,11 @@ func (n *Node) handleOffsetFetch(req *kmsg.OffsetFetchRequest) kmsg.Response {
 					asked = append(asked, askedTopic{name: t.Topic, id: t.TopicID, parts: t.Partitions})
 				}
 			}
-			topics, code := n.fetchOffsets(rg.Group, asked, req.Version >= 10)
+			var topics []fetchedTopic
+			code := n.validateOffsetFetch(rg.Group, rg.MemberID, rg.MemberEpoch, req.Version)
+			if code == 0 {
+				topics, code = n.fetchOffsets(rg.Group, asked, req.Version >= 10)
+			}
 			og := kmsg.OffsetFetchResponseGroup{Group: rg.Group, ErrorCode: code}
 			for _, t := range topics {
 				og.Topics = append(og.Topics, kmsg.OffsetFetchResponseGroupTopic{Topic: t.name, TopicID: t.id, Partitions: t.parts})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"regexp"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -35,6 +36,16 @@ type Config struct {
 	CommitTimeoutMs int64
 	// MaxMetadataBytes is offset.metadata.max.bytes (4096).
 	MaxMetadataBytes int
+	// ConsumerSessionTimeoutMs is group.consumer.session.timeout.ms
+	// (45000) and ConsumerHeartbeatIntervalMs
+	// group.consumer.heartbeat.interval.ms (5000), for KIP-848 groups.
+	ConsumerSessionTimeoutMs, ConsumerHeartbeatIntervalMs int32
+	// Topic looks a topic up in the broker's topic table (its id and
+	// partition count), and TopicNames lists the table's topics sorted:
+	// KIP-848 groups assign from them. Both must be deterministic
+	// functions of the node's applied metadata. Nil: no topics.
+	Topic      func(name string) (id [16]byte, partitions int32, ok bool)
+	TopicNames func() []string
 }
 
 func (c Config) withDefaults() Config {
@@ -64,6 +75,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxMetadataBytes == 0 {
 		c.MaxMetadataBytes = 4096
+	}
+	if c.ConsumerSessionTimeoutMs == 0 {
+		c.ConsumerSessionTimeoutMs = 45000
+	}
+	if c.ConsumerHeartbeatIntervalMs == 0 {
+		c.ConsumerHeartbeatIntervalMs = 5000
 	}
 	return c
 }
@@ -176,6 +193,9 @@ type group struct {
 	// group with one in flight is not forgotten, or its generation would
 	// start again from zero behind the record.
 	storesInflight int
+	// cg is the state of a KIP-848 consumer group (consumer.go); nil for
+	// a classic one.
+	cg *consumerState
 }
 
 type pendingAppend struct {
@@ -197,6 +217,7 @@ type Coordinator struct {
 	appends    []*pendingAppend
 	nextCheck  int64
 	out        Output
+	regexes    map[string]*regexp.Regexp // compiled subscription regexes
 }
 
 // New returns the coordinator state machine of one partition, inactive.
@@ -204,7 +225,7 @@ func New(cfg Config) *Coordinator {
 	cfg = cfg.withDefaults()
 	cfg.Env.Check()
 	return &Coordinator{cfg: cfg, log: cfg.Env.Log.With("offsets_partition", cfg.Partition), rand: cfg.Env.Rand,
-		groups: map[string]*group{}}
+		groups: map[string]*group{}, regexes: map[string]*regexp.Regexp{}}
 }
 
 // Active reports whether this replica is serving as the coordinator.
@@ -243,7 +264,8 @@ func (c *Coordinator) Activate(nowMs int64) {
 	n := 0
 	for _, g := range c.sortedGroups() {
 		c.rebuild(g)
-		if g.live {
+		c.activateConsumers(g)
+		if g.live || g.cg != nil {
 			n++
 		}
 	}
@@ -294,14 +316,17 @@ func (c *Coordinator) Deactivate() {
 			c.failCalls(m, kerr.NotCoordinator.Code)
 		}
 		g.live, g.members, g.order, g.instances, g.pendingIDs = false, nil, nil, nil, nil
-		if g.stored == nil && len(g.offsets) == 0 {
-			delete(c.groups, g.id)
-		}
 	}
 	for _, a := range c.appends {
 		a.done(kerr.NotCoordinator.Code)
 	}
 	c.appends = nil
+	for _, g := range c.sortedGroups() {
+		c.deactivateConsumers(g)
+		if g.stored == nil && len(g.offsets) == 0 && g.cg == nil {
+			delete(c.groups, g.id)
+		}
+	}
 	c.log.Info("group coordinator inactive")
 }
 
@@ -387,6 +412,8 @@ func (c *Coordinator) Handle(token uint64, who Caller, req kmsg.Request) {
 		c.deleteGroups(cl, r)
 	case *kmsg.OffsetDeleteRequest:
 		c.offsetDelete(cl, r)
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		c.consumerHeartbeat(cl, who, r)
 	default:
 		panic(fmt.Sprintf("groups: Handle given %T", req))
 	}
@@ -471,6 +498,7 @@ func (c *Coordinator) Tick(nowMs int64) {
 		c.maybeCompleteJoin(g)
 		c.maybeForget(g, false)
 	}
+	c.tickConsumers()
 	if nowMs >= c.nextCheck {
 		c.nextCheck = nowMs + c.cfg.RetentionCheckMs
 		c.expireOffsets()

@@ -21,6 +21,34 @@
 // OffsetFetch, DescribeGroups and ListGroups are answered at once from the
 // applied state.
 //
+// KIP-848 consumer groups (ConsumerGroupHeartbeat, consumer.go, with the
+// server-side assignors of assignor.go) share the group id namespace with
+// classic groups: an empty group of one kind becomes the other on a join
+// of the other protocol (Kafka's group.consumer.migration.policy, for
+// empty groups only). Their state is stored as records with Kafka's key
+// versions and key layout (int16 version, int16-length group id, and for
+// member records an int16-length member id), but with values that are
+// sluice's own JSON objects, not Kafka's binary schemas: Kafka tools
+// cannot decode them. Topic ids are hex strings; partition sets are
+// [{"topicId":…,"partitions":[…]}] sorted by topic id; a nil value is a
+// tombstone.
+//
+//	3 group metadata       {"epoch":N}
+//	4 subscription         {"topics":[{"topicId":…,"topicName":…,"numPartitions":N}]}
+//	5 member metadata      {"instanceId","rackId","clientId","clientHost",
+//	                        "subscribedTopicNames","subscribedTopicRegex",
+//	                        "serverAssignor","rebalanceTimeoutMs"}
+//	6 target metadata      {"assignmentEpoch":N}
+//	7 target of a member   {"topicPartitions":[…]}
+//	8 current assignment   {"memberEpoch","previousMemberEpoch","state" (Kafka's
+//	                        byte: 0 stable, 1 unreleased, 2 unrevoked),
+//	                        "assignedPartitions","partitionsPendingRevocation"}
+//
+// Every replica replays them into the stored state; the active
+// coordinator replays what it writes into its live state at once (as
+// Kafka does), answers once they commit, and rebuilds the live state from
+// the stored one on Activate or after a failed store.
+//
 // Time comes only from Tick and Activate (the node's clock): session and
 // rebalance timeouts, group.initial.rebalance.delay.ms, commit timeouts and
 // offsets.retention.minutes. Member ids come from the environment's Rand.

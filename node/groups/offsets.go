@@ -92,6 +92,9 @@ func (c *Coordinator) Apply(key, value []byte) error {
 			c.groups[k.Group] = g
 		}
 		g.stored = v
+	case keyConsumerGroupMetadata, keyConsumerGroupPartitionMeta, keyConsumerGroupMemberMetadata,
+		keyConsumerGroupTargetMeta, keyConsumerGroupTargetMember, keyConsumerGroupCurrentMember:
+		return c.applyConsumer(key, value)
 	}
 	return nil
 }
@@ -115,7 +118,7 @@ func (c *Coordinator) dropOffset(group, topic string, partition int32) {
 // its generation would start again from zero while a record of a higher
 // one may still be committed behind it.
 func (c *Coordinator) maybeForget(g *group, tombstoned bool) {
-	if len(g.offsets) > 0 || g.stored != nil || len(g.inflight) > 0 || g.storesInflight > 0 {
+	if len(g.offsets) > 0 || g.stored != nil || len(g.inflight) > 0 || g.storesInflight > 0 || g.cg != nil {
 		return
 	}
 	switch {
@@ -218,6 +221,8 @@ func (c *Coordinator) commit(cl *call, req *kmsg.OffsetCommitRequest) {
 	g := c.groups[req.Group]
 	code := int16(0)
 	switch {
+	case c.cons(g) != nil:
+		code = validateConsumerCommit(c.cons(g), memberID, generation, req.Version)
 	case req.Group == "":
 		code = kerr.InvalidGroupID.Code
 	case g == nil || (!g.live && !g.known()):
@@ -321,6 +326,9 @@ func (c *Coordinator) validateCommit(g *group, memberID string, instance *string
 // known reports whether the group exists: it has members, stored
 // metadata or committed offsets.
 func (g *group) known() bool {
+	if g != nil && g.cg != nil && (g.cg.live != nil || g.cg.stored != nil) {
+		return true
+	}
 	return g != nil && g.state != Dead && (g.stored != nil || len(g.offsets) > 0 || (g.live && len(g.members) > 0))
 }
 
@@ -338,7 +346,13 @@ func (c *Coordinator) deleteGroups(cl *call, req *kmsg.DeleteGroupsRequest) {
 			rg.ErrorCode = kerr.GroupIDNotFound.Code
 		case g.live && g.state != Empty:
 			rg.ErrorCode = kerr.NonEmptyGroup.Code
+		case c.cons(g) != nil && (len(c.cons(g).Members) > 0 || g.cg.resync):
+			rg.ErrorCode = kerr.NonEmptyGroup.Code
 		default:
+			if cg := c.cons(g); cg != nil {
+				recs = append(recs, consumerTombstones(id, cg)...)
+				g.cg.live = nil // its tombstones, once applied, drop the stored state
+			}
 			recs = append(recs, c.tombstones(g)...)
 			c.setState(c.group(id, true), Dead)
 			waiting = append(waiting, len(resp.Groups))
@@ -415,7 +429,11 @@ func (c *Coordinator) offsetDelete(cl *call, req *kmsg.OffsetDeleteRequest) {
 		return
 	}
 	var subs []string
-	if g.live && g.state != Empty {
+	if cg := c.cons(g); cg != nil {
+		for _, id := range cg.memberIDs() {
+			subs = append(subs, c.subscribedNames(cg.Members[id])...)
+		}
+	} else if g.live && g.state != Empty {
 		var ok bool
 		if subs, ok = g.subscribed(); !ok {
 			resp.ErrorCode = kerr.NonEmptyGroup.Code
@@ -460,6 +478,13 @@ func (c *Coordinator) expireOffsets() {
 		if g.live && g.state != Empty && g.state != Stable {
 			continue
 		}
+		if g.cg != nil {
+			// Consumer groups: only an empty one's offsets expire, each
+			// by its commit time; the group itself stays.
+			if cg := c.cons(g); cg != nil && len(cg.Members) > 0 {
+				continue
+			}
+		}
 		var subs []string
 		if g.live && g.state == Stable {
 			var ok bool
@@ -493,7 +518,7 @@ func (c *Coordinator) expireOffsets() {
 		if n > 0 {
 			c.log.Info("offsets expired", "group", g.id, "partitions", n)
 		}
-		if n == len(g.allOffsets()) && len(g.inflight) == 0 && (!g.live || (g.state == Empty && len(g.members) == 0)) && (n > 0 || g.stored != nil || g.generation > 0) {
+		if g.cg == nil && n == len(g.allOffsets()) && len(g.inflight) == 0 && (!g.live || (g.state == Empty && len(g.members) == 0)) && (n > 0 || g.stored != nil || g.generation > 0) {
 			if g.stored != nil || g.generation > 0 {
 				recs = append(recs, Record{Key: groupKey(g.id)})
 			}
@@ -521,6 +546,9 @@ func (c *Coordinator) Describe(id string) (d kmsg.DescribeGroupsResponseGroup, f
 	d = kmsg.NewDescribeGroupsResponseGroup()
 	d.Group, d.State = id, Dead
 	g := c.groups[id]
+	if cg := c.cons(g); cg != nil {
+		return c.describeConsumer(g, cg), true
+	}
 	if !g.known() && !(g != nil && g.live && g.state != Dead && g.state != Empty) {
 		return d, false
 	}
@@ -546,9 +574,10 @@ func (c *Coordinator) Describe(id string) (d kmsg.DescribeGroupsResponseGroup, f
 	return d, true
 }
 
-// GroupSummary is one group of ListGroups.
+// GroupSummary is one group of ListGroups; Type is "classic" or
+// "consumer" (KIP-848).
 type GroupSummary struct {
-	Group, ProtocolType, State string
+	Group, ProtocolType, State, Type string
 }
 
 // List lists this coordinator's groups.
@@ -559,7 +588,11 @@ func (c *Coordinator) List() []GroupSummary {
 		if !ok || d.State == Dead {
 			continue
 		}
-		out = append(out, GroupSummary{Group: g.id, ProtocolType: d.ProtocolType, State: d.State})
+		typ := "classic"
+		if c.cons(g) != nil {
+			typ = "consumer"
+		}
+		out = append(out, GroupSummary{Group: g.id, ProtocolType: d.ProtocolType, State: d.State, Type: typ})
 	}
 	return out
 }

@@ -69,6 +69,12 @@ func (c *Coordinator) join(cl *call, who Caller, req *kmsg.JoinGroupRequest) {
 	if req.Version == 0 || rebalanceMs <= 0 {
 		rebalanceMs = req.SessionTimeoutMillis
 	}
+	if g := c.groups[req.Group]; c.cons(g) != nil {
+		if !c.consumerToClassic(g) {
+			fail(kerr.InconsistentGroupProtocol.Code) // a consumer group with members
+			return
+		}
+	}
 	if g := c.groups[req.Group]; req.MemberID != "" && (g == nil || !g.live) {
 		fail(kerr.UnknownMemberID.Code) // and no group is created for it
 		return
@@ -480,6 +486,8 @@ func ErrorResponse(req kmsg.Request, code int16) kmsg.Response {
 		resp := r.ResponseKind().(*kmsg.OffsetDeleteResponse)
 		resp.ErrorCode = code
 		return resp
+	case *kmsg.ConsumerGroupHeartbeatRequest:
+		return heartbeatError(r, code, "")
 	}
 	panic(fmt.Sprintf("groups: no error response for %T", req))
 }
