@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -121,4 +122,45 @@ func TestE2EConsumerGroup848(t *testing.T) {
 		}
 	}
 	again.leave()
+}
+
+// The coordinator's broker stops while two members consume: the new
+// coordinator rebuilds the group from its records and the members carry
+// on with their assignment.
+func TestE2ECoordinatorFailover848(t *testing.T) {
+	const topic, group = "e2e-848-coord", "e2e-848-coord-g"
+	c := start848Cluster(t, 3)
+	adm := newAdmin(t, c)
+	createTopic(t, adm, topic, 6, 3)
+	waitLeaders(t, adm, topic, 6)
+	produceN(t, c, topic, 600)
+	ms := []*member{
+		startMember(t, c, group, topic, "a", kgo.ServerSideBalancer()),
+		startMember(t, c, group, topic, "b", kgo.ServerSideBalancer()),
+	}
+	waitFor(t, 60*time.Second, "the group to consume everything", func() bool { return len(delivered(ms...)) == 600 })
+	before := [][]int32{ms[0].partitions(), ms[1].partitions()}
+
+	ctx := testCtx(t, 30*time.Second)
+	var coord int32 = -1
+	adm.FindGroupCoordinators(ctx, group).Each(func(r kadm.FindCoordinatorResponse) { coord = r.NodeID })
+	if coord < 1 {
+		t.Fatalf("coordinator %d", coord)
+	}
+	t.Logf("stopping the coordinator, broker %d", coord)
+	c.StopBroker(coord)
+
+	produceN(t, c, topic, 300)
+	waitFor(t, 60*time.Second, "the members to consume the new records", func() bool { return len(delivered(ms...)) == 900 })
+	for i, m := range ms {
+		if !slices.Equal(m.partitions(), before[i]) {
+			t.Errorf("member %s owns %v after the coordinator moved, %v before", m.name, m.partitions(), before[i])
+		}
+	}
+	for _, m := range ms {
+		m.leave()
+	}
+	if err := c.RestartBroker(coord); err != nil {
+		t.Fatal(err)
+	}
 }
