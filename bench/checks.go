@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 )
@@ -31,6 +32,10 @@ func find(res *Results, target string) *TargetResult {
 	}
 	return &res.Targets[i]
 }
+
+// Recheck computes res.Checks again from its targets and floors (for a
+// report rewritten from an older results.json).
+func (res *Results) Recheck() { res.Checks = checks(res) }
 
 // checks computes the ratios of sluice to the other targets and floors.
 func checks(res *Results) []Check {
@@ -91,6 +96,17 @@ func checks(res *Results) []Check {
 		ratio("throughput: sluice ÷ single-disk ceiling", s.MBPerS/ceiling, goalVsDiskCeiling, true,
 			fmt.Sprintf("%.1f MB/s vs ceiling %.1f MB/s = write+fdatasync %.1f MB/s at %d B (sluice's mean produce batch; %s) ÷ RF %d",
 				s.MBPerS, ceiling, d.MBPerS, d.Bytes, how, sluiceRF))
+		// The same ceiling at the bytes the disk took per cache flush while
+		// sluice ran: every replica's parallel fdatasyncs of one group
+		// commit share flushes, so this is the larger sync round.
+		if s.Device != nil && s.Device.BytesPerFlush > 0 {
+			if dd, ok := res.Floors.diskAt(s.Device.BytesPerFlush); ok {
+				ceiling := dd.MBPerS / sluiceRF
+				ratio("throughput: sluice ÷ ceiling at the disk's bytes per flush", s.MBPerS/ceiling, 0, true,
+					fmt.Sprintf("%.1f MB/s vs %.1f MB/s = write+fdatasync %.1f MB/s at %.0f B per flush (device-wide, %s) ÷ RF %d",
+						s.MBPerS, ceiling, dd.MBPerS, s.Device.BytesPerFlush, cmp.Or(dd.Why, "measured"), sluiceRF))
+			}
+		}
 	case FixedRate:
 		floorUs := d.P99Us + res.Floors.RTT.P99Us
 		ratio("p99 ack latency: sluice ÷ (fdatasync p99 + loopback RTT p99)", s.Ack.P99Ms*1e3/floorUs, goalLatencyFloor, false,

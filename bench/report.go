@@ -260,6 +260,7 @@ func plotRatios(dir string, res *Results) error {
 func shortCheck(name string) string {
 	short := map[string]string{
 		"throughput: sluice ÷ single-disk ceiling":                     "MB/s ÷ disk ceiling",
+		"throughput: sluice ÷ ceiling at the disk's bytes per flush":   "MB/s ÷ ceiling at flush size",
 		"p99 ack latency: sluice ÷ (fdatasync p99 + loopback RTT p99)": "p99 ÷ (fsync+RTT p99)",
 	}
 	if s, ok := short[name]; ok {

@@ -729,6 +729,9 @@ func (l *load) sample(loadStart int64) func() []Sample {
 				if t < l.winStart.Load() {
 					phase = "warm-up"
 				}
+				if l.stop.Load() {
+					phase = "draining"
+				}
 				fmt.Fprintf(l.o.Progress, "%s: %5.0fs %-9s produce %8.0f rec/s %7.1f MB/s  consume %8.0f rec/s  ack p99 %.2f ms  errors %d\n",
 					l.name, time.Duration(t-loadStart).Seconds(), phase, rate, rate*float64(l.w.RecordBytes)/1e6,
 					float64(c-pc)/pdt, p99, l.ackErrs.Load()+l.consumeErrs.Load())

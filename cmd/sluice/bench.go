@@ -42,7 +42,7 @@ func runBench(c *command, args []string, stdout, stderr io.Writer) int {
 	noFloors := fs.Bool("no-floors", false, "skip the disk and loopback floors")
 	floorTime := fs.Duration("floor-duration", 2*time.Second, "how long each floor measurement runs")
 	progress := fs.Duration("progress", 5*time.Second, "interval of progress lines")
-	from := fs.String("from", "", "write the report of an earlier run from its results.json into -out, running nothing")
+	from := fs.String("from", "", "write the report of an earlier run from its results.json into -out (ratios recomputed), running nothing")
 	if status := parse(fs, args); status >= 0 {
 		return status
 	}
@@ -174,6 +174,7 @@ func rewriteReport(file, out string, stdout, stderr io.Writer) int {
 	if out == "" {
 		out = filepath.Dir(file)
 	}
+	res.Recheck()
 	if err := bench.WriteReport(out, &res); err != nil {
 		fmt.Fprintf(stderr, "sluice bench: %v\n", err)
 		return 1
