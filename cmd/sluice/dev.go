@@ -42,6 +42,9 @@ func runDev(c *command, args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	opts := broker.DevOptions{Brokers: *brokers, Host: *host, BasePort: *port, DataDir: *dir, Fresh: *fresh, Logger: logger}
 	opts.Defaults.Partitions = int32(*partitions)
+	// No initial rebalance delay, as Kafka's shipped server.properties sets
+	// it for development: a group's first consumer starts at once.
+	opts.Groups.Coordinator.InitialRebalanceDelayMs = -1
 	start := time.Now()
 	cl, err := broker.StartDev(opts)
 	if err != nil {

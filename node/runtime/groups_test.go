@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ type member struct {
 	mu       sync.Mutex
 	seen     map[string]int // "partition/offset" -> times
 	assigned map[int32]bool
+	assigns  int // assignment callbacks: rebalances that gave it partitions
 }
 
 func startMember(t *testing.T, c *runtime.Cluster, group, topic, name string, opts ...kgo.Opt) *member {
@@ -60,6 +62,9 @@ func startMember(t *testing.T, c *runtime.Cluster, group, topic, name string, op
 			m.mu.Lock()
 			for _, p := range a[topic] {
 				m.assigned[p] = true
+			}
+			if len(a[topic]) > 0 {
+				m.assigns++
 			}
 			m.mu.Unlock()
 		}),
@@ -366,4 +371,66 @@ func TestE2ECoordinatorFailover(t *testing.T) {
 	if err := c.RestartBroker(coord); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func (m *member) assignCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.assigns
+}
+
+// TestE2EEagerAndStaticMembers: an eager protocol (range: every member
+// gives up everything on a rebalance) splits the partitions too, and a
+// static member (group.instance.id) that restarts within its session gets
+// its partitions back without a rebalance: the other member is never
+// reassigned.
+func TestE2EEagerAndStaticMembers(t *testing.T) {
+	const topic, group = "e2e-static", "e2e-static-g"
+	c := startGroupCluster(t, 3, 3)
+	adm := newAdmin(t, c)
+	createTopic(t, adm, topic, 6, 3)
+	waitLeaders(t, adm, topic, 6)
+	produceN(t, c, topic, 600)
+
+	opts := func(id string) []kgo.Opt {
+		return []kgo.Opt{kgo.Balancers(kgo.RangeBalancer()), kgo.InstanceID(id)}
+	}
+	a := startMember(t, c, group, topic, "a", opts("static-a")...)
+	b := startMember(t, c, group, topic, "b", opts("static-b")...)
+	waitFor(t, 60*time.Second, "two static members to own three partitions each", func() bool {
+		return len(a.partitions()) == 3 && len(b.partitions()) == 3
+	})
+	waitFor(t, 60*time.Second, "everything consumed", func() bool { return len(delivered(a, b)) == 600 })
+	before := b.partitions()
+	assigns := b.assignCount()
+
+	// a restarts: a static member leaving by Close does not leave the
+	// group, so its partitions wait for it (session 6 s) and b keeps its.
+	a.leave()
+	produceN(t, c, topic, 60)
+	a2 := startMember(t, c, group, topic, "a2", opts("static-a")...)
+	waitFor(t, 60*time.Second, "the restarted static member to get its three partitions back", func() bool {
+		return len(a2.partitions()) == 3
+	})
+	waitFor(t, 60*time.Second, "the new records consumed", func() bool { return len(delivered(a, a2, b)) == 660 })
+	if got := b.partitions(); !slices.Equal(got, before) || b.assignCount() != assigns {
+		t.Fatalf("the other member was reassigned (%v → %v, %d → %d assignments): a static restart rebalanced the group",
+			before, got, assigns, b.assignCount())
+	}
+	ctx := testCtx(t, 30*time.Second)
+	dg, err := adm.DescribeGroups(ctx, group)
+	if err != nil || dg.Error() != nil {
+		t.Fatalf("DescribeGroups: %v %v", err, dg.Error())
+	}
+	d := dg[group]
+	if d.State != "Stable" || d.Protocol != "range" || len(d.Members) != 2 {
+		t.Fatalf("described %+v", d)
+	}
+	for _, dm := range d.Members {
+		if dm.InstanceID == nil || !strings.HasPrefix(*dm.InstanceID, "static-") {
+			t.Errorf("member %s without its instance id", dm.MemberID)
+		}
+	}
+	a2.leave()
+	b.leave()
 }

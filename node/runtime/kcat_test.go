@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +106,36 @@ func TestKcatRoundTrip(t *testing.T) {
 				t.Errorf("kcat -L shows no leader for partition 0:\n%s", meta)
 			}
 		})
+	}
+}
+
+// TestKcatGroup consumes with kcat's balanced consumer (-G, librdkafka's
+// group protocol): a group reads everything, commits on exit, and a second
+// run of the same group gets only what was produced since.
+func TestKcatGroup(t *testing.T) {
+	kcat := kcatPath(t)
+	const topic, group = "kcat-group", "kcat-g"
+	c := startGroupCluster(t, 3, 3)
+	adm := newAdmin(t, c)
+	createTopic(t, adm, topic, 4, 3)
+	waitLeaders(t, adm, topic, 4)
+	addr := strings.Join(c.Bootstrap(), ",")
+	var in strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&in, "v%d\n", i)
+	}
+	runKcat(t, kcat, in.String(), "-P", "-b", addr, "-t", topic)
+	consume := func() []string {
+		out := runKcat(t, kcat, "", "-b", addr, "-G", group, "-X", "auto.offset.reset=earliest", "-e", "-q", "-f", "%s\n", topic)
+		return strings.Fields(out)
+	}
+	if got := consume(); len(got) != 200 {
+		t.Fatalf("the group read %d records, want 200", len(got))
+	}
+	runKcat(t, kcat, "late1\nlate2\nlate3\n", "-P", "-b", addr, "-t", topic)
+	got := consume()
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"late1", "late2", "late3"}) {
+		t.Fatalf("the group's second run read %d records (%.5q...), want only the 3 produced since", len(got), got)
 	}
 }
