@@ -99,11 +99,22 @@ func TestServeThreeBrokersOverTCP(t *testing.T) {
 	}
 	produce(0, 500)
 
-	md, err := adm.Metadata(ctx, "served")
-	if err != nil {
-		t.Fatal(err)
+	// The partition's leader (a broker may not have heard of it yet and
+	// answer -1, LEADER_NOT_AVAILABLE, for a moment: ask again).
+	var victim int32 = -1
+	for victim < 0 {
+		md, err := adm.Metadata(ctx, "served")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p, ok := md.Topics["served"].Partitions[0]; ok && p.Leader > 0 {
+			victim = p.Leader - 1
+		} else if ctx.Err() != nil {
+			t.Fatal("partition 0 of \"served\" has no leader")
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
-	victim := md.Topics["served"].Partitions[0].Leader - 1
 	brokers[victim].stop()
 	brokers[victim] = nil
 	produce(500, 500)
