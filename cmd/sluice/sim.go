@@ -19,6 +19,7 @@ func runSim(c *command, args []string, stdout, stderr io.Writer) int {
 	duration := fs.Duration("duration", 60*time.Second, "virtual length of the fault phase")
 	nodes := fs.Int("nodes", 3, "brokers")
 	partitions := fs.Int("partitions", 6, "partitions of the workload topic")
+	members := fs.Int("members", 3, "consumers in the workload's consumer group (0: no group)")
 	faults := fs.Bool("faults", true, "inject faults (crashes, partitions, pauses, loss, clogs, skew, disk errors)")
 	viz := fs.String("viz", "", "on a linearizability violation, write porcupine's HTML view of the failing window into this directory")
 	if status := parse(fs, args); status >= 0 {
@@ -34,11 +35,15 @@ func runSim(c *command, args []string, stdout, stderr io.Writer) int {
 			list = append(list, *first+uint64(i))
 		}
 	}
-	cfgLine := fmt.Sprintf("-duration %v -nodes %d -partitions %d -faults=%v", *duration, *nodes, *partitions, *faults)
+	cfgLine := fmt.Sprintf("-duration %v -nodes %d -partitions %d -members %d -faults=%v", *duration, *nodes, *partitions, *members, *faults)
 	failed := 0
 	start := time.Now()
 	for i, s := range list {
-		cfg := sim.Config{Seed: s, Nodes: *nodes, Partitions: *partitions, DurationMs: duration.Milliseconds(), Faults: *faults}
+		cfg := sim.Config{Seed: s, Nodes: *nodes, Partitions: *partitions, DurationMs: duration.Milliseconds(), Faults: *faults,
+			GroupMembers: max(*members, 0)}
+		if cfg.GroupMembers == 0 {
+			cfg.GroupMembers = -1 // none
+		}
 		t0 := time.Now()
 		r := sim.New(cfg).Run()
 		found, res := judgeResult(r.History)
