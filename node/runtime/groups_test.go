@@ -434,3 +434,61 @@ func TestE2EEagerAndStaticMembers(t *testing.T) {
 	a2.leave()
 	b.leave()
 }
+
+// TestE2EBalancers: each of the client-side assignors Kafka clients ship —
+// range, roundrobin and sticky (eager), cooperative-sticky (incremental) —
+// splits twelve partitions over three members, and over two when one
+// leaves, with every record consumed.
+func TestE2EBalancers(t *testing.T) {
+	const topic = "e2e-balancers"
+	c := startGroupCluster(t, 3, 3)
+	adm := newAdmin(t, c)
+	createTopic(t, adm, topic, 12, 3)
+	waitLeaders(t, adm, topic, 12)
+	produceN(t, c, topic, 240)
+	for _, bal := range []struct {
+		name string
+		b    kgo.GroupBalancer
+	}{
+		{"range", kgo.RangeBalancer()},
+		{"roundrobin", kgo.RoundRobinBalancer()},
+		{"sticky", kgo.StickyBalancer()},
+		{"cooperative-sticky", kgo.CooperativeStickyBalancer()},
+	} {
+		t.Run(bal.name, func(t *testing.T) {
+			group := "e2e-balancer-" + bal.name
+			var ms []*member
+			for i := range 3 {
+				ms = append(ms, startMember(t, c, group, topic, strconv.Itoa(i), kgo.Balancers(bal.b)))
+			}
+			split := func(ms []*member, each int) func() bool {
+				return func() bool {
+					var all []int32
+					for _, m := range ms {
+						ps := m.partitions()
+						if len(ps) != each {
+							return false
+						}
+						all = append(all, ps...)
+					}
+					slices.Sort(all)
+					return len(slices.Compact(all)) == 12
+				}
+			}
+			waitFor(t, 60*time.Second, "three members owning four partitions each", split(ms, 4))
+			waitFor(t, 60*time.Second, "everything consumed", func() bool { return len(delivered(ms...)) == 240 })
+			ms[0].leave()
+			waitFor(t, 60*time.Second, "two members owning six partitions each", split(ms[1:], 6))
+			ctx := testCtx(t, 30*time.Second)
+			dg, err := adm.DescribeGroups(ctx, group)
+			if err != nil || dg.Error() != nil {
+				t.Fatalf("DescribeGroups: %v %v", err, dg.Error())
+			}
+			if d := dg[group]; d.Protocol != bal.name || d.State != "Stable" {
+				t.Fatalf("described protocol %q state %q, want %q Stable", d.Protocol, d.State, bal.name)
+			}
+			ms[1].leave()
+			ms[2].leave()
+		})
+	}
+}
