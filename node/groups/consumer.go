@@ -18,13 +18,15 @@ import (
 // need from the live state (member metadata, subscription metadata, group
 // epoch, target assignment, the member's current assignment), replays them
 // into the live state at once, stores them, and is answered once they are
-// committed (and every store of the group issued before them): an
-// assignment is never handed out before it is durable.
+// committed: an assignment is never handed out before it is durable.
 //
-// A store that fails leaves the live state ahead of what is committed:
-// the group then answers COORDINATOR_NOT_AVAILABLE until its stores in
-// flight are done, and is rebuilt from its committed records (Kafka
-// reverts its in-memory state to the last committed offset the same way).
+// A group has at most one store in flight; its requests that come
+// meanwhile wait for it and are then handled in order. A store that fails
+// so leaves the live state ahead of the log by exactly that store, and the
+// group is rebuilt from its committed records (Kafka reverts its
+// in-memory state to the last committed offset the same way); with
+// several in flight, a later one computed on a failed one could commit
+// and leave the log itself inconsistent (two members owning a partition).
 
 // Consumer group states, with Kafka's names.
 const (
@@ -38,16 +40,18 @@ type consumerState struct {
 	stored *cgroup // as its committed records build it (every replica)
 	live   *cgroup // the active coordinator's state, ahead by the stores in flight
 
-	issued, doneTo uint64           // stores issued; all stores up to doneTo are done
-	done           map[uint64]int16 // stores done beyond doneTo
-	failed         map[uint64]int16 // failed stores not yet accounted for
-	resync         bool             // a store failed: rebuild live from stored once nothing is in flight
-	waiters        []consWaiter
+	// storing: a store of the group is in flight (at most one); reply
+	// answers the request that made it, once it is done.
+	storing bool
+	reply   func(code int16)
+	// queue holds the group's requests that came while storing, handled
+	// in order once the store is done, on the state it left.
+	queue []queued
 }
 
-type consWaiter struct {
-	from, upTo uint64
-	fn         func(code int16)
+type queued struct {
+	cl  *call
+	who Caller
 }
 
 // cons is the group's consumer-protocol state as this replica serves it
@@ -200,8 +204,8 @@ func (c *Coordinator) consumerHeartbeat(cl *call, who Caller, req *kmsg.Consumer
 		g.cg.live = newCgroup()
 	}
 	s := g.cg
-	if s.resync {
-		fail(kerr.CoordinatorNotAvailable.Code, "Group %s is recovering from a failed write.", req.Group)
+	if s.storing {
+		c.enqueue(g, cl, who)
 		return
 	}
 	cg := s.live
@@ -606,8 +610,8 @@ func (c *Coordinator) consumerLeave(cl *call, req *kmsg.ConsumerGroupHeartbeatRe
 		fail(kerr.GroupIDNotFound.Code, "Consumer group %s not found.", req.Group)
 		return
 	}
-	if g.cg.resync {
-		fail(kerr.CoordinatorNotAvailable.Code, "Group %s is recovering from a failed write.", req.Group)
+	if g.cg.storing {
+		c.enqueue(g, cl, Caller{})
 		return
 	}
 	resp := req.ResponseKind().(*kmsg.ConsumerGroupHeartbeatResponse)
@@ -659,7 +663,7 @@ func (c *Coordinator) consumerLeave(cl *call, req *kmsg.ConsumerGroupHeartbeatRe
 // revoke in time.
 func (c *Coordinator) tickConsumers() {
 	for _, g := range c.sortedGroups() {
-		if g.cg == nil || g.cg.live == nil || g.cg.resync {
+		if g.cg == nil || g.cg.live == nil || g.cg.storing {
 			continue
 		}
 		cg := g.cg.live
@@ -679,6 +683,7 @@ func (c *Coordinator) tickConsumers() {
 			recs := c.fenceRecords(g, m)
 			c.replayLive(g, recs)
 			c.consStore(g, recs, nil)
+			break // one store at a time; the others next tick
 		}
 	}
 }
@@ -697,74 +702,79 @@ func (c *Coordinator) replayLive(g *group, recs []Record) {
 	}
 }
 
-// consStore stores a group's records and calls reply (if any) once they
-// and every store of the group issued before are done: with 0 if all
-// were committed, else the error to answer.
-func (c *Coordinator) consStore(g *group, recs []Record, reply func(code int16)) {
-	s := g.cg
-	if len(recs) > 0 {
-		s.issued++
-		seq := s.issued
-		g.storesInflight++
-		c.store(recs, func(code int16) {
-			g.storesInflight--
-			c.consStoreDone(g, seq, code)
-		})
-	}
-	if reply == nil {
-		return
-	}
-	if s.doneTo >= s.issued {
-		reply(0)
-		return
-	}
-	s.waiters = append(s.waiters, consWaiter{from: s.doneTo, upTo: s.issued, fn: reply})
+// enqueue parks a request of a group with a store in flight.
+func (c *Coordinator) enqueue(g *group, cl *call, who Caller) {
+	g.cg.queue = append(g.cg.queue, queued{cl: cl, who: who})
 }
 
-func (c *Coordinator) consStoreDone(g *group, seq uint64, code int16) {
+// consStore stores a group's records (none: reply at once) and calls
+// reply, if any, once they are done: with 0 if they were committed, else
+// the error to answer.
+func (c *Coordinator) consStore(g *group, recs []Record, reply func(code int16)) {
 	s := g.cg
-	if s.done == nil {
-		s.done, s.failed = map[uint64]int16{}, map[uint64]int16{}
+	if len(recs) == 0 {
+		if reply != nil {
+			reply(0)
+		}
+		return
 	}
-	s.done[seq] = code
+	if s.storing {
+		panic(fmt.Sprintf("groups: a second store of consumer group %s in flight", g.id))
+	}
+	s.storing, s.reply = true, reply
+	g.storesInflight++
+	c.store(recs, func(code int16) {
+		g.storesInflight--
+		c.consStoreDone(g, code)
+	})
+	// Past offsets.commit.timeout.ms the requests waiting on it are
+	// answered COORDINATOR_NOT_AVAILABLE, but the store stays in flight
+	// until its outcome is known: its records may still commit, and the
+	// live state must not move on without knowing.
+	c.appends[len(c.appends)-1].late = func() { c.consStoreLate(g) }
+}
+
+func (c *Coordinator) consStoreLate(g *group) {
+	s := g.cg
+	if s == nil || !s.storing {
+		return
+	}
+	if s.reply != nil {
+		s.reply(kerr.CoordinatorNotAvailable.Code)
+		s.reply = nil
+	}
+	q := s.queue
+	s.queue = nil
+	for _, w := range q {
+		c.reply(w.cl, ErrorResponse(w.cl.req, kerr.CoordinatorNotAvailable.Code))
+	}
+}
+
+func (c *Coordinator) consStoreDone(g *group, code int16) {
+	s := g.cg
+	if s == nil || !s.storing {
+		return
+	}
+	s.storing = false
 	if code != 0 {
-		s.failed[seq] = storeError(code, false)
-		s.resync = true
 		c.log.Warn("consumer group store failed", "group", g.id, "code", code)
-	}
-	for {
-		if _, ok := s.done[s.doneTo+1]; !ok {
-			break
-		}
-		delete(s.done, s.doneTo+1)
-		s.doneTo++
-	}
-	keep := s.waiters[:0]
-	var ready []consWaiter
-	for _, w := range s.waiters {
-		if s.doneTo >= w.upTo {
-			ready = append(ready, w)
-		} else {
-			keep = append(keep, w)
-		}
-	}
-	clear(s.waiters[len(keep):])
-	s.waiters = keep
-	for _, w := range ready {
-		code := int16(0)
-		for _, f := range slices.Sorted(maps.Keys(s.failed)) {
-			if f > w.from && f <= w.upTo {
-				code = s.failed[f]
-				break
-			}
-		}
-		w.fn(code)
-	}
-	if s.doneTo == s.issued && len(s.waiters) == 0 {
-		clear(s.failed)
-		if s.resync && c.active {
+		if c.active {
 			c.resyncConsumer(g)
 		}
+	}
+	if s.reply != nil {
+		r := s.reply
+		s.reply = nil
+		r(storeError(code, false))
+	}
+	if !c.active {
+		return
+	}
+	// The requests that waited, on the state the store left.
+	for len(s.queue) > 0 && !s.storing && g.cg == s {
+		w := s.queue[0]
+		s.queue = s.queue[1:]
+		c.Handle(w.cl.token, w.who, w.cl.req)
 	}
 }
 
@@ -772,7 +782,6 @@ func (c *Coordinator) consStoreDone(g *group, seq uint64, code int16) {
 // keeping the members' sessions.
 func (c *Coordinator) resyncConsumer(g *group) {
 	s := g.cg
-	s.resync = false
 	old := s.live
 	if s.stored == nil {
 		s.live = nil
@@ -825,13 +834,7 @@ func (c *Coordinator) applyConsumer(key, value []byte) error {
 	if deleted {
 		s.stored = nil
 	}
-	if c.active && s.live != nil && s.doneTo == s.issued {
-		// Nothing of ours in flight: a store that timed out committed
-		// after all, and the live state must include it.
-		s.resync = true
-		c.resyncConsumer(g)
-	}
-	if s.stored == nil && s.live == nil && s.issued == s.doneTo {
+	if s.stored == nil && s.live == nil && !s.storing {
 		g.cg = nil
 		c.maybeForget(g, true)
 	}
@@ -863,8 +866,11 @@ func (c *Coordinator) deactivateConsumers(g *group) {
 	if g.cg == nil {
 		return
 	}
-	for _, w := range g.cg.waiters {
-		w.fn(kerr.NotCoordinator.Code)
+	if g.cg.reply != nil {
+		g.cg.reply(kerr.NotCoordinator.Code)
+	}
+	for _, w := range g.cg.queue {
+		c.reply(w.cl, ErrorResponse(w.cl.req, kerr.NotCoordinator.Code))
 	}
 	*g.cg = consumerState{stored: g.cg.stored}
 	if g.cg.stored == nil {
@@ -1002,7 +1008,7 @@ func (c *Coordinator) ConsumerGroupDescribe(id string) kmsg.ConsumerGroupDescrib
 // has members.
 func (c *Coordinator) consumerToClassic(g *group) bool {
 	cg := g.cg.live
-	if len(cg.Members) > 0 || g.cg.resync {
+	if len(cg.Members) > 0 || g.cg.storing {
 		return false
 	}
 	c.store(consumerTombstones(g.id, cg), func(int16) {})

@@ -250,7 +250,7 @@ func (cg *cgroup) owners() map[[16]byte]map[int32]string {
 				}
 				for _, p := range ps {
 					if prev, ok := out[t][p]; ok && prev != id {
-						panic(fmt.Sprintf("groups: partition %x/%d owned by both %s and %s", t, p, prev, id))
+						panic(fmt.Sprintf("groups: partition %x/%d owned by both %s and %s: %s", t, p, prev, id, dumpMembers(cg.Members)))
 					}
 					out[t][p] = id
 				}
@@ -486,4 +486,13 @@ func (cg *cgroup) replay(version uint16, member string, value []byte) (deleted b
 		}
 	}
 	return false, nil
+}
+
+func dumpMembers(ms map[string]*cmember) string {
+	s := ""
+	for _, id := range slices.Sorted(maps.Keys(ms)) {
+		m := ms[id]
+		s += fmt.Sprintf("%s e%d/%d s%d a%v r%v; ", id, m.Epoch, m.PrevEpoch, m.State, m.Assigned, m.PendingRevocation)
+	}
+	return s
 }

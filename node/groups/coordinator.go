@@ -202,6 +202,10 @@ type pendingAppend struct {
 	id       uint64
 	deadline int64
 	done     func(code int16)
+	// late, if set, runs once at the deadline instead of done: the
+	// append stays pending until its outcome is known (keep).
+	late func()
+	keep bool
 }
 
 // Coordinator is the group coordinator of one __consumer_offsets partition.
@@ -477,8 +481,14 @@ func (c *Coordinator) Tick(nowMs int64) {
 	}
 	keep := c.appends[:0]
 	var expired []*pendingAppend
+	var late []func()
 	for _, a := range c.appends {
-		if a.deadline <= nowMs {
+		switch {
+		case a.deadline > nowMs || a.keep:
+		case a.late != nil:
+			late = append(late, a.late)
+			a.keep = true
+		default:
 			expired = append(expired, a)
 			continue
 		}
@@ -488,6 +498,9 @@ func (c *Coordinator) Tick(nowMs int64) {
 	c.appends = keep
 	for _, a := range expired {
 		a.done(kerr.CoordinatorNotAvailable.Code)
+	}
+	for _, f := range late {
+		f()
 	}
 	for _, g := range c.sortedGroups() {
 		if !g.live {

@@ -346,7 +346,7 @@ func (c *Coordinator) deleteGroups(cl *call, req *kmsg.DeleteGroupsRequest) {
 			rg.ErrorCode = kerr.GroupIDNotFound.Code
 		case g.live && g.state != Empty:
 			rg.ErrorCode = kerr.NonEmptyGroup.Code
-		case c.cons(g) != nil && (len(c.cons(g).Members) > 0 || g.cg.resync):
+		case c.cons(g) != nil && (len(c.cons(g).Members) > 0 || g.cg.storing):
 			rg.ErrorCode = kerr.NonEmptyGroup.Code
 		default:
 			if cg := c.cons(g); cg != nil {
