@@ -822,3 +822,26 @@ func TestGroupNotForgottenBehindItsRecord(t *testing.T) {
 		t.Fatalf("join %+v: the generation started again behind a stored record", r)
 	}
 }
+
+// A static member restarting with different subscription metadata (a
+// fresh client reports no owned partitions, say) but the same protocol
+// keeps its assignment without a rebalance, as in Kafka, which rebalances
+// only when the group's protocol would change; one asking for a protocol
+// the others do not support is refused.
+func TestStaticRestartWithNewMetadata(t *testing.T) {
+	h := newHarness(t, testConfig())
+	_, gen := h.staticGroup("g", 3)
+	j := h.call(joinReq("g", "", new("i1"), "t", "other-topic")) // same "range" protocol, other metadata
+	if r := h.join(j); r.ErrorCode != 0 || r.Generation != gen {
+		t.Fatalf("join %+v", r)
+	}
+	if h.state("g") != Stable {
+		t.Fatalf("state %s: a static restart with new metadata rebalanced", h.state("g"))
+	}
+	other := joinReq("g", "", new("i2"))
+	other.Protocols[0].Name = "roundrobin"
+	h.wantErr(h.call(other), kerr.InconsistentGroupProtocol)
+	if h.state("g") != Stable {
+		t.Fatalf("state %s after a refused join", h.state("g"))
+	}
+}

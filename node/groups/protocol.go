@@ -226,11 +226,19 @@ func (c *Coordinator) replaceStatic(cl *call, g *group, old *member, id string, 
 		g.leader = id
 	}
 	c.log.Info("static member replaced", "group", g.id, "instance", *old.instance, "old", oldID, "new", id)
-	if g.state == Stable && sameProtocols(old.protocols, req.Protocols) && (!wasLeader || req.Version >= 9) {
-		old.sessionMs, old.rebalanceMs = req.SessionTimeoutMillis, rebalanceMs
-		old.deadline = c.nowMs + int64(old.sessionMs)
-		c.reply(cl, c.joinResponse(g, old, req, wasLeader))
-		return
+	// As Kafka: a stable group rebalances only if the new subscription
+	// would change the group's protocol; the member's metadata itself may
+	// differ (a restarted client reports no owned partitions, say).
+	if g.state == Stable && (!wasLeader || req.Version >= 9) {
+		prev := old.protocols
+		old.protocols = cloneProtocols(req.Protocols)
+		if g.selectProtocol() == g.protocol {
+			old.sessionMs, old.rebalanceMs = req.SessionTimeoutMillis, rebalanceMs
+			old.deadline = c.nowMs + int64(old.sessionMs)
+			c.reply(cl, c.joinResponse(g, old, req, wasLeader))
+			return
+		}
+		old.protocols = prev
 	}
 	c.updateMember(old, Caller{ClientID: old.clientID, ClientHost: old.clientHost}, req, rebalanceMs)
 	c.awaitJoin(old, cl)
