@@ -133,6 +133,8 @@ func TestAnomalies(t *testing.T) {
 		{PhantomCommit, groupHist(nil, []Commit{commit(4, 2, 0, 10, OK)}, read(5, 3, 20, 30))},
 		{PhantomCommit, groupHist(nil, []Commit{commit(4, 3, 0, 10, Fail)}, read(5, 3, 20, 30))}, // a refused commit stored nothing
 		{GroupMissed, groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0")}, []Commit{commit(4, 2, 10, 20, OK)})},
+		{GroupRedelivered, groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1"), genPoll(poll(5, 30, 40, 1, 3, "b@1", "c@2"), 2)},
+			[]Commit{genCommit(commit(4, 2, 10, 20, OK), 1)})},
 	}
 	for _, c := range cases {
 		t.Run(string(c.want), func(t *testing.T) {
@@ -499,6 +501,9 @@ func TestGroupsValid(t *testing.T) {
 		"nothing committed yet": groupHist(nil, nil, read(5, -1, 0, 1)),
 		"a deposed coordinator answers stale": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1")},
 			[]Commit{termed(commit(4, 1, 6, 8, OK), 2), termed(commit(4, 2, 10, 20, OK), 3)}, termed(read(5, 1, 30, 40), 2)),
+		"a member of an old generation reads what a newer one committed": groupHist([]Poll{genPoll(poll(5, 0, 5, 0, 3, "a@0", "b@1"), 2),
+			genPoll(poll(4, 30, 40, 0, 3, "a@0", "b@1", "c@2"), 1)},
+			[]Commit{genCommit(commit(5, 2, 10, 20, OK), 2)}),
 		"deliveries split across members": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0"), poll(5, 0, 5, 1, 3, "b@1", "c@2")},
 			[]Commit{commit(5, 3, 10, 20, OK)}, read(4, 3, 30, 40)),
 	} {
@@ -525,3 +530,6 @@ func termed[T Commit | OffsetRead](x T, term uint64) T {
 	}
 	return x
 }
+
+func genPoll(p Poll, g int32) Poll       { p.Generation = g; return p }
+func genCommit(c Commit, g int32) Commit { c.Generation = g; return c }

@@ -20,6 +20,8 @@ type Commit struct {
 	// Term of the coordinator that answered: its leader epoch in the
 	// group's offsets partition (0 if unknown).
 	Term uint64
+	// Generation the member committed in.
+	Generation int32
 }
 
 // OffsetRead is a group member's read of a partition's committed offset
@@ -109,7 +111,7 @@ func (a *analysis) checkGroups() {
 		groupOf[m.Process] = m.Group
 	}
 	delivered := map[groupPartition][][2]int64{} // offset ranges, merged below
-	for _, p := range h.Polls {
+	for i, p := range h.Polls {
 		g, ok := groupOf[p.Process]
 		if !ok || p.Outcome != OK {
 			continue
@@ -117,6 +119,25 @@ func (a *analysis) checkGroups() {
 		k := groupPartition{g, p.Partition}
 		for _, r := range p.Records {
 			delivered[k] = append(delivered[k], [2]int64{r.Offset, r.Offset + 1})
+		}
+		if len(p.Records) == 0 {
+			continue
+		}
+		// No record below an acknowledged commit of this generation or an
+		// earlier one is delivered again.
+		best := -1
+		for _, ci := range commits[k] {
+			c := h.Commits[ci]
+			if c.Outcome == OK && c.Complete >= 0 && c.Complete < p.Invoke && c.Generation <= p.Generation &&
+				(best < 0 || c.Offset > h.Commits[best].Offset) {
+				best = ci
+			}
+		}
+		if best >= 0 && p.Records[0].Offset < h.Commits[best].Offset {
+			a.report(Violation{Anomaly: GroupRedelivered, Partition: p.Partition,
+				Detail: fmt.Sprintf("group %s was delivered offset %d again (generation %d) after %d was committed in generation %d",
+					g, p.Records[0].Offset, p.Generation, h.Commits[best].Offset, h.Commits[best].Generation),
+				Ops: []string{desc(best), a.describe(pollRef(int32(i)))}})
 		}
 	}
 	for _, k := range keys {

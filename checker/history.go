@@ -130,6 +130,10 @@ type Poll struct {
 	// partition.
 	Seek bool
 
+	// Generation: for a consumer group member, its group generation when
+	// it polled (0 outside a group). See GroupRedelivered.
+	Generation int32
+
 	// Final marks the polls of the run's final read: after faults healed and
 	// every send resolved, a consumer read the partition from its start to
 	// the high watermark. Every acknowledged send that completed before the
@@ -225,6 +229,12 @@ const (
 	// GroupMissed: an offset below the group's highest acknowledged commit
 	// that no member of the group was delivered (at-least-once broken).
 	GroupMissed Anomaly = "group-missed"
+	// GroupRedelivered: a member of generation g was delivered a record
+	// below a commit acknowledged before its poll began, made in
+	// generation g or earlier (a member that does not know of a later
+	// generation yet may still read what others committed since, as in
+	// Kafka).
+	GroupRedelivered Anomaly = "group-redelivered"
 )
 
 // Anomalies lists every anomaly Check can report, in report order.
@@ -233,7 +243,7 @@ var Anomalies = []Anomaly{
 	IntPollSkip, IntNonmonotonicPoll, NonmonotonicSend, IntNonmonotonicSend,
 	IncompatibleOrder, DuplicateOffset, RealtimeOrder, UnexplainedGap, Phantom,
 	HWRegression, ReadAboveHW, Nonlinearizable,
-	CommitRegression, PhantomCommit, GroupMissed,
+	CommitRegression, PhantomCommit, GroupMissed, GroupRedelivered,
 }
 
 // Violation is one anomaly found in a history.

@@ -44,6 +44,8 @@ type client struct {
 
 	acks int16 // a loose producer's acks: 1 or 0
 
+	// generation: a group member's generation, recorded on its polls.
+	generation int32
 	// respTerm: for an OffsetCommit or OffsetFetch answer being handled,
 	// the answering coordinator's term in the group's offsets partition.
 	respTerm uint64
@@ -299,7 +301,8 @@ func (c *client) pollTick(p int32, done func()) {
 	fp.LogStartOffset = -1
 	t.Partitions = append(t.Partitions, fp)
 	req.Topics = append(req.Topics, t)
-	poll := Poll{Process: c.id, Partition: p, Invoke: w.nowNs, From: c.pos[p], LeaderEpoch: c.epochs[p], Seek: c.seek[p], Final: c.final}
+	poll := Poll{Process: c.id, Partition: p, Invoke: w.nowNs, From: c.pos[p], LeaderEpoch: c.epochs[p], Seek: c.seek[p], Final: c.final,
+		Generation: c.generation}
 	c.call(leader, req, func(r kmsg.Response) {
 		c.polling = false
 		defer func() {

@@ -94,6 +94,7 @@ func (m *groupMember) tick() {
 			m.commit()
 		}
 		if len(m.assigned) > 0 && !m.c.polling {
+			m.c.generation = m.gen
 			m.c.pollTick(m.assigned[m.next%len(m.assigned)], nil)
 			m.next++
 		}

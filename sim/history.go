@@ -67,6 +67,9 @@ type Poll struct {
 	// Final: one of the liveness phase's reads of every partition from the
 	// start, after faults healed and every send resolved.
 	Final bool
+	// Generation: a group member's generation when it polled (0 for
+	// consumers outside a group).
+	Generation int32
 }
 
 // Commit is one partition of a group member's OffsetCommit.

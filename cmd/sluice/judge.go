@@ -41,11 +41,11 @@ func toChecker(h *sim.History) checker.History {
 		}
 		out.Polls = append(out.Polls, checker.Poll{Process: p.Process, Partition: p.Partition, Invoke: p.Invoke,
 			Complete: p.Complete, Outcome: outcome(p.Outcome), From: p.From, Records: recs,
-			HighWatermark: p.HighWatermark, LeaderEpoch: p.LeaderEpoch, Seek: p.Seek, Final: p.Final})
+			HighWatermark: p.HighWatermark, LeaderEpoch: p.LeaderEpoch, Seek: p.Seek, Final: p.Final, Generation: p.Generation})
 	}
 	for _, c := range h.Commits {
 		out.Commits = append(out.Commits, checker.Commit{Group: c.Group, Process: c.Process, Partition: c.Partition,
-			Offset: c.Offset, Invoke: c.Invoke, Complete: c.Complete, Outcome: outcome(c.Outcome), Term: c.Term})
+			Offset: c.Offset, Invoke: c.Invoke, Complete: c.Complete, Outcome: outcome(c.Outcome), Term: c.Term, Generation: c.Generation})
 	}
 	for _, r := range h.OffsetReads {
 		out.OffsetReads = append(out.OffsetReads, checker.OffsetRead{Group: r.Group, Process: r.Process,
