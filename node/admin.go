@@ -1,8 +1,9 @@
 package node
 
-// What the admin APIs (CreateTopics, DeleteTopics, CreatePartitions) share:
-// requests that wait for their metadata commands to be applied, topic name
-// and config validation.
+// What the admin APIs (CreateTopics, DeleteTopics, CreatePartitions,
+// AlterConfigs, IncrementalAlterConfigs) share: requests that wait for their
+// metadata commands to be applied, topic name and config validation (the
+// configs themselves are in configs.go).
 
 import (
 	"encoding/hex"
@@ -24,10 +25,12 @@ type adminWait struct {
 }
 
 // adminItem is one topic of it: done reports the outcome once applied
-// (ok false: still waiting); code is where the outcome goes.
+// (ok false: still waiting); code is where the outcome goes; expire, if
+// set, runs when the request times out before the item is done.
 type adminItem struct {
-	done func() (code int16, ok bool)
-	code *int16
+	done   func() (code int16, ok bool)
+	code   *int16
+	expire func()
 }
 
 func (n *Node) waitAdmin(r Request, resp kmsg.Response, timeoutMs int32, items []adminItem) {
@@ -70,6 +73,9 @@ func (n *Node) expireAdmin() {
 		}
 		for _, it := range w.items {
 			*it.code = kerr.RequestTimedOut.Code
+			if it.expire != nil {
+				it.expire()
+			}
 		}
 		n.respond(w.r, w.resp)
 	}
@@ -95,28 +101,6 @@ func validTopicName(name string) error {
 
 func hexID(id [16]byte) string { return hex.EncodeToString(id[:]) }
 
-// topicConfigs lists the topic configs sluice accepts, with a validator.
-// Those it does not enforce yet are stored and listed in the README.
-var topicConfigs = map[string]func(v string, rf int) error{
-	"min.insync.replicas": func(v string, rf int) error { return intRange(v, 1, int64(rf)) },
-	"max.message.bytes":   func(v string, _ int) error { return intRange(v, 0, 64<<20) },
-	"message.timestamp.type": func(v string, _ int) error {
-		return oneOf(v, "CreateTime", "LogAppendTime")
-	},
-	"cleanup.policy": func(v string, _ int) error {
-		return oneOf(v, "delete", "compact", "compact,delete", "delete,compact")
-	},
-	"retention.ms":    func(v string, _ int) error { return intRange(v, -1, 1<<62) },
-	"retention.bytes": func(v string, _ int) error { return intRange(v, -1, 1<<62) },
-	"segment.bytes":   func(v string, _ int) error { return intRange(v, 14, 1<<30) },
-	"segment.ms":      func(v string, _ int) error { return intRange(v, 1, 1<<62) },
-	"flush.messages":  func(v string, _ int) error { return intRange(v, 1, 1<<62) },
-	"flush.ms":        func(v string, _ int) error { return intRange(v, 0, 1<<62) },
-	"compression.type": func(v string, _ int) error {
-		return oneOf(v, "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
-	},
-}
-
 func intRange(v string, lo, hi int64) error {
 	x, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || x < lo || x > hi {
@@ -135,16 +119,20 @@ func oneOf(v string, allowed ...string) error {
 // validateConfigs checks a new topic's configs and returns them sorted.
 func validateConfigs(cfgs []kmsg.CreateTopicsRequestTopicConfig, rf int) ([][2]string, error) {
 	var out [][2]string
+	seen := map[string]bool{}
 	for _, c := range cfgs {
-		check, ok := topicConfigs[c.Name]
-		if !ok {
+		if seen[c.Name] {
+			return nil, fmt.Errorf("config %s is given more than once", c.Name)
+		}
+		seen[c.Name] = true
+		if configDefOf(c.Name) == nil {
 			return nil, fmt.Errorf("unknown topic config %q", c.Name)
 		}
 		if c.Value == nil {
 			continue
 		}
-		if err := check(*c.Value, rf); err != nil {
-			return nil, fmt.Errorf("config %s: %v", c.Name, err)
+		if err := checkConfig(c.Name, *c.Value, rf); err != nil {
+			return nil, err
 		}
 		out = append(out, [2]string{c.Name, *c.Value})
 	}

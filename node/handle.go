@@ -33,9 +33,14 @@ var served = map[int16]versionRange{
 	20: {1, 6},  // DeleteTopics
 	22: {0, 5},  // InitProducerId
 	23: {2, 4},  // OffsetForLeaderEpoch
+	32: {1, 4},  // DescribeConfigs
+	33: {0, 2},  // AlterConfigs
+	35: {1, 5},  // DescribeLogDirs
 	37: {0, 3},  // CreatePartitions
 	42: {0, 3},  // DeleteGroups
+	44: {0, 1},  // IncrementalAlterConfigs
 	47: {0, 0},  // OffsetDelete
+	60: {0, 2},  // DescribeCluster
 	68: {0, 1},  // ConsumerGroupHeartbeat
 	69: {0, 1},  // ConsumerGroupDescribe
 }
@@ -79,6 +84,16 @@ func (n *Node) Handle(r Request) {
 		n.respond(r, n.handleOffsetForLeaderEpoch(req))
 	case *kmsg.CreatePartitionsRequest:
 		n.handleCreatePartitions(r, req)
+	case *kmsg.DescribeConfigsRequest:
+		n.respond(r, n.handleDescribeConfigs(req))
+	case *kmsg.AlterConfigsRequest:
+		n.handleAlterConfigs(r, req)
+	case *kmsg.IncrementalAlterConfigsRequest:
+		n.handleIncrementalAlterConfigs(r, req)
+	case *kmsg.DescribeClusterRequest:
+		n.respond(r, n.handleDescribeCluster(req))
+	case *kmsg.DescribeLogDirsRequest:
+		n.respond(r, n.handleDescribeLogDirs(req))
 	case *kmsg.JoinGroupRequest:
 		n.handleJoinGroup(r, req)
 	case *kmsg.SyncGroupRequest:

@@ -33,10 +33,13 @@ type topicInfo struct {
 	Name     string    `json:"name"`
 	ID       string    `json:"id"` // hex of the 16-byte topic id
 	Replicas [][]int32 `json:"replicas"`
-	// Configs as given at creation (Kafka names), sorted by name.
+	// Configs: the topic's overrides (Kafka names), sorted by name, as
+	// given at creation or by the last alter_configs command.
 	Configs [][2]string `json:"configs,omitempty"`
 
-	id                [16]byte
+	id [16]byte
+	// configGen counts the alter_configs commands applied to the topic.
+	configGen         int
 	MinInsyncReplicas int  `json:"-"`
 	MaxMessageBytes   int  `json:"-"`
 	LogAppendTime     bool `json:"-"`
@@ -44,22 +47,30 @@ type topicInfo struct {
 
 // command is one metadata log record.
 type command struct {
-	Op string `json:"op"` // create | delete | add_partitions
-	// create: the whole topic; delete and add_partitions: Name and ID, and
-	// for add_partitions the new partitions' Replicas.
+	Op string `json:"op"` // create | delete | add_partitions | alter_configs
+	// create: the whole topic; delete, add_partitions and alter_configs:
+	// Name and ID, and for add_partitions the new partitions' Replicas, for
+	// alter_configs the topic's new Configs (all of them).
 	Topic topicInfo `json:"topic"`
 	// From: add_partitions applies only to a topic with exactly this many
-	// partitions, so a command proposed twice adds them once.
+	// partitions, alter_configs only at this config generation, so a
+	// command proposed twice applies once.
 	From int `json:"from,omitempty"`
+	// Token tells the broker that proposed an alter_configs command that it
+	// applied (configs.go).
+	Token uint64 `json:"token,omitempty"`
 }
 
 type topicTable struct {
 	byName map[string]*topicInfo
 	byID   map[[16]byte]*topicInfo
+	// alters: tokens of the alter_configs commands this broker's admin
+	// requests wait for, true once applied (configs.go).
+	alters map[uint64]bool
 }
 
 func newTopicTable() topicTable {
-	return topicTable{byName: map[string]*topicInfo{}, byID: map[[16]byte]*topicInfo{}}
+	return topicTable{byName: map[string]*topicInfo{}, byID: map[[16]byte]*topicInfo{}, alters: map[uint64]bool{}}
 }
 
 // names returns the topic names in order.
@@ -166,6 +177,8 @@ func (n *Node) applyCommand(c command, off int64) {
 		t.Replicas = append(t.Replicas, c.Topic.Replicas...)
 		n.log.Info("partitions added", "topic", t.Name, "partitions", len(t.Replicas))
 		n.hostPartitions(t, from, off)
+	case "alter_configs":
+		n.applyAlter(c, n.topics.byID[id])
 	default:
 		n.log.Error("skipping an unknown metadata command", "op", c.Op)
 	}
@@ -258,18 +271,22 @@ func (n *Node) proposeMeta(c command, forward bool) bool {
 }
 
 // proposeForwarded proposes a command another broker forwarded, if this
-// broker leads the metadata group. Only creates are accepted this way.
+// broker leads the metadata group. Only creates and alter_configs (both
+// idempotent) are accepted this way.
 func (n *Node) proposeForwarded(f transport.Forward) {
 	if f.Group != transport.MetadataGroup {
 		return
 	}
 	var c command
-	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" {
+	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "alter_configs" {
 		n.log.Warn("dropped a malformed forwarded metadata command", "err", err)
 		return
 	}
-	if n.topics.byName[c.Topic.Name] != nil {
+	switch t := n.topics.byName[c.Topic.Name]; {
+	case c.Op == "create" && t != nil:
 		return
+	case c.Op == "alter_configs" && (t == nil || t.ID != c.Topic.ID || t.configGen != c.From):
+		return // it would not apply
 	}
 	n.proposeMeta(c, false)
 }
