@@ -216,11 +216,11 @@ func (n *Node) drainGroups() {
 		return
 	}
 	n.groupsDirty = false
-	for _, g := range n.order {
-		h := n.hosts[g]
-		if h.coord == nil {
+	for _, h := range n.list {
+		if h == nil || h.coord == nil || h.gone {
 			continue
 		}
+		g := h.g
 		out := h.coord.Ready()
 		for _, rep := range out.Replies {
 			f := n.groupCalls[rep.Token]

@@ -198,6 +198,7 @@ type hosted struct {
 	// partition's committed records up to coordOff (coordinator.go).
 	coord    *groups.Coordinator
 	coordOff int64
+	gone     bool // unhosted (loops over a copy of Node.list skip it)
 }
 
 // Node is one broker's deterministic core.
@@ -213,6 +214,10 @@ type Node struct {
 	stats   Stats
 	hosts   map[transport.GroupID]*hosted
 	order   []transport.GroupID // sorted keys of hosts
+	// list holds the hosts in order, for loops without map lookups; a loop
+	// that may unhost must skip nil entries (slices.Delete clears the
+	// tail of the array it ranges over) and gone ones.
+	list    []*hosted
 	meta    *hosted
 	metaOff int64 // next metadata offset to apply
 	// born is the metadata offset at which this storage was born, or
@@ -328,6 +333,7 @@ func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, camp
 	n.hosts[g] = h
 	i, _ := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare)
 	n.order = slices.Insert(n.order, i, g)
+	n.list = slices.Insert(n.list, i, h)
 	return h, nil
 }
 
@@ -389,9 +395,11 @@ func (n *Node) unhost(g transport.GroupID) {
 		n.groupsDirty = true
 	}
 	h.log.Close()
+	h.gone = true
 	delete(n.hosts, g)
 	if i, ok := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare); ok {
 		n.order = slices.Delete(n.order, i, i+1)
+		n.list = slices.Delete(n.list, i, i+1)
 	}
 	delete(n.leaders, g)
 	dir := n.groupDir(g)
@@ -414,8 +422,7 @@ func (n *Node) Tick(nowMs int64) {
 	n.nowMs = nowMs
 	n.ticks++
 	suspect := n.suspectPeers()
-	for _, g := range n.order {
-		h := n.hosts[g]
+	for _, h := range n.list {
 		if h.p.Err() != nil {
 			n.maybeReopen(h)
 			continue
@@ -443,8 +450,8 @@ func (n *Node) Tick(nowMs int64) {
 	n.expireProduces()
 	n.expireFetches()
 	n.expireAdmin()
-	for _, g := range n.order {
-		if h := n.hosts[g]; h.coord != nil && h.coord.Active() {
+	for _, h := range n.list {
+		if h.coord != nil && h.coord.Active() {
 			h.coord.Tick(nowMs)
 			n.groupsDirty = true
 		}
@@ -612,9 +619,8 @@ func (n *Node) WriteDone(w Write, err error) {
 // Ready collects the node's outputs after its inputs.
 func (n *Node) Ready() Output {
 	n.drainGroups()
-	for _, g := range n.order {
-		h := n.hosts[g]
-		if h != nil && h.dirty {
+	for _, h := range n.list {
+		if h != nil && !h.gone && h.dirty {
 			n.readyPartition(h)
 		}
 	}
@@ -622,8 +628,8 @@ func (n *Node) Ready() Output {
 	// coordinators may have stored records or answered; run them.
 	for range 2 {
 		n.drainGroups()
-		for _, g := range n.order {
-			if h := n.hosts[g]; h != nil && h.dirty {
+		for _, h := range n.list {
+			if h != nil && !h.gone && h.dirty {
 				n.readyPartition(h)
 			}
 		}
@@ -702,18 +708,17 @@ func (n *Node) watchLeadership(h *hosted) {
 // broker leads and its incarnation (which doubles as a liveness beacon).
 func (n *Node) broadcast() {
 	var lis []transport.LeaderInfo
-	for _, g := range n.order {
-		h := n.hosts[g]
+	for _, h := range n.list {
 		if h.leader == n.self && h.p.Err() == nil {
-			lis = append(lis, transport.LeaderInfo{Group: g, Term: h.term, Leader: n.self, ISR: slices.Clone(h.isr)})
+			lis = append(lis, transport.LeaderInfo{Group: h.g, Term: h.term, Leader: n.self, ISR: slices.Clone(h.isr)})
 		}
 	}
 	n.announce = lis
 	// Amnesic replicas ask their groups' leaders to re-add them.
 	var amnesic []transport.GroupID
-	for _, g := range n.order {
-		if n.hosts[g].p.Amnesic() {
-			amnesic = append(amnesic, g)
+	for _, h := range n.list {
+		if h.p.Amnesic() {
+			amnesic = append(amnesic, h.g)
 		}
 	}
 	cid := n.clusterID()
