@@ -37,6 +37,10 @@ func init() {
 		{name: "sim", summary: "run the deterministic simulator: seeds of a faulty world, every history checked", run: runSim},
 		{name: "bench", summary: "benchmark sluice against kfake, JetStream or any Kafka cluster, with the disk and network floors", run: runBench},
 		{name: "group", summary: "consumer groups: list, describe (members, lag), reset-offsets, delete", run: runGroup},
+		{name: "topic", summary: "topics: create, list, describe (partitions, configs), delete, alter-config", run: runTopic},
+		{name: "produce", summary: "write lines from stdin to a topic, one record each", run: runProduce},
+		{name: "consume", summary: "print a topic's records, one value per line", run: runConsume},
+		{name: "cluster", summary: "the cluster: describe (id, controller, brokers, data on disk)", run: runCluster},
 		{name: "version", summary: "print the version", run: runVersion},
 		{name: "help", summary: "list subcommands, or describe one: help <subcommand>", run: runHelp},
 	}

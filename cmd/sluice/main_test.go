@@ -17,7 +17,7 @@ func TestHelpListsEverySubcommand(t *testing.T) {
 	if status != exitOK {
 		t.Fatalf("help: status %d", status)
 	}
-	for _, name := range []string{"dev", "serve", "sim", "bench", "version", "help"} {
+	for _, name := range []string{"dev", "serve", "sim", "bench", "group", "topic", "produce", "consume", "cluster", "version", "help"} {
 		if !strings.Contains(out, "  "+name+" ") {
 			t.Errorf("help output lacks %q:\n%s", name, out)
 		}
