@@ -6,7 +6,9 @@ package node
 // NOT_CONTROLLER and clients retry there). Partitions and replication
 // factor -1 take the broker defaults; replicas are placed round-robin from a
 // random broker, or as the request assigns them. Configs are validated
-// (unknown names and bad values are INVALID_CONFIG). The answer comes once
+// (unknown names, bad values and a name given twice are INVALID_CONFIG);
+// configs.go lists them, which are enforced and which stored only, and
+// AlterConfigs/IncrementalAlterConfigs change them later. The answer comes once
 // the topic is in the replicated metadata (or REQUEST_TIMED_OUT after
 // timeout_ms); partitions then elect leaders within moments, during which
 // Metadata reports LEADER_NOT_AVAILABLE. ValidateOnly checks without
