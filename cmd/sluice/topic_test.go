@@ -71,8 +71,9 @@ func TestTopicCLI(t *testing.T) {
 		return true
 	})
 
+	saved := stdin
 	stdin = strings.NewReader("k1:one\nk2:two\nthree\n")
-	t.Cleanup(func() { stdin = nil })
+	t.Cleanup(func() { stdin = saved })
 	status, _, errOut := runArgs("produce", "-topic", "cli", "-key-sep", ":", "-bootstrap", boot)
 	if status != exitOK || !strings.Contains(errOut, "produced 3 records to cli") {
 		t.Fatalf("produce: status %d, stderr:\n%s", status, errOut)
