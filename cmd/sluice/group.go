@@ -22,7 +22,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 const groupUsage = `usage: sluice group <list|describe|reset-offsets|delete> [flags] [GROUP...]
@@ -65,32 +64,8 @@ func runGroup(c *command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice group: unknown subcommand %q\n\n%s", args[0], groupUsage)
 		return exitUsage
 	}
-	g := &groupCmd{name: "sluice group " + args[0], stdout: stdout, stderr: stderr}
-	g.fs = flag.NewFlagSet(g.name, flag.ContinueOnError)
-	g.fs.SetOutput(stderr)
-	g.fs.StringVar(&g.bootstrap, "bootstrap", "127.0.0.1:9092", "comma-separated broker addresses")
-	g.fs.DurationVar(&g.timeout, "timeout", 15*time.Second, "give up after this long")
-	err := run(g, args[1:])
-	if g.adm != nil {
-		g.adm.Close()
-	}
-	var usage usageError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
-	case errors.As(err, &usage):
-		if usage.msg != "" {
-			fmt.Fprintf(stderr, "%s: %s\n", g.name, usage.msg)
-		}
-		return exitUsage
-	case errors.Is(err, errGroupFail):
-		return 1
-	default:
-		fmt.Fprintf(stderr, "%s: %v\n", g.name, err)
-		return 1
-	}
+	g := &groupCmd{newClientCmd("sluice group "+args[0], stdout, stderr)}
+	return g.exit(run(g, args[1:]))
 }
 
 // usageError is a bad command line (exit status 2).
@@ -98,67 +73,9 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// groupCmd is one run of a group subcommand.
-type groupCmd struct {
-	name           string
-	fs             *flag.FlagSet
-	bootstrap      string
-	timeout        time.Duration
-	stdout, stderr io.Writer
-	adm            *kadm.Client
-}
-
-// parse parses flags anywhere among the arguments ("describe g1 -bootstrap
-// x g2") and returns the positional ones.
-func (g *groupCmd) parse(args []string, usage string) ([]string, error) {
-	g.fs.Usage = func() {
-		fmt.Fprintf(g.fs.Output(), "usage: %s %s\n\n", g.name, usage)
-		g.fs.PrintDefaults()
-	}
-	var pos []string
-	for {
-		if err := g.fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, usageError{} // the flag package said why
-		}
-		args = g.fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos, args = append(pos, args[0]), args[1:]
-	}
-}
-
-// connect makes the admin client and checks that a broker answers, so an
-// unreachable cluster is one clear error rather than a timeout per request.
-func (g *groupCmd) connect(ctx context.Context) error {
-	var seeds []string
-	for _, s := range strings.Split(g.bootstrap, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			seeds = append(seeds, s)
-		}
-	}
-	if len(seeds) == 0 {
-		return usageError{"-bootstrap is empty"}
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ClientID("sluice-group"))
-	if err != nil {
-		return usageError{fmt.Sprintf("-bootstrap: %v", err)}
-	}
-	g.adm = kadm.NewClient(cl)
-	pctx, cancel := context.WithTimeout(ctx, min(g.timeout, 10*time.Second))
-	defer cancel()
-	if err := cl.Ping(pctx); err != nil {
-		return fmt.Errorf("cannot reach the cluster at %s: %v", g.bootstrap, err)
-	}
-	return nil
-}
-
-func (g *groupCmd) context() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), g.timeout)
-}
+// groupCmd is one run of a group subcommand: the client subcommands'
+// flags, parsing, connection and exit statuses (client.go).
+type groupCmd struct{ *clientCmd }
 
 func (g *groupCmd) table() *tabwriter.Writer {
 	return tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
