@@ -875,8 +875,13 @@ func (p *Partition) appendDerive(e *pb.Entry) raftlog.EntryMeta {
 		_, _, b, _ := decodeEnvelope(e.GetData())
 		meta.MaxTimestamp = headerInfo(b).maxTimestamp
 		if bp, ok := producerOf(b); ok {
-			pid, _, _, _ := decodeEnvelope(e.GetData())
+			pid, clockMs, _, _ := decodeEnvelope(e.GetData())
 			p.tail = append(p.tail, tailBatch{index: e.GetIndex(), term: e.GetTerm(), pid: pid, bp: bp, base: p.leo})
+			if planted("apply-before-commit") {
+				// The producer state takes the batch in as it is appended,
+				// and keeps it when raft overwrites it.
+				p.producers.apply(bp, e.GetIndex(), p.leo, clockMs)
+			}
 		}
 	}
 	p.leo += n

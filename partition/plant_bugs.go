@@ -11,7 +11,11 @@ package partition
 //   - "skip-truncate": a replica keeps its offsets when raft overwrites a
 //     conflicting suffix, so it stamps and serves wrong offsets;
 //   - "wiped-votes": an amnesic replica (its disk was wiped) votes and
-//     campaigns as if it remembered its old votes and acknowledgements.
+//     campaigns as if it remembered its old votes and acknowledgements;
+//   - "apply-before-commit": the idempotent producer state is applied as
+//     batches are appended, before they are committed, so a batch raft
+//     later overwrites stays in it and its retry is answered as a
+//     duplicate at an offset that holds another record.
 //
 // The simulator's planted-bug tests set it and run seeds until the checker
 // catches the bug. Builds without the plantbugs tag have no such variable.

@@ -18,7 +18,7 @@ import (
 //
 //	go test -tags plantbugs -run PlantedBugs -v ./cmd/sluice/
 func TestPlantedBugsAreCaught(t *testing.T) {
-	for _, bug := range []string{"ack-before-fsync", "fetch-above-hw", "skip-truncate"} {
+	for _, bug := range []string{"ack-before-fsync", "fetch-above-hw", "skip-truncate", "apply-before-commit"} {
 		t.Run(bug, func(t *testing.T) {
 			partition.PlantedBug = bug
 			defer func() { partition.PlantedBug = "" }()
