@@ -90,6 +90,24 @@ func (c *clientCmd) context() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), c.timeout)
 }
 
+// named parses a command line of one or more names (what, e.g. "group",
+// says what they name) and connects; the caller cancels the context.
+func (c *clientCmd) named(args []string, usage, what string) ([]string, context.Context, context.CancelFunc, error) {
+	names, err := c.parse(args, usage)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(names) == 0 {
+		return nil, nil, nil, usageError{"name at least one " + what}
+	}
+	ctx, cancel := c.context()
+	if err := c.connect(ctx); err != nil {
+		cancel()
+		return nil, nil, nil, err
+	}
+	return names, ctx, cancel, nil
+}
+
 // exit closes the client and turns err into an exit status, printing it
 // on one line unless it was explained already (errGroupFail).
 func (c *clientCmd) exit(err error) int {

@@ -133,18 +133,11 @@ func (g *groupCmd) list(args []string) error {
 // describe prints each group's members and per-partition lag, as
 // kafka-consumer-groups.sh --describe --members --verbose do together.
 func (g *groupCmd) describe(args []string) error {
-	groups, err := g.parse(args, "GROUP...")
+	groups, ctx, cancel, err := g.named(args, "GROUP...", "group")
 	if err != nil {
 		return err
 	}
-	if len(groups) == 0 {
-		return usageError{"name at least one group"}
-	}
-	ctx, cancel := g.context()
 	defer cancel()
-	if err := g.connect(ctx); err != nil {
-		return err
-	}
 	lags, err := g.adm.Lag(ctx, groups...)
 	if err != nil {
 		return fmt.Errorf("describing groups: %w", err)
@@ -541,18 +534,11 @@ func (g *groupCmd) selectPartitions(ctx context.Context, topics topicFlag, all b
 
 // delete deletes groups that have no active members, with their offsets.
 func (g *groupCmd) delete(args []string) error {
-	groups, err := g.parse(args, "GROUP...")
+	groups, ctx, cancel, err := g.named(args, "GROUP...", "group")
 	if err != nil {
 		return err
 	}
-	if len(groups) == 0 {
-		return usageError{"name at least one group"}
-	}
-	ctx, cancel := g.context()
 	defer cancel()
-	if err := g.connect(ctx); err != nil {
-		return err
-	}
 	resp, err := g.adm.DeleteGroups(ctx, groups...)
 	if err != nil && len(resp) == 0 {
 		return fmt.Errorf("deleting groups: %w", err)

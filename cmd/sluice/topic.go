@@ -152,18 +152,11 @@ func replicationFactor(t kadm.TopicDetail) int {
 }
 
 func topicDescribe(c *clientCmd, args []string) error {
-	names, err := c.parse(args, "NAME...")
+	names, ctx, cancel, err := c.named(args, "NAME...", "topic")
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
-		return usageError{"name at least one topic"}
-	}
-	ctx, cancel := c.context()
 	defer cancel()
-	if err := c.connect(ctx); err != nil {
-		return err
-	}
 	topics, err := c.adm.ListTopicsWithInternal(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("describing topics: %w", err)
@@ -242,18 +235,11 @@ func ids(xs []int32) string {
 }
 
 func topicDelete(c *clientCmd, args []string) error {
-	names, err := c.parse(args, "NAME...")
+	names, ctx, cancel, err := c.named(args, "NAME...", "topic")
 	if err != nil {
 		return err
 	}
-	if len(names) == 0 {
-		return usageError{"name at least one topic"}
-	}
-	ctx, cancel := c.context()
 	defer cancel()
-	if err := c.connect(ctx); err != nil {
-		return err
-	}
 	resp, err := c.adm.DeleteTopics(ctx, names...)
 	if err != nil {
 		return fmt.Errorf("deleting topics: %w", err)
