@@ -18,12 +18,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"sluice/node/groups"
 	"sluice/partition"
 	"sluice/transport"
 )
@@ -301,15 +301,7 @@ func (n *Node) controller() int32 {
 
 // recordBatch encodes one uncompressed magic-2 batch holding one record.
 func recordBatch(value []byte, nowMs int64) []byte {
-	r := kmsg.Record{Value: value}
-	body := r.AppendTo(nil)
-	r.Length = int32(len(body) - 1) // a zero Length encodes as one varint byte
-	rb := kmsg.RecordBatch{Magic: 2, FirstTimestamp: nowMs, MaxTimestamp: nowMs,
-		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1, Records: r.AppendTo(nil)}
-	b := rb.AppendTo(nil)
-	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)))
-	return b
+	return keyedBatch([]groups.Record{{Value: value}}, nowMs)
 }
 
 // records decodes the records of an uncompressed batch.
