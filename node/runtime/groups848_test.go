@@ -139,6 +139,11 @@ func TestE2ECoordinatorFailover848(t *testing.T) {
 		startMember(t, c, group, topic, "b", kgo.ServerSideBalancer()),
 	}
 	waitFor(t, 60*time.Second, "the group to consume everything", func() bool { return len(delivered(ms...)) == 600 })
+	// One member may consume everything before the second one's
+	// assignment arrives: compare against the settled split.
+	waitFor(t, 60*time.Second, "the uniform assignor to split the 6 partitions 3 and 3", func() bool {
+		return len(ms[0].partitions()) == 3 && len(ms[1].partitions()) == 3
+	})
 	before := [][]int32{ms[0].partitions(), ms[1].partitions()}
 
 	ctx := testCtx(t, 30*time.Second)
