@@ -4,5 +4,6 @@
 //
 // It imports sim only and holds no logic a scenario could hide a bug in.
 //
-// Not built yet; see issue 10.
+// Every scenario runs alone with `sluice sim -scenario NAME`; kitchen-sink
+// (sim.KitchenSink) mixes every fault kind sim knows (sim.FaultNames).
 package scenarios

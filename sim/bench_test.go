@@ -9,7 +9,7 @@ import "testing"
 func BenchmarkSim(b *testing.B) {
 	var virtualMs int64
 	for i := 0; i < b.N; i++ {
-		r := New(Config{Seed: uint64(i + 1), DurationMs: 10_000, Faults: true}).Run()
+		r := MustNew(Config{Seed: uint64(i + 1), DurationMs: 10_000, Faults: true}).Run()
 		virtualMs += r.VirtualMs
 	}
 	b.ReportMetric(float64(virtualMs)/1e3/b.Elapsed().Seconds(), "x-realtime")

@@ -11,7 +11,7 @@ package sim
 // broker counts as down until it has rejoined every group as a voter.
 
 func (w *World) scheduleNemesis() {
-	w.after(w.uniform(500e6, 2e9), func() {
+	w.after(w.uniform(w.scenario.EveryMs[0]*1e6, w.scenario.EveryMs[1]*1e6), func() {
 		if !w.faulting {
 			return
 		}
@@ -30,62 +30,111 @@ func (w *World) down() int {
 	return n
 }
 
-func (w *World) nemesis() {
-	minority := (w.cfg.Nodes - 1) / 2
-	sn := w.nodes[w.rng.IntN(len(w.nodes))]
-	switch k := w.rng.IntN(15); k {
-	case 0, 1: // crash and restart
-		if w.down() < minority && sn.n != nil {
-			w.crash(sn, w.rng.IntN(3) > 0, w.uniform(100e6, 3e9))
-		}
-	case 2: // pause longer than an election timeout
-		if w.down() < minority {
-			w.pause(sn, w.uniform(200e6, 2e9))
-		}
-	case 3: // isolate one broker (symmetric partition)
-		w.partition([]uint64{sn.id}, true, w.uniform(200e6, 4e9))
-	case 4: // one-way partition
-		to := w.nodes[w.rng.IntN(len(w.nodes))]
-		if to != sn {
-			w.cut(sn.id, to.id, w.uniform(200e6, 3e9))
-		}
-	case 5: // random halves or a bridge
-		if w.cfg.Nodes >= 3 {
-			w.bridge(w.uniform(500e6, 4e9))
-		}
-	case 6: // loss and duplication on every link
-		w.lossy(0.05+0.25*w.rng.Float64(), 0.1*w.rng.Float64(), w.uniform(500e6, 3e9))
-	case 7: // clog: one broker's links stall
-		w.clog(sn.id, w.uniform(100e6, 1e9))
-	case 8: // stale replays of old messages
-		for i := 0; i < 5; i++ {
-			w.net.replayStale()
-		}
-	case 10: // EIO or ENOSPC on one broker's disk
-		if w.down() < minority && sn.n != nil {
-			w.diskFault(sn, w.rng.IntN(2) == 0, w.uniform(100e6, 2e9))
-		}
-	case 11: // a slow disk: syncs take 0.1–1 s
-		w.record("slow-disk", sn.id)
-		sn.disk.slowUntilNs = w.nowNs + w.uniform(500e6, 3e9)
-	case 12: // flaky reads: bits flip on the way from the disk
-		w.statDiskFaults++
-		w.record("flaky-reads", sn.id)
-		sn.flipUntil, sn.flipP = w.nowNs+w.uniform(200e6, 2e9), 0.01+0.2*w.rng.Float64()
-	case 13: // client connections to one broker stall
-		w.record("client-clog", sn.id)
-		sn.clientClogUntil = w.nowNs + w.uniform(100e6, 3e9)
-	case 14: // wipe one broker's disk: it rejoins under a new incarnation
-		if w.down() < minority && sn.n != nil && !w.anyRejoining() {
-			w.wipe(sn, w.uniform(100e6, 2e9))
-		}
-	case 9: // blackout: every broker loses power at once; synced data must survive
-		if w.rng.IntN(3) == 0 {
-			w.record("blackout")
-			for _, sn := range w.nodes {
-				w.crash(sn, true, w.uniform(100e6, 1e9))
+// baseFaults are the simulator's original fault kinds, in the order (and,
+// in kitchen-sink, with the weights) of its first nemesis.
+var baseFaults = []faultKind{
+	{"crash", "power loss (unsynced pages lost or torn; 2 in 3) or process crash of one broker, restarted after 0.1–3 s",
+		func(w *World, sn *simNode) {
+			if w.minorityDown(sn) {
+				powerLoss, d := w.rng.IntN(3) > 0, w.uniform(100e6, 3e9)
+				w.span(either(powerLoss, "power-loss", "process-crash"), d, sn.id)
+				w.crash(sn, powerLoss, d)
 			}
-		}
+		}},
+	{"pause", "one broker stops (SIGSTOP) for 0.2–2 s, longer than an election timeout, then resumes",
+		func(w *World, sn *simNode) {
+			if w.down() < (w.cfg.Nodes-1)/2 {
+				d := w.uniform(200e6, 2e9)
+				if sn.n != nil && !sn.paused {
+					w.span("pause", d, sn.id)
+				}
+				w.pause(sn, d)
+			}
+		}},
+	{"isolate", "one broker cut off from the others both ways for 0.2–4 s",
+		func(w *World, sn *simNode) { w.partition([]uint64{sn.id}, true, w.uniform(200e6, 4e9)) }},
+	{"one-way", "one link dropped in one direction only for 0.2–3 s",
+		func(w *World, sn *simNode) {
+			to := w.nodes[w.rng.IntN(len(w.nodes))]
+			if to != sn {
+				w.cut(sn.id, to.id, w.uniform(200e6, 3e9))
+			}
+		}},
+	{"bridge", "A–B and B–C up, A–C down (brokers shuffled) for 0.5–4 s",
+		func(w *World, sn *simNode) {
+			if w.cfg.Nodes >= 3 {
+				w.bridge(w.uniform(500e6, 4e9))
+			}
+		}},
+	{"lossy", "every link loses 5–30% of batches, duplicates up to 10% and reorders, for 0.5–3 s",
+		func(w *World, sn *simNode) {
+			w.lossy(0.05+0.25*w.rng.Float64(), 0.1*w.rng.Float64(), w.uniform(500e6, 3e9))
+		}},
+	{"clog", "one broker's links stall (nothing lost, everything late) for 0.1–1 s",
+		func(w *World, sn *simNode) { w.clog(sn.id, w.uniform(100e6, 1e9)) }},
+	{"stale", "five old batches (appends, votes) replayed on random links",
+		func(w *World, sn *simNode) {
+			w.span("stale", 0)
+			for i := 0; i < 5; i++ {
+				w.net.replayStale()
+			}
+		}},
+	{"blackout", "(one time in three) every broker loses power at once: synced data must survive",
+		func(w *World, sn *simNode) {
+			if w.rng.IntN(3) == 0 {
+				w.blackout(w.nodes)
+			}
+		}},
+	{"disk-error", "EIO (on some writes and syncs) or ENOSPC (on all) on one broker's disk for 0.1–2 s: its partitions stop, then reopen",
+		func(w *World, sn *simNode) {
+			if w.minorityDown(sn) {
+				noSpace, d := w.rng.IntN(2) == 0, w.uniform(100e6, 2e9)
+				w.span(either(noSpace, "enospc", "eio"), d, sn.id)
+				w.diskFault(sn, noSpace, d)
+			}
+		}},
+	{"slow-disk", "one broker's syncs take 0.1–1 s longer for 0.5–3 s",
+		func(w *World, sn *simNode) {
+			w.record("slow-disk", sn.id)
+			d := w.uniform(500e6, 3e9)
+			sn.disk.slowUntilNs = w.nowNs + d
+			w.span("slow-disk", d, sn.id)
+		}},
+	{"flaky-reads", "reads from one broker's disk flip bits (1–21% of reads; the stored bytes are intact) for 0.2–2 s",
+		func(w *World, sn *simNode) {
+			w.statDiskFaults++
+			w.record("flaky-reads", sn.id)
+			d := w.uniform(200e6, 2e9)
+			sn.flipUntil, sn.flipP = w.nowNs+d, 0.01+0.2*w.rng.Float64()
+			w.span("flaky-reads", d, sn.id)
+		}},
+	{"client-clog", "client connections to one broker stall for 0.1–3 s",
+		func(w *World, sn *simNode) {
+			w.record("client-clog", sn.id)
+			d := w.uniform(100e6, 3e9)
+			sn.clientClogUntil = w.nowNs + d
+			w.span("client-clog", d, sn.id)
+		}},
+	{"wipe", "one broker's disk replaced by an empty one: it rejoins every group under a new incarnation",
+		func(w *World, sn *simNode) {
+			if w.minorityDown(sn) && !w.anyRejoining() {
+				d := w.uniform(100e6, 2e9)
+				w.span("wipe", d, sn.id)
+				w.wipe(sn, d)
+			}
+		}},
+}
+
+// blackout: the brokers lose power together.
+func (w *World) blackout(nodes []*simNode) {
+	w.record("blackout")
+	var ids []uint64
+	for _, sn := range nodes {
+		ids = append(ids, sn.id)
+	}
+	w.span("blackout", 0, ids...)
+	for _, sn := range nodes {
+		w.crash(sn, true, w.uniform(100e6, 1e9))
 	}
 }
 
@@ -107,6 +156,7 @@ func (w *World) partition(ids []uint64, symmetric bool, dNs int64) {
 		}
 	}
 	w.record("partition", uint64(len(ids)), b2u(symmetric))
+	w.span("partition", dNs, ids...)
 	w.after(dNs, func() {
 		for _, l := range cut {
 			l.cut = false
@@ -123,6 +173,7 @@ func (w *World) cut(from, to uint64, dNs int64) {
 	w.statPartitions++
 	l.cut = true
 	w.record("cut", from, to)
+	w.span("one-way", dNs, from, to)
 	w.after(dNs, func() { l.cut = false })
 }
 
@@ -148,6 +199,7 @@ func (w *World) bridge(dNs int64) {
 		}
 	}
 	w.record("bridge", ids...)
+	w.span("bridge", dNs, ids...)
 	w.after(dNs, func() {
 		for _, l := range cut {
 			l.cut = false
@@ -157,6 +209,7 @@ func (w *World) bridge(dNs int64) {
 
 func (w *World) lossy(loss, dup float64, dNs int64) {
 	w.record("lossy")
+	w.span("lossy", dNs)
 	for _, k := range w.allLinks() {
 		l := w.net.link(k[0], k[1])
 		l.loss, l.dup = loss, dup
@@ -172,6 +225,7 @@ func (w *World) lossy(loss, dup float64, dNs int64) {
 
 func (w *World) clog(id uint64, dNs int64) {
 	w.record("clog", id)
+	w.span("clog", dNs, id)
 	for _, k := range w.allLinks() {
 		if k[0] == id || k[1] == id {
 			w.net.link(k[0], k[1]).clogUntil = w.nowNs + dNs
@@ -190,4 +244,11 @@ func (w *World) allLinks() [][2]uint64 {
 		}
 	}
 	return out
+}
+
+func either(c bool, yes, no string) string {
+	if c {
+		return yes
+	}
+	return no
 }

@@ -17,7 +17,7 @@ func TestPlantedWipedVotesCaught(t *testing.T) {
 	partition.PlantedBug = "wiped-votes"
 	defer func() { partition.PlantedBug = "" }()
 	for seed := uint64(1); seed <= 100; seed++ {
-		r := New(Config{Seed: seed, DurationMs: 10000, Faults: true}).Run()
+		r := MustNew(Config{Seed: seed, DurationMs: 10000, Faults: true}).Run()
 		for _, f := range r.Failures {
 			if strings.Contains(f, "identity:") {
 				t.Logf("caught after %d seed(s): %s", seed, f)

@@ -51,7 +51,7 @@ func quickCheck(t *testing.T, h *History) {
 }
 
 func TestRunNoFaults(t *testing.T) {
-	r := New(Config{Seed: 1, DurationMs: 3000}).Run()
+	r := MustNew(Config{Seed: 1, DurationMs: 3000}).Run()
 	for _, f := range r.Failures {
 		t.Error(f)
 	}
@@ -61,7 +61,7 @@ func TestRunNoFaults(t *testing.T) {
 
 func TestRunFaults(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
-		r := New(Config{Seed: seed, DurationMs: 10000, Faults: true}).Run()
+		r := MustNew(Config{Seed: seed, DurationMs: 10000, Faults: true}).Run()
 		for _, f := range r.Failures {
 			t.Errorf("seed %d: %s", seed, f)
 		}
@@ -72,7 +72,7 @@ func TestRunFaults(t *testing.T) {
 
 func TestSameSeedSameTrace(t *testing.T) {
 	run := func(seed uint64) uint64 {
-		return New(Config{Seed: seed, DurationMs: 2000, Faults: true}).Run().TraceHash
+		return MustNew(Config{Seed: seed, DurationMs: 2000, Faults: true}).Run().TraceHash
 	}
 	a, b := run(7), run(7)
 	if a != b {
@@ -108,7 +108,7 @@ func TestFirstDifference(t *testing.T) {
 func TestRunWipes(t *testing.T) {
 	runs := 0
 	for seed := uint64(1); seed <= 40 && runs < 3; seed++ {
-		r := New(Config{Seed: seed, DurationMs: 10000, Faults: true}).Run()
+		r := MustNew(Config{Seed: seed, DurationMs: 10000, Faults: true}).Run()
 		if r.Stats.Wipes == 0 {
 			continue
 		}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"container/heap"
 	"crypto/rand"
 	"encoding/binary"
@@ -40,11 +41,22 @@ type Config struct {
 	// Faults turns the nemesis on (crashes, disk wipes, partitions,
 	// pauses, loss, clogs, tick skew).
 	Faults bool
+	// Scenario is the fault schedule (scenario.go; the catalogue is
+	// package scenarios); zero: KitchenSink. Its overrides fill the fields
+	// above left zero.
+	Scenario Scenario
 	// Progress, if set, is called every virtual second with the time.
 	Progress func(nowMs int64)
 }
 
 func (c Config) withDefaults() Config {
+	if c.Scenario.Name == "" {
+		c.Scenario = KitchenSink()
+	}
+	c.Scenario.EveryMs = c.Scenario.every()
+	c.Nodes = cmp.Or(c.Nodes, c.Scenario.Nodes)
+	c.Partitions = cmp.Or(c.Partitions, c.Scenario.Partitions)
+	c.RF = cmp.Or(c.RF, c.Scenario.RF)
 	if c.Nodes == 0 {
 		c.Nodes = 3
 	}
@@ -133,6 +145,9 @@ type World struct {
 	statWriteBytes, statFileBytes, statFiles                                                                                          int64
 	statEvents, statMessages, statDropped, statWrites, statCrashes, statPartitions, statPauses, statResets, statDiskFaults, statWipes int
 
+	scenario Scenario
+	timeline []FaultSpan
+
 	topic    string
 	faulting bool // the nemesis is active
 	stopped  bool
@@ -150,11 +165,24 @@ func (s countingSource) Uint64() uint64 {
 	return s.src.Uint64()
 }
 
-// New builds a world from cfg.
-func New(cfg Config) *World {
+// New builds a world from cfg. A scenario naming an unknown fault is an
+// error.
+func New(cfg Config) (*World, error) {
 	cfg = cfg.withDefaults()
-	w := &World{cfg: cfg, trace: fnv.New64a(), hist: &History{}, topic: "sim"}
+	if err := cfg.Scenario.Validate(); err != nil {
+		return nil, err
+	}
+	w := &World{cfg: cfg, scenario: cfg.Scenario, trace: fnv.New64a(), hist: &History{}, topic: "sim"}
 	w.rng = mrand.New(countingSource{src: mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15), draws: &w.draws})
+	return w, nil
+}
+
+// MustNew is New for a configuration known to be valid (tests).
+func MustNew(cfg Config) *World {
+	w, err := New(cfg)
+	if err != nil {
+		panic(err)
+	}
 	return w
 }
 
@@ -224,6 +252,10 @@ type Result struct {
 	// identity, storage invariants); the history's are the checker's.
 	Failures []string
 	Stats    Stats
+	// Scenario is the fault schedule the run drew from; Timeline the
+	// faults it started, in order.
+	Scenario Scenario
+	Timeline []FaultSpan
 }
 
 // Stats counts what happened.
@@ -246,7 +278,7 @@ func (w *World) Run() (res Result) {
 		if v := recover(); v != nil {
 			w.fail("panic: %v\n%s", v, debug.Stack())
 			res = Result{Seed: w.cfg.Seed, Config: w.cfg, TraceHash: w.trace.Sum64(), Draws: w.draws, VirtualMs: w.nowMs(),
-				History: w.hist, Failures: w.failures, Stats: w.stats()}
+				History: w.hist, Failures: w.failures, Stats: w.stats(), Scenario: w.scenario, Timeline: w.timeline}
 		}
 	}()
 
@@ -266,7 +298,7 @@ func (w *World) Run() (res Result) {
 	w.stopped = true
 	w.record("draws", w.draws)
 	return Result{Seed: w.cfg.Seed, Config: w.cfg, TraceHash: w.trace.Sum64(), Draws: w.draws, VirtualMs: w.nowMs(),
-		History: w.hist, Failures: w.failures, Stats: w.stats()}
+		History: w.hist, Failures: w.failures, Stats: w.stats(), Scenario: w.scenario, Timeline: w.timeline}
 }
 
 // runUntil processes events up to virtual time endNs, or until done

@@ -23,7 +23,7 @@ func TestPlantedBugsAreCaught(t *testing.T) {
 			partition.PlantedBug = bug
 			defer func() { partition.PlantedBug = "" }()
 			for seed := uint64(1); seed <= 100; seed++ {
-				r := sim.New(sim.Config{Seed: seed, DurationMs: 10_000, Faults: true}).Run()
+				r := sim.MustNew(sim.Config{Seed: seed, DurationMs: 10_000, Faults: true}).Run()
 				// The checker must see it in the history; the simulator's
 				// own findings (assertions that fired) are reported beside.
 				if problems := judge(r.History); len(problems) > 0 {
@@ -48,7 +48,7 @@ func TestPlantedGroupBugsAreCaught(t *testing.T) {
 			groups.PlantedBug = bug
 			defer func() { groups.PlantedBug = "" }()
 			for seed := uint64(1); seed <= 100; seed++ {
-				r := sim.New(sim.Config{Seed: seed, DurationMs: 10_000, Faults: true}).Run()
+				r := sim.MustNew(sim.Config{Seed: seed, DurationMs: 10_000, Faults: true}).Run()
 				if problems := judge(r.History); len(problems) > 0 {
 					t.Logf("checker caught it after %d seed(s): %s", seed, firstLine(problems[0]))
 					return

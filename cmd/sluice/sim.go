@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"sluice/scenarios"
 	"sluice/sim"
 )
 
@@ -21,9 +22,19 @@ func runSim(c *command, args []string, stdout, stderr io.Writer) int {
 	partitions := fs.Int("partitions", 6, "partitions of the workload topic")
 	members := fs.Int("members", 3, "consumers in the workload's consumer group (0: no group)")
 	faults := fs.Bool("faults", true, "inject faults (crashes, partitions, pauses, loss, clogs, skew, disk errors)")
+	scenario := fs.String("scenario", "kitchen-sink", "the fault schedule (list: print the catalogue)")
 	viz := fs.String("viz", "", "on a linearizability violation, write porcupine's HTML view of the failing window into this directory")
 	if status := parse(fs, args); status >= 0 {
 		return status
+	}
+	if *scenario == "list" {
+		listScenarios(stdout)
+		return exitOK
+	}
+	sc, err := scenarios.Find(*scenario)
+	if err != nil {
+		fmt.Fprintf(stderr, "sluice sim: %v\n", err)
+		return exitUsage
 	}
 	// The simulator allocates briskly and memory is plentiful: collecting
 	// less often runs it about 30% faster.
@@ -35,17 +46,22 @@ func runSim(c *command, args []string, stdout, stderr io.Writer) int {
 			list = append(list, *first+uint64(i))
 		}
 	}
-	cfgLine := fmt.Sprintf("-duration %v -nodes %d -partitions %d -members %d -faults=%v", *duration, *nodes, *partitions, *members, *faults)
+	cfgLine := fmt.Sprintf("-scenario %s -duration %v -nodes %d -partitions %d -members %d -faults=%v", sc.Name, *duration, *nodes, *partitions, *members, *faults)
 	failed := 0
 	start := time.Now()
 	for i, s := range list {
 		cfg := sim.Config{Seed: s, Nodes: *nodes, Partitions: *partitions, DurationMs: duration.Milliseconds(), Faults: *faults,
-			GroupMembers: max(*members, 0)}
+			GroupMembers: max(*members, 0), Scenario: sc}
 		if cfg.GroupMembers == 0 {
 			cfg.GroupMembers = -1 // none
 		}
 		t0 := time.Now()
-		r := sim.New(cfg).Run()
+		w, err := sim.New(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "sluice sim: %v\n", err)
+			return exitUsage
+		}
+		r := w.Run()
 		found, res := judgeResult(r.History)
 		problems := append(append([]string(nil), r.Failures...), found...)
 		wall := time.Since(t0)
@@ -93,4 +109,16 @@ func banner(w io.Writer, seed uint64, cfgLine string, problems []string) {
 	}
 	fmt.Fprintf(w, "replay:  go run ./cmd/sluice sim -seed %d %s\n", seed, cfgLine)
 	fmt.Fprintln(w, line)
+}
+
+// listScenarios prints the catalogue and the fault kinds.
+func listScenarios(w io.Writer) {
+	fmt.Fprintln(w, "scenarios (sluice sim -scenario NAME):")
+	for _, s := range scenarios.All() {
+		fmt.Fprintf(w, "  %-18s %s\n  %-18s %s\n", s.Name, s.Doc, "", s)
+	}
+	fmt.Fprintln(w, "\nfault kinds:")
+	for _, f := range sim.FaultNames() {
+		fmt.Fprintf(w, "  %-18s %s\n", f[0], f[1])
+	}
 }

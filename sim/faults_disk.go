@@ -1,0 +1,5 @@
+package sim
+
+// diskFaults are fault kinds (see scenario.go) added to the simulator's
+// original ones; kitchen-sink draws them too.
+var diskFaults = []faultKind{}
