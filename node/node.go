@@ -63,6 +63,11 @@ type Config struct {
 	// ElectionTicks and HeartbeatTicks configure every raft group
 	// (defaults 10 and 1).
 	ElectionTicks, HeartbeatTicks int
+	// MaxSizePerMsg bounds one raft append message, MaxInflightMsgs the
+	// appends in flight to one follower (partition.Config's defaults when
+	// zero: 1 MiB, 256).
+	MaxSizePerMsg   uint64
+	MaxInflightMsgs int
 	// BroadcastTicks is the interval of leader-table broadcasts and of the
 	// node's liveness announcements (default 5).
 	BroadcastTicks int64
@@ -341,6 +346,7 @@ func (n *Node) partitionConfig(h *hosted) partition.Config {
 	pc := partition.Config{
 		ID: n.self, Group: h.g, Voters: h.voters,
 		ElectionTicks: n.cfg.ElectionTicks, HeartbeatTicks: n.cfg.HeartbeatTicks,
+		MaxSizePerMsg: n.cfg.MaxSizePerMsg, MaxInflightMsgs: n.cfg.MaxInflightMsgs,
 		Incarnation: n.cfg.Incarnation,
 	}
 	if h.amnesic {

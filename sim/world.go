@@ -45,6 +45,10 @@ type Config struct {
 	// package scenarios); zero: KitchenSink. Its overrides fill the fields
 	// above left zero.
 	Scenario Scenario
+	// Swarm: the seed also picks which fault kinds the scenario draws, at
+	// which rates, and perturbs ordinary configuration (swarm.go); the
+	// choices are in Result.Swarm.
+	Swarm bool
 	// Progress, if set, is called every virtual second with the time.
 	Progress func(nowMs int64)
 }
@@ -256,6 +260,8 @@ type Result struct {
 	// faults it started, in order.
 	Scenario Scenario
 	Timeline []FaultSpan
+	// Swarm lists what swarm mode chose, one line each (empty without it).
+	Swarm []string
 }
 
 // Stats counts what happened.
