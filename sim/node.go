@@ -61,7 +61,8 @@ func (w *World) start(sn *simNode) {
 	defer func() { sn.opening = false }()
 	n, err := node.Open(node.Config{
 		ID: int32(sn.id), ClusterID: "sim-cluster", Incarnation: sn.incarnation, Join: sn.join, Brokers: sn.members,
-		FS: sn.fs, Dir: "data", Env: e, SegmentBytes: 1 << 20, TickMs: w.cfg.TickMs,
+		FS: sn.fs, Dir: "data", Env: e, SegmentBytes: w.tuning.segmentBytes, TickMs: w.cfg.TickMs,
+		MaxSizePerMsg: w.tuning.maxSizePerMsg, MaxInflightMsgs: w.tuning.maxInflight, ElectionTicks: w.tuning.electionTicks,
 		// Few offsets partitions (each is a raft group to simulate), and
 		// no initial rebalance delay (the runs are short).
 		Groups: node.GroupConfig{OffsetsPartitions: offsetsPartitions, Coordinator: groups.Config{InitialRebalanceDelayMs: -1}},

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -121,5 +123,34 @@ func TestRunWipes(t *testing.T) {
 	}
 	if runs < 3 {
 		t.Fatalf("only %d of 40 seeds wiped a disk", runs)
+	}
+}
+
+// Swarm mode: the seed picks the faults and knobs, prints them, and
+// replays them exactly; two seeds choose differently.
+func TestSwarm(t *testing.T) {
+	run := func(seed uint64) Result {
+		return MustNew(Config{Seed: seed, DurationMs: 3000, Faults: true, Swarm: true}).Run()
+	}
+	a, b := run(7), run(7)
+	if a.TraceHash != b.TraceHash || !slices.Equal(a.Swarm, b.Swarm) {
+		t.Fatalf("seed 7 twice: traces %016x and %016x, choices %q and %q", a.TraceHash, b.TraceHash, a.Swarm, b.Swarm)
+	}
+	if len(a.Swarm) != 2 || !strings.Contains(a.Swarm[0], "+swarm") || !strings.Contains(a.Swarm[1], "raft.max-inflight-msgs=") {
+		t.Fatalf("swarm choices not described: %q", a.Swarm)
+	}
+	if len(a.Failures) > 0 {
+		t.Fatalf("seed 7: %v", a.Failures)
+	}
+	differ := false
+	for seed := uint64(8); seed < 12 && !differ; seed++ {
+		differ = !slices.Equal(run(seed).Swarm, a.Swarm)
+	}
+	if !differ {
+		t.Fatal("seeds 7-11 all chose the same faults and knobs")
+	}
+	plain := MustNew(Config{Seed: 7, DurationMs: 3000, Faults: true}).Run()
+	if len(plain.Swarm) != 0 || plain.TraceHash == a.TraceHash {
+		t.Fatalf("without -swarm: choices %q, trace %016x (swarm's %016x)", plain.Swarm, plain.TraceHash, a.TraceHash)
 	}
 }

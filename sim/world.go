@@ -151,6 +151,8 @@ type World struct {
 
 	scenario Scenario
 	timeline []FaultSpan
+	tuning   tuning
+	swarmed  []string // what swarm mode chose
 
 	topic    string
 	faulting bool // the nemesis is active
@@ -178,6 +180,10 @@ func New(cfg Config) (*World, error) {
 	}
 	w := &World{cfg: cfg, scenario: cfg.Scenario, trace: fnv.New64a(), hist: &History{}, topic: "sim"}
 	w.rng = mrand.New(countingSource{src: mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15), draws: &w.draws})
+	w.tuning = defaultTuning()
+	if cfg.Swarm {
+		w.swarmed = w.swarm()
+	}
 	return w, nil
 }
 
@@ -284,7 +290,7 @@ func (w *World) Run() (res Result) {
 		if v := recover(); v != nil {
 			w.fail("panic: %v\n%s", v, debug.Stack())
 			res = Result{Seed: w.cfg.Seed, Config: w.cfg, TraceHash: w.trace.Sum64(), Draws: w.draws, VirtualMs: w.nowMs(),
-				History: w.hist, Failures: w.failures, Stats: w.stats(), Scenario: w.scenario, Timeline: w.timeline}
+				History: w.hist, Failures: w.failures, Stats: w.stats(), Scenario: w.scenario, Timeline: w.timeline, Swarm: w.swarmed}
 		}
 	}()
 
@@ -304,7 +310,7 @@ func (w *World) Run() (res Result) {
 	w.stopped = true
 	w.record("draws", w.draws)
 	return Result{Seed: w.cfg.Seed, Config: w.cfg, TraceHash: w.trace.Sum64(), Draws: w.draws, VirtualMs: w.nowMs(),
-		History: w.hist, Failures: w.failures, Stats: w.stats(), Scenario: w.scenario, Timeline: w.timeline}
+		History: w.hist, Failures: w.failures, Stats: w.stats(), Scenario: w.scenario, Timeline: w.timeline, Swarm: w.swarmed}
 }
 
 // runUntil processes events up to virtual time endNs, or until done
