@@ -224,6 +224,9 @@ type Node struct {
 	// tail of the array it ranges over) and gone ones.
 	list    []*hosted
 	meta    *hosted
+	// resigning: a graceful shutdown is handing leadership away
+	// (resign.go); the broker starts no campaign of its own.
+	resigning bool
 	metaOff int64 // next metadata offset to apply
 	// born is the metadata offset at which this storage was born, or
 	// bornJoining (born.go).
@@ -440,7 +443,7 @@ func (n *Node) Tick(nowMs int64) {
 			h.p.Tick(nowMs)
 			h.dirty = true
 		}
-		if h.campaignAt != 0 && n.ticks >= h.campaignAt {
+		if h.campaignAt != 0 && n.ticks >= h.campaignAt && !n.resigning {
 			h.campaignAt = 0
 			if lead, _ := h.p.Leader(); lead == 0 {
 				if err := h.p.Campaign(); err != nil {

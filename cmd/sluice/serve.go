@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"sluice/node"
 	broker "sluice/node/runtime"
@@ -76,6 +78,14 @@ func (s *served) stop() {
 	s.net.Close()
 }
 
+// shutdown stops gracefully: leadership handed over first (bounded by
+// ctx), then flushed and closed. It returns the groups still led.
+func (s *served) shutdown(ctx context.Context) int {
+	left := s.b.Shutdown(ctx)
+	s.net.Close()
+	return left
+}
+
 // startServe starts one broker on the given Kafka and raft listeners.
 func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) {
 	var brokers []node.Broker
@@ -126,8 +136,16 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 		"join as new storage, which votes only once the cluster has re-added it; ignored if the directory has data")
 	verbose := fs.Bool("v", false, "debug logging")
 	metrics := fs.String("metrics", "", "serve Prometheus /metrics on this address (default: off)")
+	grace := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long to hand leadership over before stopping anyway")
+	config := fs.String("config", "", "a file of KEY=VALUE lines with the same keys as these flags (# comments); flags on the command line win")
 	if status := parse(fs, args); status >= 0 {
 		return status
+	}
+	if *config != "" {
+		if err := loadConfigFile(fs, *config); err != nil {
+			fmt.Fprintf(stderr, "sluice serve: %v\n", err)
+			return exitUsage
+		}
 	}
 	members, err := parseBrokers(*brokersFlag)
 	if err == nil && (*id <= 0 || *clusterID == "" || *dataDir == "") {
@@ -193,10 +211,52 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
-	fmt.Fprintf(stdout, "sluice serve: broker %d stopping\n", *id)
+	stop() // a second signal kills the process
+	fmt.Fprintf(stdout, "sluice serve: broker %d stopping: handing leadership over (at most %v)\n", *id, *grace)
+	sctx, cancel := context.WithTimeout(context.Background(), *grace)
+	defer cancel()
+	left := s.shutdown(sctx)
 	if m != nil {
 		m.Close()
 	}
-	s.stop()
+	if left > 0 {
+		fmt.Fprintf(stdout, "sluice serve: broker %d stopped still leading %d groups (they elect a new leader after an election timeout)\n", *id, left)
+	} else {
+		fmt.Fprintf(stdout, "sluice serve: broker %d stopped; its leaderships were handed over\n", *id)
+	}
 	return exitOK
+}
+
+// loadConfigFile sets, from a file of KEY=VALUE lines, every flag of fs
+// the command line did not set. Keys are the flags' names (with or
+// without leading dashes); blank lines and lines starting with # are
+// skipped. An unknown key or a bad value is an error naming the line.
+func loadConfigFile(fs *flag.FlagSet, path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimLeft(strings.TrimSpace(k), "-"), strings.TrimSpace(v)
+		if !ok || k == "" {
+			return fmt.Errorf("%s:%d: want KEY=VALUE, got %q", path, i+1, line)
+		}
+		if fs.Lookup(k) == nil || k == "config" {
+			return fmt.Errorf("%s:%d: unknown key %q (the keys are the flags of sluice serve)", path, i+1, k)
+		}
+		if set[k] {
+			continue
+		}
+		if err := fs.Set(k, v); err != nil {
+			return fmt.Errorf("%s:%d: %s: %v", path, i+1, k, err)
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -182,6 +183,35 @@ func (b *Broker) Stop() {
 	close(b.reads)
 	b.wg.Wait()
 	b.n.Close()
+}
+
+// Shutdown stops the broker gracefully (SIGTERM): it hands the leadership
+// of every group it leads to another replica (node.Resign, retried every
+// tick) while it goes on serving — clients that ask it for a partition it
+// no longer leads are told the new leader — then stops as Stop does, which
+// waits for every write handed to the disk to finish. If ctx ends first
+// the broker stops anyway, and the groups it still led elect a leader
+// after an election timeout, as after a crash. It returns how many groups
+// it still led when it stopped.
+func (b *Broker) Shutdown(ctx context.Context) int {
+	tick := time.NewTicker(time.Duration(b.opts.TickMs) * time.Millisecond)
+	defer tick.Stop()
+	left := -1
+	for {
+		if !b.Do(func(n *node.Node) { left = n.Resign() }) || left == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			b.log.Warn("shutdown: stopping while still leading", "groups", left)
+			b.Stop()
+			return left
+		case <-tick.C:
+		}
+	}
+	b.log.Info("shutdown: leadership handed over")
+	b.Stop()
+	return max(left, 0)
 }
 
 // post queues a completion or delivery for the loop; it never blocks, so

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -289,6 +290,18 @@ func (c *Cluster) StopBroker(id int32) {
 		b.Stop()
 		c.brokers[id-1] = nil
 	}
+}
+
+// ShutdownBroker stops broker id gracefully (Broker.Shutdown): its
+// leaderships handed over first. It returns how many groups it still led.
+func (c *Cluster) ShutdownBroker(ctx context.Context, id int32) int {
+	b := c.brokers[id-1]
+	if b == nil {
+		return 0
+	}
+	left := b.Shutdown(ctx)
+	c.brokers[id-1] = nil
+	return left
 }
 
 // RestartBroker starts broker id again from its data directory, on its

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// TestMain lets a test start this package's binary as `sluice`: with
+// SLUICE_RUN_MAIN=1 the test binary is the command.
+func TestMain(m *testing.M) {
+	if os.Getenv("SLUICE_RUN_MAIN") == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// proc is one `sluice serve` process.
+type proc struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  strings.Builder
+	done chan struct{}
+}
+
+func startProc(t *testing.T, args ...string) *proc {
+	t.Helper()
+	p := &proc{t: t, cmd: exec.Command(os.Args[0], args...), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), "SLUICE_RUN_MAIN=1")
+	r, w := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.out.WriteString(sc.Text() + "\n")
+			p.mu.Unlock()
+		}
+	}()
+	go func() {
+		p.cmd.Wait()
+		w.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Kill()
+		<-p.done
+	})
+	return p
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+func (p *proc) waitOutput(what string, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(p.output(), what) {
+		select {
+		case <-p.done:
+			p.t.Fatalf("process exited before printing %q:\n%s", what, p.output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("no %q after %v:\n%s", what, timeout, p.output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (p *proc) wait(timeout time.Duration) {
+	p.t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		p.t.Fatalf("process still running after %v:\n%s", timeout, p.output())
+	}
+}
+
+// Three `sluice serve` processes configured by files: SIGTERM hands a
+// broker's leaderships over before it exits, SIGKILL of another loses no
+// acknowledged record, and both come back from their data directories.
+func TestServeProcessesSigtermSigkill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three broker processes")
+	}
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	var list []string
+	var kafka []string
+	for i := 1; i <= 3; i++ {
+		k := free()
+		kafka = append(kafka, k)
+		list = append(list, fmt.Sprintf("%d=%s@%s", i, k, free()))
+	}
+	dir := t.TempDir()
+	configs := make([]string, 3)
+	for i := range configs {
+		configs[i] = filepath.Join(dir, fmt.Sprintf("broker%d.conf", i+1))
+		conf := fmt.Sprintf("# broker %d\nid = %d\nbrokers = %s\ncluster-id = proc-test\ndata-dir = %s\npartitions = 3\n",
+			i+1, i+1, strings.Join(list, ","), filepath.Join(dir, fmt.Sprintf("data%d", i+1)))
+		if err := os.WriteFile(configs[i], []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	procs := make([]*proc, 3)
+	start := func(i int) {
+		procs[i] = startProc(t, "serve", "-config", configs[i])
+		procs[i].waitOutput("serving Kafka on", 30*time.Second)
+	}
+	for i := range procs {
+		start(i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka...), kgo.DefaultProduceTopic("procs"),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+		kgo.RecordRetries(1000), kgo.RetryTimeout(60*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for {
+		if _, err := adm.CreateTopic(ctx, 6, 3, nil, "procs"); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatalf("CreateTopic: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	acked := map[string]bool{}
+	produce := func(from, n int) {
+		t.Helper()
+		for i := from; i < from+n; i++ {
+			v := fmt.Sprintf("v%05d", i)
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatalf("produce %s: %v", v, err)
+			}
+			acked[v] = true
+		}
+	}
+	produce(0, 300)
+
+	// SIGTERM: the broker hands its leaderships over, then exits 0.
+	procs[0].cmd.Process.Signal(syscall.SIGTERM)
+	procs[0].wait(60 * time.Second)
+	if out := procs[0].output(); !strings.Contains(out, "its leaderships were handed over") || procs[0].cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("broker 1 after SIGTERM (exit %d):\n%s", procs[0].cmd.ProcessState.ExitCode(), out)
+	}
+	produce(300, 300)
+	start(0)
+	produce(600, 100)
+
+	// SIGKILL: nothing acknowledged is lost (sync before ack).
+	procs[1].cmd.Process.Kill()
+	procs[1].wait(10 * time.Second)
+	produce(700, 300)
+	start(1)
+	produce(1000, 100)
+
+	// Read everything back.
+	rd, err := kgo.NewClient(kgo.SeedBrokers(kafka...), kgo.ConsumeTopics("procs"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	seen := map[string]bool{}
+	for len(seen) < len(acked) && ctx.Err() == nil {
+		fs := rd.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			if seen[string(r.Value)] {
+				t.Errorf("record %s read twice", r.Value)
+			}
+			seen[string(r.Value)] = true
+		})
+	}
+	for v := range acked {
+		if !seen[v] {
+			t.Errorf("acknowledged record %s lost", v)
+		}
+	}
+	t.Logf("%d records acknowledged and read back across a SIGTERM and a SIGKILL", len(seen))
+}
+
+func TestLoadConfigFile(t *testing.T) {
+	c := lookup("serve")
+	path := filepath.Join(t.TempDir(), "s.conf")
+	write := func(s string) {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fs := newFlagSet(c, io.Discard)
+	id := fs.Int("id", 0, "")
+	dir := fs.String("data-dir", "", "")
+	if err := fs.Parse([]string{"-id", "7"}); err != nil {
+		t.Fatal(err)
+	}
+	write("# comment\n\nid = 3\n--data-dir=/tmp/x\n")
+	if err := loadConfigFile(fs, path); err != nil {
+		t.Fatal(err)
+	}
+	if *id != 7 || *dir != "/tmp/x" {
+		t.Errorf("id %d (the command line's 7 wins), data-dir %q", *id, *dir)
+	}
+	for bad, want := range map[string]string{
+		"nope = 1\n":    `unknown key "nope"`,
+		"id\n":          "want KEY=VALUE",
+		"data-dir\n":    ":1: want KEY=VALUE",
+		"\n\nid = x\n":  ":3: id:",
+		"config = a\n":  `unknown key "config"`,
+		"= 4\n":         "want KEY=VALUE",
+		"data-dir = \n": "",
+	} {
+		fs := newFlagSet(c, io.Discard)
+		fs.Int("id", 0, "")
+		fs.String("data-dir", "", "")
+		fs.String("config", "", "")
+		write(bad)
+		err := loadConfigFile(fs, path)
+		if want == "" {
+			if err != nil {
+				t.Errorf("%q: %v", bad, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one containing %q", bad, err, want)
+		}
+	}
+}
