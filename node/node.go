@@ -222,12 +222,12 @@ type Node struct {
 	// list holds the hosts in order, for loops without map lookups; a loop
 	// that may unhost must skip nil entries (slices.Delete clears the
 	// tail of the array it ranges over) and gone ones.
-	list    []*hosted
-	meta    *hosted
+	list []*hosted
+	meta *hosted
 	// resigning: a graceful shutdown is handing leadership away
 	// (resign.go); the broker starts no campaign of its own.
 	resigning bool
-	metaOff int64 // next metadata offset to apply
+	metaOff   int64 // next metadata offset to apply
 	// born is the metadata offset at which this storage was born, or
 	// bornJoining (born.go).
 	born   int64
