@@ -2,8 +2,12 @@ package node
 
 // CreateTopics (key 19), v2–v7.
 //
-// Served by the controller (the metadata group's leader; others answer
-// NOT_CONTROLLER and clients retry there). Partitions and replication
+// Any broker takes it: the controller proposes the create to the metadata
+// group, others place the topic (from the same broker list) and forward
+// the command to the controller (KIP-590); NOT_CONTROLLER only while no
+// controller is known. Two creates of one name racing through different
+// brokers: the first applied wins, the other answers TOPIC_ALREADY_EXISTS
+// (its topic id lost). Partitions and replication
 // factor -1 take the broker defaults; replicas are placed round-robin from a
 // random broker, or as the request assigns them. Configs are validated
 // (unknown names, bad values and a name given twice are INVALID_CONFIG);
@@ -45,7 +49,7 @@ func (n *Node) handleCreateTopics(r Request, req *kmsg.CreateTopicsRequest) {
 			fail(kerr.InvalidTopicException, err.Error())
 			continue
 		}
-		if n.controller() != int32(n.self) {
+		if n.controller() < 0 {
 			fail(kerr.NotController, "")
 			continue
 		}
@@ -73,7 +77,10 @@ func (n *Node) handleCreateTopics(r Request, req *kmsg.CreateTopicsRequest) {
 		}
 		id := n.newTopicID()
 		ot.TopicID = id
-		n.proposeMeta(command{Op: "create", Topic: topicInfo{Name: rt.Topic, ID: hexID(id), Replicas: reps, Configs: cfgs}}, false)
+		if !n.proposeMeta(command{Op: "create", Topic: topicInfo{Name: rt.Topic, ID: hexID(id), Replicas: reps, Configs: cfgs}}, true) {
+			fail(kerr.NotController, "")
+			continue
+		}
 		name := rt.Topic
 		items = append(items, adminItem{code: &ot.ErrorCode, done: func() (int16, bool) {
 			t := n.topics.byName[name]

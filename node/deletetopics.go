@@ -2,7 +2,8 @@ package node
 
 // DeleteTopics (key 20), v1–v6.
 //
-// Served by the controller (others answer NOT_CONTROLLER). Topics are named
+// Any broker takes it: others forward the delete to the controller
+// (KIP-590); NOT_CONTROLLER only while none is known. Topics are named
 // by name, or by id in v6+. The answer comes once the deletion is in the
 // replicated metadata; every broker then closes its replicas and deletes
 // their files. A later topic of the same name is a new raft group (a new
@@ -44,7 +45,7 @@ func (n *Node) handleDeleteTopics(r Request, req *kmsg.DeleteTopicsRequest) {
 			t = n.topics.byID[rt.TopicID]
 		}
 		switch {
-		case n.controller() != int32(n.self):
+		case n.controller() < 0:
 			ot.ErrorCode = kerr.NotController.Code
 			continue
 		case t == nil && rt.Topic == nil:
@@ -61,7 +62,10 @@ func (n *Node) handleDeleteTopics(r Request, req *kmsg.DeleteTopicsRequest) {
 		name := t.Name
 		ot.Topic, ot.TopicID = &name, t.id
 		id := t.id
-		n.proposeMeta(command{Op: "delete", Topic: topicInfo{Name: t.Name, ID: t.ID}}, false)
+		if !n.proposeMeta(command{Op: "delete", Topic: topicInfo{Name: t.Name, ID: t.ID}}, true) {
+			ot.ErrorCode = kerr.NotController.Code
+			continue
+		}
 		items = append(items, adminItem{code: &ot.ErrorCode, done: func() (int16, bool) {
 			return 0, n.topics.byID[id] == nil
 		}})

@@ -970,7 +970,7 @@ func TestCreateTopics(t *testing.T) {
 		{name: "manual assignment", to: ctl, spec: createSpec{name: "ok3", partitions: -1, rf: -1, assign: [][]int32{{2, 3}, {3, 1}}}, wantP: 2, wantRF: 2},
 		{name: "valid configs", to: ctl, spec: createSpec{name: "ok4", partitions: 1, rf: 3, configs: []string{"min.insync.replicas", "3", "cleanup.policy", "compact"}}, wantP: 1, wantRF: 3},
 		{name: "validate only", to: ctl, spec: createSpec{name: "dry", partitions: 4, rf: 2}, wantP: 4, wantRF: 2, validate: true},
-		{name: "not the controller", to: other, spec: createSpec{name: "nc", partitions: 1, rf: 1}, want: kerr.NotController, wantP: -1, wantRF: -1},
+		{name: "forwarded to the controller", to: other, spec: createSpec{name: "nc", partitions: 2, rf: 2}, wantP: 2, wantRF: 2},
 		{name: "already exists", to: ctl, spec: createSpec{name: "exists", partitions: 1, rf: 1}, want: kerr.TopicAlreadyExists, wantP: -1, wantRF: -1},
 		{name: "zero partitions", to: ctl, spec: createSpec{name: "p0", partitions: 0, rf: 1}, want: kerr.InvalidPartitions, wantP: -1, wantRF: -1},
 		{name: "negative partitions", to: ctl, spec: createSpec{name: "pneg", partitions: -2, rf: 1}, want: kerr.InvalidPartitions, wantP: -1, wantRF: -1},
@@ -1091,7 +1091,6 @@ func TestDeleteTopics(t *testing.T) {
 		req  *kmsg.DeleteTopicsRequest
 		want *kerr.Error
 	}{
-		{"not the controller", other, deleteReq(5, "a"), kerr.NotController},
 		{"unknown name", ctl, deleteReq(5, "nope"), kerr.UnknownTopicOrPartition},
 		{"unknown name v6", ctl, deleteReq(6, "nope"), kerr.UnknownTopicOrPartition},
 		{"unknown id v6", ctl, func() *kmsg.DeleteTopicsRequest {
@@ -1108,8 +1107,9 @@ func TestDeleteTopics(t *testing.T) {
 	if c.topic(1, "a") == nil || c.topic(1, "b") == nil {
 		t.Fatal("a failed delete removed a topic")
 	}
-	// Delete a by name (oldest served version) and b by id.
-	resp := c.do(ctl, deleteReq(1, "a")).(*kmsg.DeleteTopicsResponse)
+	// Delete a by name (oldest served version, through a broker that
+	// forwards it to the controller) and b by id.
+	resp := c.do(other, deleteReq(1, "a")).(*kmsg.DeleteTopicsResponse)
 	checkCode(t, "delete a", resp.Topics[0].ErrorCode, nil)
 	req := deleteReq(6)
 	req.Topics = append(req.Topics, kmsg.DeleteTopicsRequestTopic{TopicID: tb.id})

@@ -43,6 +43,10 @@ type topicInfo struct {
 	MinInsyncReplicas int  `json:"-"`
 	MaxMessageBytes   int  `json:"-"`
 	LogAppendTime     bool `json:"-"`
+	// FlushMessages and FlushMs: flush.messages and flush.ms (default 1
+	// and 0: sync before every acknowledgement).
+	FlushMessages int64 `json:"-"`
+	FlushMs       int64 `json:"-"`
 }
 
 // command is one metadata log record.
@@ -92,8 +96,13 @@ func (n *Node) resolveConfigs(t *topicInfo) {
 	t.MinInsyncReplicas = min(n.cfg.Defaults.MinInsyncReplicas, len(t.Replicas[0]))
 	t.MaxMessageBytes = n.cfg.Defaults.MaxMessageBytes
 	t.LogAppendTime = false
+	t.FlushMessages, t.FlushMs = 1, 0
 	for _, kv := range t.Configs {
 		switch kv[0] {
+		case "flush.messages":
+			t.FlushMessages, _ = strconv.ParseInt(kv[1], 10, 64)
+		case "flush.ms":
+			t.FlushMs, _ = strconv.ParseInt(kv[1], 10, 64)
 		case "min.insync.replicas":
 			t.MinInsyncReplicas, _ = strconv.Atoi(kv[1])
 		case "max.message.bytes":
@@ -271,20 +280,23 @@ func (n *Node) proposeMeta(c command, forward bool) bool {
 }
 
 // proposeForwarded proposes a command another broker forwarded, if this
-// broker leads the metadata group. Only creates and alter_configs (both
-// idempotent) are accepted this way.
+// broker leads the metadata group. Only creates, deletes and alter_configs
+// (all idempotent: each names the topic id it acts on) are accepted this
+// way.
 func (n *Node) proposeForwarded(f transport.Forward) {
 	if f.Group != transport.MetadataGroup {
 		return
 	}
 	var c command
-	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "alter_configs" {
+	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "delete" && c.Op != "alter_configs" {
 		n.log.Warn("dropped a malformed forwarded metadata command", "err", err)
 		return
 	}
 	switch t := n.topics.byName[c.Topic.Name]; {
 	case c.Op == "create" && t != nil:
 		return
+	case c.Op == "delete" && (t == nil || t.ID != c.Topic.ID):
+		return // already gone
 	case c.Op == "alter_configs" && (t == nil || t.ID != c.Topic.ID || t.configGen != c.From):
 		return // it would not apply
 	}
