@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -49,6 +50,14 @@ type client struct {
 	// respTerm: for an OffsetCommit or OffsetFetch answer being handled,
 	// the answering coordinator's term in the group's offsets partition.
 	respTerm uint64
+
+	// dead: the process crashed (crash); it sends nothing more, and the
+	// workload's ticks drive its successor, once started, instead.
+	dead      bool
+	successor *client
+	// polled: it has fetched with pollTick (a consumer of the workload,
+	// not the admin client or the group's auditor).
+	polled bool
 }
 
 // pbatch is one produce batch with its retries.
@@ -88,7 +97,7 @@ func (c *client) randomNode() int32 { return int32(c.w.rng.IntN(c.w.cfg.Nodes) +
 
 // refreshMetadata asks a random broker for the topic's leaders.
 func (c *client) refreshMetadata() {
-	if c.metaInFlight {
+	if c.metaInFlight || c.dead {
 		return
 	}
 	c.metaInFlight = true
@@ -122,6 +131,9 @@ func (c *client) refreshMetadata() {
 
 // initProducer gets a producer id (idempotent producers).
 func (c *client) initProducer(then func()) {
+	if c.dead {
+		return
+	}
 	req := kmsg.NewPtrInitProducerIDRequest()
 	req.Version = 4
 	req.ProducerID, req.ProducerEpoch = -1, -1
@@ -139,7 +151,8 @@ func (c *client) initProducer(then func()) {
 
 // produceTick starts a new batch on the next free partition.
 func (c *client) produceTick() {
-	if c.stop || (c.kind == producer && c.pid < 0) {
+	c = c.live()
+	if c.dead || c.stop || (c.kind == producer && c.pid < 0) {
 		return
 	}
 	w := c.w
@@ -174,6 +187,9 @@ func (c *client) produceTick() {
 
 func (c *client) sendBatch(b *pbatch) {
 	w := c.w
+	if c.dead {
+		return
+	}
 	b.tries++
 	leader := c.leaders[b.partition]
 	if leader < 0 {
@@ -205,6 +221,9 @@ func (c *client) sendBatch(b *pbatch) {
 
 // retry sends b again, or gives up on it: its outcome stays unknown.
 func (c *client) retry(b *pbatch) {
+	if c.dead {
+		return // the process died: b stays unknown, never completed
+	}
 	if c.kind == looseProducer || b.tries >= maxTries {
 		c.finish(b, Unknown, -1)
 		if c.kind == producer {
@@ -280,10 +299,12 @@ func (c *client) pending() bool {
 
 // pollTick fetches the next partition round-robin.
 func (c *client) pollTick(p int32, done func()) {
+	c = c.live()
 	w := c.w
-	if c.polling {
+	if c.polling || c.dead {
 		return
 	}
+	c.polled = true
 	leader := c.leaders[p]
 	if leader < 0 {
 		c.refreshMetadata()
@@ -399,4 +420,45 @@ func decodeBatches(b []byte) ([]Record, error) {
 		b = b[size:]
 	}
 	return out, nil
+}
+
+// live is the process now in c's place: c, or its successor (a crashed
+// client's replacement, transitively).
+func (c *client) live() *client {
+	for c.dead && c.successor != nil {
+		c = c.successor
+	}
+	return c
+}
+
+// crash kills c's process: its connections close (requests already written
+// still reach the brokers), every call in flight is abandoned (its sends
+// stay Unknown and never complete in the history), and nothing it had
+// scheduled runs. After downNs a new process of the same kind replaces it
+// with a new identity: a new client id (the checker's process), a fresh
+// metadata view and, for an idempotent producer, a new producer id from
+// InitProducerId; a consumer starts over from offset 0. It returns nothing
+// the caller must drive: the workload's ticks for c reach the successor.
+func (c *client) crash(downNs int64) {
+	w := c.w
+	c.dead = true
+	ids := make([]int32, 0, len(c.conns))
+	for id := range c.conns {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c.conns[id].abandon()
+	}
+	clear(c.batches)
+	w.after(downNs, func() {
+		n := w.newClient(c.kind)
+		n.acks, n.stop = c.acks, c.stop
+		c.successor = n
+		w.record("client-replaced", uint64(c.id), uint64(n.id))
+		n.refreshMetadata()
+		if n.kind == producer {
+			n.initProducer(func() {})
+		}
+	})
 }

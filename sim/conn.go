@@ -19,6 +19,10 @@ type conn struct {
 	node *simNode
 	gen  uint64 // the node's life when the connection was made
 	dead bool
+	// flush: dead because its client process died; requests it had
+	// written still reach the broker (the kernel sends a closed socket's
+	// buffered bytes), but their answers find no one.
+	flush bool
 
 	nextSeq  uint64
 	calls    map[uint64]*call
@@ -63,6 +67,9 @@ func (c *client) send(id int32, req kmsg.Request) { c.request(id, req, nil) }
 
 func (c *client) request(id int32, req kmsg.Request, done func(kmsg.Response)) {
 	w := c.w
+	if c.dead {
+		return // a dead process sends nothing, and hears nothing back
+	}
 	cn := c.conn(id)
 	seq := cn.nextSeq
 	cn.nextSeq++
@@ -76,7 +83,7 @@ func (c *client) request(id int32, req kmsg.Request, done func(kmsg.Response)) {
 	at := max(w.nowNs+w.uniform(20_000, 200_000), cn.toNodeNs, cn.node.clientClogUntil)
 	cn.toNodeNs = at
 	w.at(at, func() {
-		if cn.dead || cn.node.n == nil || cn.node.gen != cn.gen {
+		if (cn.dead && !cn.flush) || cn.node.n == nil || cn.node.gen != cn.gen {
 			return
 		}
 		dec := kmsg.RequestForKey(key)
@@ -185,4 +192,39 @@ func (w *World) resetConns(sn *simNode) {
 		cn := w.conns[id]
 		w.after(w.uniform(50_000, 500_000), cn.reset)
 	}
+}
+
+// abandon closes cn because its client process died: nothing is reported
+// to the dead client, and no call of it completes; requests already
+// written are still delivered.
+func (cn *conn) abandon() {
+	if cn.dead {
+		return
+	}
+	cn.dead, cn.flush = true, true
+	delete(cn.w.conns, cn.id)
+	for _, cl := range cn.calls {
+		cl.settled = true // order-free: no callback runs
+	}
+	cn.calls = nil
+}
+
+// resetBusyConns resets, at once, every client connection to sn with a
+// call in flight (a reset in the middle of a request: its calls fail on the
+// client, and the broker may or may not have handled them); it returns how
+// many it reset.
+func (w *World) resetBusyConns(sn *simNode) int {
+	var ids []uint64
+	for id, cn := range w.conns {
+		if cn.node == sn && len(cn.calls) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if cn := w.conns[id]; cn != nil { // a failed call's callback may have closed it
+			cn.reset()
+		}
+	}
+	return len(ids)
 }

@@ -14,7 +14,26 @@ type link struct {
 	latHiNs   int64
 	clogUntil int64 // clogged: deliveries wait until then
 	stale     []transport.Batch
+
+	// The shapes below (faults_net.go) hold until their deadline, and only
+	// while the nemesis runs: the end of the fault phase heals them all.
+	// expUntilNs: latencies are latLoNs + Exp(mean expMeanNs), capped at
+	// expCapFactor means, instead of uniform.
+	expUntilNs, expMeanNs int64
+	// reorderUntilNs: latencies spread uniformly over latLoNs +
+	// [0, reorderSpreadNs) and a batch is duplicated with probability
+	// reorderDup; nothing is lost.
+	reorderUntilNs, reorderSpreadNs int64
+	reorderDup                      float64
+	// limitUntilNs: at most limit batches in flight; one more is dropped
+	// and reported, as a full TCP send queue drops it.
+	limitUntilNs int64
+	limit        int
+	inflight     int // batches sent and not yet delivered (or dropped on arrival)
 }
+
+// expCapFactor caps an exponential latency at this many means.
+const expCapFactor = 20
 
 // network carries batches between brokers with per-link latency, loss,
 // duplication, reordering (latencies vary per batch), stale replays,
@@ -22,6 +41,9 @@ type link struct {
 type network struct {
 	w     *World
 	links map[[2]uint64]*link
+	// What the shapes of faults_net.go did: batches delayed exponentially,
+	// duplicated by reorder-dup, dropped by an in-flight limit.
+	statExpDelayed, statReorderDups, statLimitDrops int
 }
 
 func newNetwork(w *World) *network { return &network{w: w, links: map[[2]uint64]*link{}} }
@@ -51,8 +73,18 @@ func (nw *network) send(from *simNode, b transport.Batch) {
 		nw.reportSnapshots(b, false)
 		return
 	}
+	if nw.full(l) {
+		nw.statLimitDrops++
+		w.statDropped += len(b.Msgs)
+		nw.reportDropped(from, b)
+		return
+	}
 	nw.deliverLater(l, b)
-	if w.faulting && w.chance(l.dup) {
+	if w.faulting && w.chance(l.dup) && !nw.full(l) {
+		nw.deliverLater(l, b)
+	}
+	if w.faulting && w.nowNs < l.reorderUntilNs && w.chance(l.reorderDup) && !nw.full(l) {
+		nw.statReorderDups++
 		nw.deliverLater(l, b)
 	}
 	// Keep a few old batches for stale replays.
@@ -78,13 +110,34 @@ func (nw *network) replayStale() {
 	nw.deliverLater(l, l.stale[w.rng.IntN(len(l.stale))])
 }
 
+// full reports whether l's in-flight limit is on and reached.
+func (nw *network) full(l *link) bool {
+	return nw.w.faulting && nw.w.nowNs < l.limitUntilNs && l.inflight >= l.limit
+}
+
+// latency draws one batch's delay on l.
+func (nw *network) latency(l *link) int64 {
+	w := nw.w
+	switch {
+	case !w.faulting:
+	case w.nowNs < l.expUntilNs:
+		nw.statExpDelayed++
+		return l.latLoNs + min(int64(w.rng.ExpFloat64()*float64(l.expMeanNs)), expCapFactor*l.expMeanNs)
+	case w.nowNs < l.reorderUntilNs:
+		return w.uniform(l.latLoNs, l.latLoNs+l.reorderSpreadNs)
+	}
+	return w.uniform(l.latLoNs, l.latHiNs)
+}
+
 func (nw *network) deliverLater(l *link, b transport.Batch) {
 	w := nw.w
-	at := w.nowNs + w.uniform(l.latLoNs, l.latHiNs)
+	at := w.nowNs + nw.latency(l)
 	if l.clogUntil > at {
 		at = l.clogUntil + w.uniform(0, 1_000_000)
 	}
+	l.inflight++
 	w.at(at, func() {
+		l.inflight--
 		to := w.nodes[b.To-1]
 		if to.n == nil || l.cut {
 			nw.reportSnapshots(b, false)
