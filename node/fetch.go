@@ -232,6 +232,9 @@ func (n *Node) finishFetch(pf *pendingFetch) {
 		s.op.RecordBatches = []byte{}
 		if len(s.batches) > 0 {
 			s.op.RecordBatches = bytes.Join(s.batches, nil)
+			if s.t != nil {
+				n.countTraffic(s.t.Name, 0, len(s.op.RecordBatches))
+			}
 		}
 		s.batches = nil
 	}

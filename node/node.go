@@ -224,6 +224,10 @@ type Node struct {
 	// tail of the array it ranges over) and gone ones.
 	list []*hosted
 	meta *hosted
+	// diskLow: free space is below the runtime's threshold (diskspace.go);
+	// traffic counts record bytes per topic.
+	diskLow bool
+	traffic map[string]*TopicBytes
 	// resigning: a graceful shutdown is handing leadership away
 	// (resign.go); the broker starts no campaign of its own.
 	resigning bool
@@ -361,6 +365,7 @@ func (n *Node) partitionConfig(h *hosted) partition.Config {
 		pc.MinInsyncReplicas = t.MinInsyncReplicas
 		pc.MaxMessageBytes = t.MaxMessageBytes
 		pc.LogAppendTime = t.LogAppendTime
+		pc.FlushMessages, pc.FlushMs = t.FlushMessages, t.FlushMs
 	}
 	if h.meta {
 		// Metadata commands are small; the broker list is the voter set.

@@ -16,7 +16,9 @@ package node
 // Differs from Apache Kafka: transactional produce is refused with
 // INVALID_REQUEST until transactions exist; over the cap of produce requests
 // waiting for acks (Config.MaxPendingProduces) a request is answered at once
-// with the retriable REQUEST_TIMED_OUT instead of being queued.
+// with the retriable REQUEST_TIMED_OUT instead of being queued; while the
+// data directory's free space is below the runtime's threshold, produce is
+// KAFKA_STORAGE_ERROR (diskspace.go).
 
 import (
 	"encoding/binary"
@@ -132,6 +134,10 @@ func (n *Node) producePartition(req *kmsg.ProduceRequest, t *topicInfo, rp kmsg.
 	if h == nil || h.leader != n.self {
 		return kerr.NotLeaderForPartition.Code, nil
 	}
+	if n.diskLow {
+		return kerr.KafkaStorageError.Code, nil
+	}
+	n.countTraffic(t.Name, len(rp.Records), 0)
 	return 0, h
 }
 

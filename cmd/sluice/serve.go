@@ -64,6 +64,7 @@ type serveConfig struct {
 	dataDir    string
 	partitions int
 	join       bool
+	minFree    int64
 	logger     *slog.Logger
 }
 
@@ -111,7 +112,7 @@ func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) 
 		return nil, err
 	}
 	opts := broker.Options{ID: cfg.id, Brokers: brokers, Listener: kafkaLn, DataDir: cfg.dataDir, Logger: cfg.logger, Net: tn,
-		Join: cfg.join}
+		Join: cfg.join, MinFreeBytes: cfg.minFree}
 	opts.Defaults.Partitions = int32(cfg.partitions)
 	b, err := broker.Start(opts, id)
 	if err != nil {
@@ -136,6 +137,7 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 		"join as new storage, which votes only once the cluster has re-added it; ignored if the directory has data")
 	verbose := fs.Bool("v", false, "debug logging")
 	metrics := fs.String("metrics", "", "serve Prometheus /metrics on this address (default: off)")
+	minFree := fs.Int64("min-free-bytes", 64<<20, "below this much free space in the data directory's file system, produce is refused with KAFKA_STORAGE_ERROR (negative: never)")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long to hand leadership over before stopping anyway")
 	config := fs.String("config", "", "a file of KEY=VALUE lines with the same keys as these flags (# comments); flags on the command line win")
 	if status := parse(fs, args); status >= 0 {
@@ -187,7 +189,7 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	s, err := startServe(serveConfig{id: int32(*id), members: members, clusterID: *clusterID, dataDir: *dataDir,
-		partitions: *partitions, join: *join, logger: logger}, kafkaLn, raftLn)
+		partitions: *partitions, join: *join, minFree: *minFree, logger: logger}, kafkaLn, raftLn)
 	if err != nil {
 		kafkaLn.Close()
 		raftLn.Close()

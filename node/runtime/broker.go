@@ -45,6 +45,14 @@ type Options struct {
 	IdleTimeout time.Duration
 	// FS overrides the real file system (tests).
 	FS vfs.FS
+	// MinFreeBytes: below this much free space in the data directory's
+	// file system, produce is refused with KAFKA_STORAGE_ERROR (disk.go;
+	// default 64 MiB, negative: never). DiskCheckInterval is how often
+	// it is read (default 1 s); FreeSpace reads it (default statfs;
+	// tests replace it).
+	MinFreeBytes      int64
+	DiskCheckInterval time.Duration
+	FreeSpace         func(dir string) (uint64, error)
 	// Join: the data directory is new but the cluster already exists (a
 	// wiped disk, a replacement): node.Config.Join. The identity passed to
 	// Start must then carry a new incarnation.
@@ -69,6 +77,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FS == nil {
 		o.FS = vfs.OS()
+	}
+	if o.MinFreeBytes == 0 {
+		o.MinFreeBytes = 64 << 20
+	}
+	if o.DiskCheckInterval <= 0 {
+		o.DiskCheckInterval = time.Second
+	}
+	if o.FreeSpace == nil {
+		o.FreeSpace = statfsFree
 	}
 	return o
 }
@@ -107,6 +124,8 @@ type Broker struct {
 	reads    chan readJob
 
 	inboxBytes atomic.Int64
+	diskFree   atomic.Uint64
+	reqs       *requestMetrics
 	conns      sync.Map // conn id -> *conn
 	nextConn   atomic.Uint64
 
@@ -136,6 +155,7 @@ func Start(opts Options, id Identity) (*Broker, error) {
 		opts: opts, log: log, clock: realtime.NewClock(),
 		requests: make(chan node.Request, 1024), wake: make(chan struct{}, 1),
 		reads: make(chan readJob, 1024), quit: make(chan struct{}), stopped: make(chan struct{}),
+		reqs: newRequestMetrics(),
 	}
 	n, err := node.Open(node.Config{
 		ID: opts.ID, ClusterID: id.ClusterID, Incarnation: id.Incarnation, Brokers: opts.Brokers,
@@ -156,6 +176,10 @@ func Start(opts Options, id Identity) (*Broker, error) {
 	b.wg.Add(2)
 	go b.loop()
 	go b.accept()
+	if opts.MinFreeBytes > 0 {
+		b.wg.Add(1)
+		go b.watchDisk()
+	}
 	log.Info("broker listening", "addr", b.addr, "data_dir", opts.DataDir)
 	return b, nil
 }

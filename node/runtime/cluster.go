@@ -125,6 +125,11 @@ type DevOptions struct {
 	// Listen opens broker listeners (default net.Listen("tcp", addr));
 	// tests pass in-memory listeners (see the synctest test).
 	Listen func(addr string) (net.Listener, error)
+	// MinFreeBytes, DiskCheckInterval and FreeSpace: Options' (the disk
+	// watcher).
+	MinFreeBytes      int64
+	DiskCheckInterval time.Duration
+	FreeSpace         func(dir string) (uint64, error)
 }
 
 func (o *DevOptions) listen(addr string) (net.Listener, error) {
@@ -246,7 +251,8 @@ func (c *Cluster) start(i int, ln net.Listener) error {
 		return err
 	}
 	b, err := Start(Options{ID: int32(i + 1), Brokers: c.members, Listener: ln, DataDir: dir,
-		Logger: c.opts.Logger, Defaults: c.opts.Defaults, Groups: c.opts.Groups, TickMs: c.opts.TickMs, Net: c.net, Join: join}, id)
+		Logger: c.opts.Logger, Defaults: c.opts.Defaults, Groups: c.opts.Groups, TickMs: c.opts.TickMs, Net: c.net, Join: join,
+		MinFreeBytes: c.opts.MinFreeBytes, DiskCheckInterval: c.opts.DiskCheckInterval, FreeSpace: c.opts.FreeSpace}, id)
 	if err != nil {
 		return err
 	}

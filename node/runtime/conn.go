@@ -29,7 +29,7 @@ type conn struct {
 	slots chan struct{} // in-flight bound: one token per unanswered request
 
 	mu    sync.Mutex
-	corr  map[uint64]int32 // seq -> correlation id
+	corr  map[uint64]inflight // seq -> what the response needs
 	ready map[uint64]node.Response
 	next  uint64 // next seq to write
 	wake  chan struct{}
@@ -43,7 +43,7 @@ func newConn(b *Broker, id uint64, nc net.Conn) *conn {
 		host = h
 	}
 	return &conn{b: b, id: id, nc: nc, host: "/" + host, slots: make(chan struct{}, b.opts.MaxInflightPerConn),
-		corr: map[uint64]int32{}, ready: map[uint64]node.Response{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		corr: map[uint64]inflight{}, ready: map[uint64]node.Response{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (c *conn) close() {
@@ -64,7 +64,7 @@ func (c *conn) serve() {
 		case <-c.done:
 			return
 		}
-		req, corr, err := c.readRequest(r, seq)
+		req, corr, size, err := c.readRequest(r, seq)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				c.b.log.Warn("closing a client connection", "remote", c.nc.RemoteAddr().String(), "err", err)
@@ -72,7 +72,7 @@ func (c *conn) serve() {
 			return
 		}
 		c.mu.Lock()
-		c.corr[seq] = corr
+		c.corr[seq] = inflight{corr: corr, key: req.Key, size: size, start: time.Now()}
 		c.mu.Unlock()
 		select {
 		case c.b.requests <- req:
@@ -87,7 +87,7 @@ func (c *conn) serve() {
 // readRequest reads and decodes one frame. An error means the connection
 // must close: a malformed frame, an oversized one, an API kmsg does not
 // know, or the peer went away.
-func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, error) {
+func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, int, error) {
 	var size [4]byte
 	// Idle timeout: waiting for a request with nothing in flight.
 	if len(c.slots) == 1 {
@@ -96,20 +96,20 @@ func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, er
 		c.nc.SetReadDeadline(time.Time{})
 	}
 	if _, err := io.ReadFull(r, size[:]); err != nil {
-		return node.Request{}, 0, err
+		return node.Request{}, 0, 0, err
 	}
 	c.nc.SetReadDeadline(time.Time{})
 	n := int32(binary.BigEndian.Uint32(size[:]))
 	if n < 8 || int(n) > c.b.opts.MaxRequestBytes {
-		return node.Request{}, 0, fmt.Errorf("request of %d bytes (socket.request.max.bytes is %d)", n, c.b.opts.MaxRequestBytes)
+		return node.Request{}, 0, 0, fmt.Errorf("request of %d bytes (socket.request.max.bytes is %d)", n, c.b.opts.MaxRequestBytes)
 	}
 	frame := make([]byte, n)
 	if _, err := io.ReadFull(r, frame); err != nil {
-		return node.Request{}, 0, err
+		return node.Request{}, 0, 0, err
 	}
 	req, corr, err := decodeRequest(c.id, seq, frame)
 	req.ClientHost = c.host
-	return req, corr, err
+	return req, corr, 4 + int(n), err
 }
 
 // decodeRequest parses a request header and body with kbin and kmsg.
@@ -148,6 +148,14 @@ func decodeRequest(connID, seq uint64, frame []byte) (node.Request, int32, error
 	return out, corr, nil
 }
 
+// inflight is what the writer needs of a request it has not answered.
+type inflight struct {
+	corr  int32
+	key   int16
+	size  int // the request frame's bytes
+	start time.Time
+}
+
 // deliver hands the writer a response from the loop.
 func (c *conn) deliver(r node.Response) {
 	c.mu.Lock()
@@ -172,10 +180,10 @@ func (c *conn) writeLoop() {
 		for {
 			c.mu.Lock()
 			r, ok := c.ready[c.next]
-			var corr int32
+			var in inflight
 			if ok {
 				delete(c.ready, c.next)
-				corr = c.corr[c.next]
+				in = c.corr[c.next]
 				delete(c.corr, c.next)
 				c.next++
 			}
@@ -184,13 +192,16 @@ func (c *conn) writeLoop() {
 				break
 			}
 			<-c.slots
+			out := 0
 			if r.Msg != nil {
-				buf = encodeResponse(buf[:0], corr, r)
+				buf = encodeResponse(buf[:0], in.corr, r)
 				if _, err := w.Write(buf); err != nil {
 					c.close()
 					return
 				}
+				out = len(buf)
 			}
+			c.b.reqs.done(in.key, in.size, out, in.start)
 			if r.Close {
 				w.Flush()
 				c.b.log.Info("closing a client connection after a failed acks=0 produce", "remote", c.nc.RemoteAddr().String())

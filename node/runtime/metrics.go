@@ -1,7 +1,11 @@
 package runtime
 
-// A broker's Prometheus endpoint (issue 9): a few broker gauges read from
-// the node core, and consumer lag — Kafka has no lag metrics of its own
+// A broker's Prometheus endpoint (issues 8 and 9): requests per API (count,
+// latency histogram, bytes; reqmetrics.go), broker gauges read from the
+// node core at scrape time (replicas, leaders, under-replicated and
+// offline partitions, disk free space), per-partition raft state (leader,
+// term, ISR size, replicas, high watermark, log end), record bytes in and
+// out per topic, and consumer lag — Kafka has no lag metrics of its own
 // (operators run an exporter beside it), so sluice builds the exporter in.
 //
 // Consumer lag. Each broker reports only the groups whose coordinator is
@@ -76,6 +80,10 @@ type MetricsOptions struct {
 	// ScrapeTimeout bounds the wait for the event loop during a scrape
 	// (default 5 s).
 	ScrapeTimeout time.Duration
+	// MaxPartitionSeries bounds the partitions reported per broker with
+	// per-partition series (default 10,000; the rest are counted in
+	// sluice_partition_series_dropped).
+	MaxPartitionSeries int
 }
 
 func (o MetricsOptions) withDefaults() MetricsOptions {
@@ -93,6 +101,9 @@ func (o MetricsOptions) withDefaults() MetricsOptions {
 	}
 	if o.ScrapeTimeout <= 0 {
 		o.ScrapeTimeout = 5 * time.Second
+	}
+	if o.MaxPartitionSeries <= 0 {
+		o.MaxPartitionSeries = 10000
 	}
 	return o
 }
@@ -116,7 +127,8 @@ func ServeMetrics(b *Broker, ln net.Listener, opts MetricsOptions) (*MetricsServ
 	}
 	reg := prometheus.NewRegistry()
 	sluiceReg := prometheus.WrapRegistererWith(prometheus.Labels{"broker": strconv.Itoa(int(b.opts.ID))}, reg)
-	sluiceReg.MustRegister(&brokerCollector{b: b, timeout: opts.ScrapeTimeout}, lag)
+	sluiceReg.MustRegister(&brokerCollector{b: b, timeout: opts.ScrapeTimeout, maxSeries: opts.MaxPartitionSeries}, lag)
+	sluiceReg.MustRegister(b.reqs.collectors()...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
@@ -173,8 +185,9 @@ func doTimeout(b *Broker, timeout time.Duration, f func(n *node.Node)) bool {
 
 // brokerCollector reports gauges read from the node core at scrape time.
 type brokerCollector struct {
-	b       *Broker
-	timeout time.Duration
+	b         *Broker
+	timeout   time.Duration
+	maxSeries int
 }
 
 var (
@@ -198,19 +211,52 @@ var (
 		"Raft messages dropped because this broker does not host their group.", nil, nil)
 	descUp = prometheus.NewDesc("sluice_broker_up",
 		"1 if the broker's event loop answered this scrape in time.", nil, nil)
+	descOffline = prometheus.NewDesc("sluice_broker_offline_partitions",
+		"Hosted partitions with no leader known to this broker (Kafka's OfflinePartitionsCount, as one replica sees it).", nil, nil)
+	descDiskFree = prometheus.NewDesc("sluice_broker_disk_free_bytes",
+		"Free space of the data directory's file system, as last read.", nil, nil)
+	descDiskLow = prometheus.NewDesc("sluice_broker_disk_low",
+		"1 while free space is below the threshold and produce is refused with KAFKA_STORAGE_ERROR.", nil, nil)
+	descTopicIn = prometheus.NewDesc("sluice_topic_bytes_in_total",
+		"Record bytes produced into the topic's partitions this broker leads.", []string{"topic"}, nil)
+	descTopicOut = prometheus.NewDesc("sluice_topic_bytes_out_total",
+		"Record bytes of the topic returned by this broker's fetches (consumers and Kafka-protocol fetchers).", []string{"topic"}, nil)
+
+	partLabels   = []string{"topic", "partition"}
+	descPLeader  = prometheus.NewDesc("sluice_partition_leader", "The partition's leader as this replica knows it (0: none).", partLabels, nil)
+	descPTerm    = prometheus.NewDesc("sluice_partition_raft_term", "The replica's raft term (the partition's leader epoch).", partLabels, nil)
+	descPISR     = prometheus.NewDesc("sluice_partition_isr_size", "In-sync replicas (reported by the leader only).", partLabels, nil)
+	descPReps    = prometheus.NewDesc("sluice_partition_replicas", "Voting replicas of the partition.", partLabels, nil)
+	descPHW      = prometheus.NewDesc("sluice_partition_high_watermark", "The replica's high watermark (-1 while unknown).", partLabels, nil)
+	descPLEO     = prometheus.NewDesc("sluice_partition_log_end_offset", "The replica's log end offset.", partLabels, nil)
+	descPStopped = prometheus.NewDesc("sluice_partition_stopped", "1 while the replica is stopped by a storage error.", partLabels, nil)
+	descPDropped = prometheus.NewDesc("sluice_partition_series_dropped", "Partitions left out of the per-partition series by MaxPartitionSeries.", nil, nil)
 )
+
+// partitionState is one replica's raft state at a scrape.
+type partitionState struct {
+	topic          string
+	partition      int32
+	leader, term   uint64
+	isr, replicas  int
+	hw, leo        int64
+	stopped, leads bool
+}
 
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitions, descLeaders, descStopped, descQuiesced, descUnderISR,
-		descController, descConnections, descCoordinated, descUnknownMsgs, descUp} {
+		descController, descConnections, descCoordinated, descUnknownMsgs, descUp, descOffline, descDiskFree, descDiskLow,
+		descTopicIn, descTopicOut, descPLeader, descPTerm, descPISR, descPReps, descPHW, descPLEO, descPStopped, descPDropped} {
 		ch <- d
 	}
 }
 
 type brokerSnapshot struct {
-	partitions, leaders, stopped, quiesced, underReplicated, groups int
-	controller                                                      bool
-	unknownMsgs                                                     uint64
+	partitions, leaders, stopped, quiesced, underReplicated, groups, offline, dropped int
+	controller, diskLow                                                               bool
+	unknownMsgs                                                                       uint64
+	parts                                                                             []partitionState
+	traffic                                                                           []node.TopicBytes
 }
 
 func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
@@ -220,19 +266,38 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 		var s brokerSnapshot
 		for _, p := range n.Partitions() {
 			s.partitions++
+			voters := len(n.Replica(p.Group).ConfState().Voters)
 			switch {
 			case p.Err != nil:
 				s.stopped++
 			case p.Leader == uint64(self):
 				s.leaders++
-				if p.Topic != "" && len(p.ISR) < len(n.Replica(p.Group).ConfState().Voters) {
+				if p.Topic != "" && len(p.ISR) < voters {
 					s.underReplicated++
 				}
+			}
+			if p.Leader == 0 {
+				s.offline++
 			}
 			if p.Quiesced {
 				s.quiesced++
 			}
+			if p.Topic == "" {
+				continue // the metadata group
+			}
+			if len(s.parts) >= c.maxSeries {
+				s.dropped++
+				continue
+			}
+			hw := p.HighWater
+			if !p.HWValid {
+				hw = -1
+			}
+			s.parts = append(s.parts, partitionState{topic: p.Topic, partition: p.Group.Partition, leader: p.Leader, term: p.Term,
+				isr: len(p.ISR), replicas: voters, hw: hw, leo: p.LogEnd, stopped: p.Err != nil, leads: p.Leader == uint64(self)})
 		}
+		s.diskLow = n.DiskLow()
+		s.traffic = n.TopicTraffic()
 		s.controller = n.Controller() == self
 		s.groups = len(n.CoordinatedGroups())
 		s.unknownMsgs = n.Stats().UnknownGroupMsgs
@@ -254,6 +319,31 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descUnderISR, float64(s.underReplicated))
 	gauge(descController, boolFloat(s.controller))
 	gauge(descCoordinated, float64(s.groups))
+	gauge(descOffline, float64(s.offline))
+	gauge(descDiskLow, boolFloat(s.diskLow))
+	if c.b.opts.MinFreeBytes > 0 {
+		gauge(descDiskFree, float64(c.b.DiskFree()))
+	}
+	for _, t := range s.traffic {
+		ch <- prometheus.MustNewConstMetric(descTopicIn, prometheus.CounterValue, float64(t.In), t.Topic)
+		ch <- prometheus.MustNewConstMetric(descTopicOut, prometheus.CounterValue, float64(t.Out), t.Topic)
+	}
+	for _, p := range s.parts {
+		l := []string{p.topic, strconv.Itoa(int(p.partition))}
+		pg := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, l...)
+		}
+		pg(descPLeader, float64(p.leader))
+		pg(descPTerm, float64(p.term))
+		if p.leads {
+			pg(descPISR, float64(p.isr))
+		}
+		pg(descPReps, float64(p.replicas))
+		pg(descPHW, float64(p.hw))
+		pg(descPLEO, float64(p.leo))
+		pg(descPStopped, boolFloat(p.stopped))
+	}
+	gauge(descPDropped, float64(s.dropped))
 	ch <- prometheus.MustNewConstMetric(descUnknownMsgs, prometheus.CounterValue, float64(s.unknownMsgs))
 	conns := 0
 	c.b.conns.Range(func(_, _ any) bool {
