@@ -39,6 +39,8 @@ var served = map[int16]versionRange{
 	37: {0, 3},  // CreatePartitions
 	42: {0, 3},  // DeleteGroups
 	44: {0, 1},  // IncrementalAlterConfigs
+	45: {0, 1},  // AlterPartitionReassignments
+	46: {0, 0},  // ListPartitionReassignments
 	47: {0, 0},  // OffsetDelete
 	60: {0, 2},  // DescribeCluster
 	68: {0, 1},  // ConsumerGroupHeartbeat
@@ -90,6 +92,10 @@ func (n *Node) Handle(r Request) {
 		n.handleAlterConfigs(r, req)
 	case *kmsg.IncrementalAlterConfigsRequest:
 		n.handleIncrementalAlterConfigs(r, req)
+	case *kmsg.AlterPartitionAssignmentsRequest:
+		n.handleAlterPartitionReassignments(r, req)
+	case *kmsg.ListPartitionReassignmentsRequest:
+		n.respond(r, n.handleListPartitionReassignments(req))
 	case *kmsg.DescribeClusterRequest:
 		n.respond(r, n.handleDescribeCluster(req))
 	case *kmsg.DescribeLogDirsRequest:

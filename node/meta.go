@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -36,6 +37,9 @@ type topicInfo struct {
 	// Configs: the topic's overrides (Kafka names), sorted by name, as
 	// given at creation or by the last alter_configs command.
 	Configs [][2]string `json:"configs,omitempty"`
+	// Targets: partitions being reassigned, and their target replicas
+	// (reassign.go); never set in a create command.
+	Targets map[int32][]int32 `json:"-"`
 
 	id [16]byte
 	// configGen counts the alter_configs commands applied to the topic.
@@ -51,7 +55,7 @@ type topicInfo struct {
 
 // command is one metadata log record.
 type command struct {
-	Op string `json:"op"` // create | delete | add_partitions | alter_configs
+	Op string `json:"op"` // create | delete | add_partitions | alter_configs | reassign | reassign_done
 	// create: the whole topic; delete, add_partitions and alter_configs:
 	// Name and ID, and for add_partitions the new partitions' Replicas, for
 	// alter_configs the topic's new Configs (all of them).
@@ -60,6 +64,10 @@ type command struct {
 	// partitions, alter_configs only at this config generation, so a
 	// command proposed twice applies once.
 	From int `json:"from,omitempty"`
+	// Partition and Target: reassign and reassign_done name one partition
+	// and its target replicas.
+	Partition int32   `json:"partition,omitempty"`
+	Target    []int32 `json:"target,omitempty"`
 	// Token tells the broker that proposed an alter_configs command that it
 	// applied (configs.go).
 	Token uint64 `json:"token,omitempty"`
@@ -75,6 +83,15 @@ type topicTable struct {
 
 func newTopicTable() topicTable {
 	return topicTable{byName: map[string]*topicInfo{}, byID: map[[16]byte]*topicInfo{}, alters: map[uint64]bool{}}
+}
+
+// sorted lists the topics by name.
+func (tt topicTable) sorted() []*topicInfo {
+	out := make([]*topicInfo, 0, len(tt.byName))
+	for _, name := range slices.Sorted(maps.Keys(tt.byName)) {
+		out = append(out, tt.byName[name])
+	}
+	return out
 }
 
 // names returns the topic names in order.
@@ -188,6 +205,10 @@ func (n *Node) applyCommand(c command, off int64) {
 		n.hostPartitions(t, from, off)
 	case "alter_configs":
 		n.applyAlter(c, n.topics.byID[id])
+	case "reassign":
+		n.applyReassign(c, n.topics.byID[id])
+	case "reassign_done":
+		n.applyReassignDone(c, n.topics.byID[id])
 	default:
 		n.log.Error("skipping an unknown metadata command", "op", c.Op)
 	}
@@ -288,7 +309,7 @@ func (n *Node) proposeForwarded(f transport.Forward) {
 		return
 	}
 	var c command
-	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "delete" && c.Op != "alter_configs" {
+	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "delete" && c.Op != "alter_configs" && c.Op != "reassign_done" {
 		n.log.Warn("dropped a malformed forwarded metadata command", "err", err)
 		return
 	}

@@ -83,10 +83,10 @@ func (n *Node) describeTopic(t *topicInfo, version int16) kmsg.MetadataResponseT
 	name := t.Name
 	mt.Topic, mt.TopicID, mt.AuthorizedOperations = &name, t.id, -2147483648
 	mt.IsInternal = t.Name == OffsetsTopic
-	for i, reps := range t.Replicas {
+	for i := range t.Replicas {
 		mp := kmsg.NewMetadataResponseTopicPartition()
 		mp.Partition = int32(i)
-		mp.Replicas = reps
+		mp.Replicas = t.replicasOf(int32(i))
 		mp.OfflineReplicas = []int32{}
 		li, ok := n.leaderOf(n.group(t, int32(i)))
 		if !ok {

@@ -203,7 +203,10 @@ type hosted struct {
 	// partition's committed records up to coordOff (coordinator.go).
 	coord    *groups.Coordinator
 	coordOff int64
-	gone     bool // unhosted (loops over a copy of Node.list skip it)
+	// reassignAt: tick this leader last proposed the end of its
+	// partition's reassignment (reassign.go).
+	reassignAt int64
+	gone       bool // unhosted (loops over a copy of Node.list skip it)
 }
 
 // Node is one broker's deterministic core.
@@ -384,6 +387,11 @@ func (n *Node) open(h *hosted, campaign bool) error {
 		l.Close()
 		return fmt.Errorf("node: open %v: %w", h.g, err)
 	}
+	if t := n.topics.byName[h.topic]; t != nil && !h.meta && t.Targets != nil {
+		if target, ok := t.Targets[h.g.Partition]; ok {
+			p.SetAssignment(int32sToIDs(target)) // a reassignment under way
+		}
+	}
 	p.Tick(n.nowMs)
 	// The designated replica campaigns at once (PreVote keeps this from
 	// disturbing a live leader when it is only this replica restarting).
@@ -464,6 +472,7 @@ func (n *Node) Tick(nowMs int64) {
 	n.expireProduces()
 	n.expireFetches()
 	n.expireAdmin()
+	n.checkReassignments()
 	for _, h := range n.list {
 		if h.coord != nil && h.coord.Active() {
 			h.coord.Tick(nowMs)

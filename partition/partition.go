@@ -239,6 +239,9 @@ type Partition struct {
 	// readds are replicas the leader is re-adding: remove, add as learner
 	// with their new incarnation, promote once caught up.
 	readds []readd
+	// assign: the replicas the metadata assigns, toward which the leader
+	// moves the membership (reassign.go).
+	assign assignState
 	// conf is the membership as of the applied index; pendingConf is set
 	// when it changed and was not yet written to the log.
 	conf        *pb.ConfState

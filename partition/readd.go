@@ -98,8 +98,10 @@ func (p *Partition) resumeReadds() {
 	}
 }
 
-// driveReadds advances each re-add by one conf change at a time.
+// driveReadds advances each re-add by one conf change at a time, then a
+// reassignment (reassign.go).
 func (p *Partition) driveReadds() {
+	defer p.driveAssignment()
 	if len(p.conf.GetLearners()) > 0 && p.isLeader() {
 		p.resumeReadds()
 	}

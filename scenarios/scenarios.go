@@ -10,7 +10,7 @@ import (
 
 // All lists the catalogue, kitchen-sink first.
 func All() []sim.Scenario {
-	return slices.Concat([]sim.Scenario{sim.KitchenSink()}, base, net, proc, disk)
+	return slices.Concat([]sim.Scenario{sim.KitchenSink()}, base, net, proc, disk, cluster)
 }
 
 // Find returns the scenario named name.
@@ -62,3 +62,11 @@ var base = []sim.Scenario{
 }
 
 func fault(name string, weight int) sim.Weighted { return sim.Weighted{Fault: name, Weight: weight} }
+
+// cluster scenarios change the cluster's shape under load.
+var cluster = []sim.Scenario{
+	{Name: "reassign", Doc: "4 brokers, RF 3: partitions reassigned to other brokers under load (learner added, caught up, promoted; the leaving replica removed, a leaving leader handing over first)",
+		Faults: []sim.Weighted{fault("reassign", 1)}, Nodes: 4, EveryMs: [2]int64{300, 1500}},
+	{Name: "reassign-crash", Doc: "reassignments while brokers crash and get isolated (4 brokers, RF 3)",
+		Faults: []sim.Weighted{fault("reassign", 2), fault("crash", 1), fault("isolate", 1), fault("pause", 1)}, Nodes: 4},
+}

@@ -45,7 +45,7 @@ type faultKind struct {
 // faultKinds is every fault, in a fixed order (the determinism lint
 // forbids ranging over maps whose order leaks).
 func faultKinds() []faultKind {
-	return slices.Concat(baseFaults, netFaults, procFaults, diskFaults)
+	return slices.Concat(baseFaults, netFaults, procFaults, diskFaults, clusterFaults)
 }
 
 func findFault(name string) (faultKind, bool) {

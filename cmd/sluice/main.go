@@ -40,7 +40,8 @@ func init() {
 		{name: "topic", summary: "topics: create, list, describe (partitions, configs), delete, alter-config", run: runTopic},
 		{name: "produce", summary: "write lines from stdin to a topic, one record each", run: runProduce},
 		{name: "consume", summary: "print a topic's records, one value per line", run: runConsume},
-		{name: "cluster", summary: "the cluster: describe (id, controller, brokers, data on disk)", run: runCluster},
+		{name: "cluster", summary: "the cluster: describe (id, controller, brokers, data on disk), status (health)", run: runCluster},
+		{name: "partition", summary: "partitions: reassign to other brokers, list reassignments under way", run: runPartition},
 		{name: "version", summary: "print the version", run: runVersion},
 		{name: "help", summary: "list subcommands, or describe one: help <subcommand>", run: runHelp},
 	}

@@ -1,0 +1,182 @@
+package node
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func reassignReq(topic string, p int32, replicas []int32) *kmsg.AlterPartitionAssignmentsRequest {
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rp.Partition, rp.Replicas = p, replicas
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// A partition moves from brokers 1, 2, 3 to 2, 3, 4 while it takes
+// records, its leader among those leaving: broker 4 joins as a learner and
+// is promoted, the leader hands over and broker 1 is removed; the
+// metadata then names 2, 3, 4, broker 1 has deleted its replica, and
+// every record is on broker 4.
+func TestReassignPartition(t *testing.T) {
+	c := newCluster(t, 1, 4)
+	ctl := c.controller()
+	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
+	c.ticks(10)
+	// Make broker 1, which leaves, the leader.
+	for c.leaderOf("mv", 0) != 1 {
+		h := c.nodes[c.leaderOf("mv", 0)].hosts[c.nodes[1].group(ti, 0)]
+		h.p.TransferLeadership(1)
+		c.ticks(5)
+	}
+	for i := range 20 {
+		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "before", int64(i)))
+	}
+	resp := c.do(ctl, reassignReq("mv", 0, []int32{2, 3, 4})).(*kmsg.AlterPartitionAssignmentsResponse)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("reassign: %+v", resp)
+	}
+	// While it runs, Metadata reports the union and List the movement.
+	md := c.do(2, metadataReq(12, false, "mv")).(*kmsg.MetadataResponse)
+	if got := md.Topics[0].Partitions[0].Replicas; !slices.Equal(got, []int32{1, 2, 3, 4}) {
+		t.Errorf("replicas during the reassignment %v, want [1 2 3 4]", got)
+	}
+	list := c.do(ctl, kmsg.NewPtrListPartitionReassignmentsRequest()).(*kmsg.ListPartitionReassignmentsResponse)
+	if len(list.Topics) != 1 || !slices.Equal(list.Topics[0].Partitions[0].AddingReplicas, []int32{4}) ||
+		!slices.Equal(list.Topics[0].Partitions[0].RemovingReplicas, []int32{1}) {
+		t.Errorf("ListPartitionReassignments: %+v", list.Topics)
+	}
+	g := c.nodes[1].group(ti, 0)
+	done := false
+	for i := 0; i < 400 && !done; i++ {
+		if i%5 == 0 {
+			if l := c.leaderOf("mv", 0); l > 0 {
+				c.produce(l, "mv", 0, makeBatch(1, "during", int64(i)))
+			}
+		}
+		c.tick()
+		done = true
+		for _, id := range c.ids {
+			topic := c.topic(id, "mv")
+			done = done && len(topic.Targets) == 0 && slices.Equal(topic.Replicas[0], []int32{2, 3, 4})
+		}
+		done = done && c.nodes[1].hosts[g] == nil
+	}
+	if !done {
+		t.Fatalf("reassignment not done: broker 1 hosts %v, replicas %v, targets %v", c.nodes[1].hosts[g] != nil,
+			c.topic(2, "mv").Replicas, c.topic(2, "mv").Targets)
+	}
+	if names, _ := c.fs[1].List(c.nodes[1].groupDir(g)); len(names) > 0 {
+		t.Errorf("broker 1 kept the files of its removed replica: %v", names)
+	}
+	lead := c.leaderOf("mv", 0)
+	if lead == 1 || lead == 0 {
+		t.Fatalf("leader %d after the reassignment", lead)
+	}
+	c.mustProduce(lead, "mv", 0, makeBatch(1, "after", 1000))
+	c.ticks(10)
+	conf := c.nodes[lead].hosts[g].p.ConfState()
+	if v := slices.Sorted(slices.Values(conf.GetVoters())); !slices.Equal(v, []uint64{2, 3, 4}) || len(conf.GetLearners()) > 0 {
+		t.Errorf("membership voters %v learners %v, want voters [2 3 4]", conf.GetVoters(), conf.GetLearners())
+	}
+	// Broker 4 holds every committed record, the first 100 included.
+	h4 := c.nodes[4].hosts[g]
+	hw, _ := c.nodes[lead].hosts[g].p.HighWatermark()
+	if h4 == nil || h4.p.AppliedOffset() != hw || hw < 101 {
+		t.Fatalf("broker 4 applied %v of high watermark %d", h4 != nil && h4.p.AppliedOffset() >= 0, hw)
+	}
+	list = c.do(c.controller(), kmsg.NewPtrListPartitionReassignmentsRequest()).(*kmsg.ListPartitionReassignmentsResponse)
+	if len(list.Topics) != 0 {
+		t.Errorf("ListPartitionReassignments after it ended: %+v", list.Topics)
+	}
+
+	// Restarted, broker 1 replays the metadata log and hosts nothing of
+	// the partition; broker 4 reopens its replica as a voter.
+	c.restart(1)
+	c.restart(4)
+	c.ticks(30)
+	if c.nodes[1].hosts[g] != nil {
+		t.Error("broker 1 hosts the partition again after a restart")
+	}
+	if names, _ := c.fs[1].List(c.nodes[1].groupDir(g)); len(names) > 0 {
+		t.Errorf("broker 1 recreated files of the removed replica: %v", names)
+	}
+	if h4 := c.nodes[4].hosts[g]; h4 == nil || h4.p.Amnesic() {
+		t.Fatalf("broker 4 after a restart: hosted %v", h4 != nil)
+	}
+	c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(1, "restarted", 2000))
+}
+
+func TestReassignRefusals(t *testing.T) {
+	c := newCluster(t, 2, 3)
+	ctl := c.controller()
+	c.createTopic("r", 1, 3, nil)
+	other := ctl%3 + 1
+	for _, tc := range []struct {
+		name     string
+		to       int32
+		topic    string
+		p        int32
+		replicas []int32
+		want     *kerr.Error
+	}{
+		{"not the controller", other, "r", 0, []int32{1, 2}, nil},
+		{"unknown topic", ctl, "nope", 0, []int32{1}, kerr.UnknownTopicOrPartition},
+		{"unknown partition", ctl, "r", 3, []int32{1}, kerr.UnknownTopicOrPartition},
+		{"unknown broker", ctl, "r", 0, []int32{1, 9}, kerr.InvalidReplicaAssignment},
+		{"broker twice", ctl, "r", 0, []int32{1, 1}, kerr.InvalidReplicaAssignment},
+		{"below min.insync.replicas", ctl, "r", 0, []int32{1}, kerr.InvalidReplicationFactor},
+		{"cancel with nothing in progress", ctl, "r", 0, nil, kerr.NoReassignmentInProgress},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := c.do(tc.to, reassignReq(tc.topic, tc.p, tc.replicas)).(*kmsg.AlterPartitionAssignmentsResponse)
+			if tc.to != ctl {
+				checkCode(t, "reassign", resp.ErrorCode, kerr.NotController)
+				return
+			}
+			checkCode(t, "reassign", resp.Topics[0].Partitions[0].ErrorCode, tc.want)
+		})
+	}
+}
+
+// A reassignment cancelled (null replicas) goes back to the replicas it
+// started from: the broker it was adding deletes its replica.
+func TestReassignCancel(t *testing.T) {
+	c := newCluster(t, 3, 4)
+	ti := c.createTopic("cx", 1, 3, [][]int32{{1, 2, 3}})
+	c.ticks(10)
+	c.mustProduce(c.leaderOf("cx", 0), "cx", 0, makeBatch(10, "x", 1))
+	resp := c.do(c.controller(), reassignReq("cx", 0, []int32{2, 3, 4})).(*kmsg.AlterPartitionAssignmentsResponse)
+	checkCode(t, "reassign", resp.Topics[0].Partitions[0].ErrorCode, nil)
+	c.ticks(2)
+	resp = c.do(c.controller(), reassignReq("cx", 0, nil)).(*kmsg.AlterPartitionAssignmentsResponse)
+	checkCode(t, "cancel", resp.Topics[0].Partitions[0].ErrorCode, nil)
+	g := c.nodes[1].group(ti, 0)
+	for i := 0; i < 400; i++ {
+		c.tick()
+		if len(c.topic(4, "cx").Targets) == 0 && c.nodes[4].hosts[g] == nil {
+			break
+		}
+	}
+	for _, id := range c.ids {
+		if tp := c.topic(id, "cx"); len(tp.Targets) != 0 || !slices.Equal(tp.Replicas[0], []int32{1, 2, 3}) {
+			t.Errorf("broker %d: replicas %v, targets %v", id, tp.Replicas, tp.Targets)
+		}
+	}
+	if c.nodes[4].hosts[g] != nil {
+		t.Error("broker 4 still hosts the partition after the cancel")
+	}
+	lead := c.leaderOf("cx", 0)
+	conf := c.nodes[lead].hosts[g].p.ConfState()
+	if v := slices.Sorted(slices.Values(conf.GetVoters())); !slices.Equal(v, []uint64{1, 2, 3}) || len(conf.GetLearners()) > 0 {
+		t.Errorf("membership voters %v learners %v, want voters [1 2 3]", conf.GetVoters(), conf.GetLearners())
+	}
+	c.mustProduce(lead, "cx", 0, makeBatch(1, "y", 2))
+}
