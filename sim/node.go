@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"log/slog"
+	"slices"
 
 	"sluice/env"
 	"sluice/node"
@@ -31,7 +32,11 @@ type simNode struct {
 	clientClogUntil int64
 	n               *node.Node // nil while down
 	gen             uint64     // bumped at every crash: events of an earlier life are void
-	rate            float64    // clock rate (tick skew)
+	// rate is the clock's rate (tick skew); the clock read clkNs at
+	// virtual time clkAtNs, when the rate last changed (nodeClock).
+	rate             float64
+	clkNs, clkAtNs   int64
+	skewChangedUntil int64 // a skew-change fault lasts until then
 	// paused: the process is stopped (SIGSTOP); inputs wait in held.
 	paused bool
 	held   []func()
@@ -40,7 +45,11 @@ type simNode struct {
 	// join: the disk was wiped; the broker starts with node.Config.Join.
 	join bool
 	// wiped: the last wipe, for the identity check (wipe.go).
-	wiped   *wipeState
+	wiped *wipeState
+	// damage: the disk holds latent sector errors or a misdirected write
+	// (faults_disk.go) until the operator's repair replaces it.
+	damage  *damage
+	repairs []repairNote
 	disk    disk
 	members []node.Broker
 }
@@ -56,18 +65,28 @@ func (w *World) brokers() []node.Broker {
 
 // start opens node sn's core from its disk.
 func (w *World) start(sn *simNode) {
-	e := env.Env{Clock: clock{w: w, rate: sn.rate}, Rand: env.NewRand(w.rng.Uint64()), Log: slog.New(slog.DiscardHandler)}
+	e := env.Env{Clock: nodeClock{sn}, Rand: env.NewRand(w.rng.Uint64()), Log: slog.New(slog.DiscardHandler)}
 	sn.opening = true
 	defer func() { sn.opening = false }()
 	n, err := node.Open(node.Config{
 		ID: int32(sn.id), ClusterID: "sim-cluster", Incarnation: sn.incarnation, Join: sn.join, Brokers: sn.members,
-		FS: sn.fs, Dir: "data", Env: e, SegmentBytes: w.tuning.segmentBytes, TickMs: w.cfg.TickMs,
+		FS: sn.fs, Dir: "data", Env: e, SegmentBytes: w.segmentBytes(), TickMs: w.cfg.TickMs,
 		MaxSizePerMsg: w.tuning.maxSizePerMsg, MaxInflightMsgs: w.tuning.maxInflight, ElectionTicks: w.tuning.electionTicks,
 		// Few offsets partitions (each is a raft group to simulate), and
 		// no initial rebalance delay (the runs are short).
 		Groups: node.GroupConfig{OffsetsPartitions: offsetsPartitions, Coordinator: groups.Config{InitialRebalanceDelayMs: -1}},
 	})
 	if err != nil {
+		if sn.damage != nil && sn.damage.applied {
+			// The broker refuses to start on its damaged disk (it found
+			// the damage: fail-stop). The operator replaces the disk
+			// (faults_disk.go).
+			w.record("start-refused-damaged", sn.id)
+			sn.damage.refused = true
+			w.repair(sn)
+			w.start(sn)
+			return
+		}
 		if sn.diskErr != nil && w.nowNs < sn.diskErrUntil {
 			// The disk refuses writes (a blackout restarted the broker
 			// during its disk fault): the process exits, and its supervisor
@@ -94,6 +113,20 @@ func (w *World) start(sn *simNode) {
 	w.drain(sn)
 }
 
+// rollSegmentBytes caps the segment size of runs that draw crash-in-roll:
+// a workload partition then rolls about once a second (the default 1 MiB
+// segment does not fill within a short run), so the fault finds rounds
+// that create and seal segments.
+const rollSegmentBytes = 64 << 10
+
+// segmentBytes is the brokers' segment size.
+func (w *World) segmentBytes() int64 {
+	if slices.ContainsFunc(w.scenario.Faults, func(f Weighted) bool { return f.Fault == "crash-in-roll" }) {
+		return min(w.tuning.segmentBytes, rollSegmentBytes)
+	}
+	return w.tuning.segmentBytes
+}
+
 // scheduleTick ticks sn every TickMs of its own (skewed) clock.
 func (w *World) scheduleTick(sn *simNode, gen uint64) {
 	d := int64(float64(w.cfg.TickMs*1e6) / sn.rate)
@@ -101,7 +134,7 @@ func (w *World) scheduleTick(sn *simNode, gen uint64) {
 		if sn.gen != gen || sn.n == nil {
 			return
 		}
-		w.input(sn, func() { sn.n.Tick(clock{w: w, rate: sn.rate}.NowNs() / 1e6) })
+		w.input(sn, func() { sn.n.Tick(nodeClock{sn}.NowNs() / 1e6) })
 		w.scheduleTick(sn, gen)
 	})
 }
@@ -224,6 +257,22 @@ func (w *World) resume(sn *simNode, gen uint64) {
 	if sn.n != nil {
 		w.drain(sn)
 	}
+}
+
+// nodeClock is a broker's view of virtual time: it runs at sn.rate, and a
+// change of rate (a skew-change fault) bends it without a jump.
+type nodeClock struct{ sn *simNode }
+
+func (c nodeClock) NowNs() int64 {
+	sn := c.sn
+	return sn.clkNs + int64(float64(sn.w.nowNs-sn.clkAtNs)*sn.rate)
+}
+
+var _ env.Clock = nodeClock{}
+
+// setRate changes sn's clock rate from now on.
+func (w *World) setRate(sn *simNode, rate float64) {
+	sn.clkNs, sn.clkAtNs, sn.rate = nodeClock{sn}.NowNs(), w.nowNs, rate
 }
 
 func b2u(b bool) uint64 {

@@ -49,6 +49,12 @@ func (w *World) wipe(sn *simNode, downNs int64) {
 	w.statWipes++
 	w.record("wipe", sn.id, uint64(len(groups)), uint64(len(member)))
 	w.crash(sn, true, downNs)
+	w.replaceDisk(sn, groups, member)
+}
+
+// replaceDisk gives the down broker sn an empty disk and a new incarnation;
+// it starts with Join. groups and member are as groupsOf saw them.
+func (w *World) replaceDisk(sn *simNode, groups, member []transport.GroupID) {
 	sn.mem = vfs.NewMem(w.rng.Uint64())
 	sn.fs = vfs.Inject(sn.mem, w.diskRule(sn))
 	binaryPutU64(sn.incarnation[:8], w.rng.Uint64())
@@ -89,6 +95,9 @@ func (w *World) groupsOf(sn *simNode) (groups, member []transport.GroupID) {
 // every group it was a member of (by its own replicas' membership: each
 // applied its re-add and promotion).
 func (w *World) rejoining(sn *simNode) bool {
+	if sn.damage != nil {
+		return true // a damaged disk counts as lost until it is replaced
+	}
 	ws := sn.wiped
 	if ws == nil || ws.done {
 		return false
@@ -201,6 +210,10 @@ func (w *World) awaitRejoined(deadlineNs int64) {
 	})
 	for _, sn := range w.nodes {
 		if !w.rejoining(sn) {
+			continue
+		}
+		if sn.wiped == nil {
+			w.fail("liveness: broker %d's damaged disk was not replaced within the bound", sn.id)
 			continue
 		}
 		what := "it is down"

@@ -189,6 +189,38 @@ func (n *memNode) setContents(b []byte) {
 	n.truncated = false
 }
 
+// ----- Damage -----
+
+// Misdirect models a misdirected write found after the fact: the n bytes
+// the file holds at off were written to landOff instead, as a drive that
+// lands a write on the wrong sectors does. The bytes at [off, off+n) become
+// zeros (the never-written space an append-only file had there) and those
+// at [landOff, landOff+n) the bytes meant for off. Both the current and
+// the durable contents change (the page cache no longer hides the damage);
+// open handles stay usable. Both ranges must lie within the file's current
+// and durable sizes.
+func (m *Mem) Misdirect(name string, off, landOff, n int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, err := m.lookup("misdirect", name)
+	if err != nil {
+		return err
+	}
+	if f.dir {
+		return pathErr("misdirect", name, syscall.EISDIR)
+	}
+	size := min(int64(len(f.data)), int64(len(f.durable)))
+	if n <= 0 || off < 0 || landOff < 0 || off+n > size || landOff+n > size {
+		return pathErr("misdirect", name, syscall.EINVAL)
+	}
+	for _, b := range [][]byte{f.data, f.durable} {
+		meant := slices.Clone(b[off : off+n])
+		clear(b[off : off+n])
+		copy(b[landOff:landOff+n], meant)
+	}
+	return nil
+}
+
 // ----- FS -----
 
 func (m *Mem) Create(name string) (File, error) {

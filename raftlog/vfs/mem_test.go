@@ -331,3 +331,50 @@ func TestMemRenameErrors(t *testing.T) {
 		wantErrIs(t, fmt.Sprintf("Rename(%q, %q)", c.old, c.new), m.Rename(c.old, c.new), c.want)
 	}
 }
+
+// A misdirected write moves the bytes meant for one range onto another, in
+// both the current and the durable contents: a crash keeps the damage.
+func TestMemMisdirect(t *testing.T) {
+	m := NewMem(1)
+	data := make([]byte, 3*memPageSize)
+	for i := range data {
+		data[i] = byte(i%251 + 1)
+	}
+	f := durableFile(t, m, "f", data)
+	if err := m.Misdirect("f", 100, 5000, 600); err != nil {
+		t.Fatal(err)
+	}
+	want := bytes.Clone(data)
+	copy(want[5000:5600], data[100:700])
+	clear(want[100:700])
+	if got := readAll(t, m, "f"); !bytes.Equal(got, want) {
+		t.Fatal("current contents after Misdirect differ from the model")
+	}
+	// The open handle still reads and writes.
+	mustWrite(t, f, []byte("x"), 0)
+	m.Crash()
+	want[0] = data[0] // the unsynced write may or may not survive
+	got := readAll(t, m, "f")
+	got[0] = data[0]
+	if !bytes.Equal(got, want) {
+		t.Fatal("durable contents after Misdirect and a crash differ from the model")
+	}
+	for _, tc := range []struct{ off, land, n int64 }{
+		{0, 0, 0}, {-1, 0, 10}, {0, -1, 10}, {len64(data) - 5, 0, 10}, {0, len64(data) - 5, 10},
+	} {
+		if err := m.Misdirect("f", tc.off, tc.land, tc.n); err == nil {
+			t.Errorf("Misdirect(%d, %d, %d): no error", tc.off, tc.land, tc.n)
+		}
+	}
+	if err := m.Misdirect("nope", 0, 1, 1); err == nil {
+		t.Error("Misdirect of a missing file: no error")
+	}
+	// Beyond the durable size (an unsynced append) is refused too.
+	g := durableFile(t, m, "g", pageOf('a'))
+	mustWrite(t, g, pageOf('b'), memPageSize)
+	if err := m.Misdirect("g", memPageSize, 0, 100); err == nil {
+		t.Error("Misdirect of unsynced bytes: no error")
+	}
+}
+
+func len64(b []byte) int64 { return int64(len(b)) }
