@@ -2,10 +2,9 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"sluice/checker"
+	"sluice/reports"
 	"sluice/sim"
 )
 
@@ -77,33 +76,15 @@ func judgeResult(h *sim.History) ([]string, checker.Result) {
 }
 
 // visualize writes porcupine's HTML view of the failing window of every
-// partition porcupine rejected, into dir; it returns the files written.
-func visualize(h *sim.History, res checker.Result, dir string, seed uint64) ([]string, error) {
+// partition porcupine rejected into dir, as <prefix>-partition-<P>.html; it
+// returns the files written.
+func visualize(h *sim.History, res checker.Result, dir, prefix string) ([]string, error) {
+	views, err := reports.Visualize(toChecker(h), res, dir, prefix)
 	var files []string
-	seen := map[int32]bool{}
-	for _, v := range res.Violations {
-		if v.Anomaly != checker.Nonlinearizable || seen[v.Partition] {
-			continue
-		}
-		seen[v.Partition] = true
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return files, err
-		}
-		path := filepath.Join(dir, fmt.Sprintf("seed-%d-partition-%d.html", seed, v.Partition))
-		f, err := os.Create(path)
-		if err != nil {
-			return files, err
-		}
-		err = checker.Visualize(toChecker(h), v.Partition, checker.Options{}, f)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return files, err
-		}
-		files = append(files, path)
+	for _, v := range views {
+		files = append(files, v.Path)
 	}
-	return files, nil
+	return files, err
 }
 
 func countOf(vs []checker.Violation, a checker.Anomaly) int {
