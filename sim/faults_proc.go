@@ -26,12 +26,13 @@ var procFaults = []faultKind{
 		func(w *World, sn *simNode) { w.armCrash(sn, false, 2e9) }},
 	{"crash-in-roll", "power loss of one broker while a round that creates a segment (writes its header) or seals one (writes its index) is in flight, cut as crash-in-fsync cuts; armed for up to 5 s (it lapses if no such round comes); restarted after 0.1–2 s",
 		func(w *World, sn *simNode) { w.armCrash(sn, true, 5e9) }},
-	{"skew-change", "one broker's clock rate changes to 0.5–1.5× real time (beyond the setup's ±10%) without a jump, for 1–5 s, then returns to its setup rate",
+	{"skew-change", "one broker's clock rate changes to 0.5–1.5× real time (beyond the setup's ±10%) without a jump, for 1–5 s (at most until the fault phase ends), then returns to its setup rate",
 		func(w *World, sn *simNode) {
 			if sn.skewChangedUntil > w.nowNs {
 				return
 			}
 			d, prev, rate := w.uniform(1e9, 5e9), sn.rate, 0.5+w.rng.Float64()
+			d = min(d, w.cfg.DurationMs*1e6-w.nowNs) // back by the end of the fault phase
 			w.record("skew-change", sn.id, uint64(rate*1e6))
 			w.span("skew-change", d, sn.id)
 			w.setRate(sn, rate)
@@ -96,8 +97,8 @@ func (w *World) isolate(kind string, id uint64, dNs int64) {
 }
 
 // transferLeader moves the leadership of one raft group, drawn among those
-// a live broker leads, to another voter of the group.
-func (w *World) transferLeader() {
+// a live broker leads, to another voter of the group, and says which.
+func (w *World) transferLeader() (g transport.GroupID, from, to uint64, ok bool) {
 	type led struct {
 		sn *simNode
 		g  transport.GroupID
@@ -114,15 +115,15 @@ func (w *World) transferLeader() {
 		}
 	}
 	if len(all) == 0 {
-		return
+		return g, 0, 0, false
 	}
 	l := all[w.rng.IntN(len(all))]
 	p := l.sn.n.Replica(l.g)
 	voters := slices.DeleteFunc(p.ConfState().GetVoters(), func(id uint64) bool { return id == l.sn.id })
 	if len(voters) == 0 {
-		return
+		return g, 0, 0, false
 	}
-	to := voters[w.rng.IntN(len(voters))]
+	to = voters[w.rng.IntN(len(voters))]
 	w.record("leader-transfer", l.sn.id, to, uint64(l.g.Partition))
 	w.span("leader-transfer", 0, l.sn.id, to)
 	w.input(l.sn, func() {
@@ -130,4 +131,5 @@ func (w *World) transferLeader() {
 			p.TransferLeadership(to)
 		}
 	})
+	return l.g, l.sn.id, to, true
 }
