@@ -4,16 +4,21 @@ package node
 // Kafka's names, validators, sluice's defaults and their broker synonyms;
 // and what AlterConfigs and IncrementalAlterConfigs share.
 //
-// Enforced today (resolveConfigs, then partition.Config or SetTopicConfig):
-// min.insync.replicas, max.message.bytes, message.timestamp.type. Stored
-// only — validated, kept in the metadata log, returned by DescribeConfigs,
-// with no effect yet: retention.ms, retention.bytes, cleanup.policy
-// (nothing is deleted or compacted yet), segment.bytes and segment.ms
-// (segments roll at the broker's segment size), flush.messages and
-// flush.ms (sluice syncs before every acknowledgement; a relaxed flush
-// policy, once enforced, will only delay the sync of entries and never the
-// sync of raft's term and vote, DESIGN.md step 7), compression.type
-// (batches are kept as producers compressed them: "producer").
+// Enforced today (resolveConfigs, then partition.Config or SetTopicConfig
+// and SetFlushPolicy): min.insync.replicas, max.message.bytes,
+// message.timestamp.type, flush.messages and flush.ms. The flush policy is
+// relaxed only when flush.messages > 1 and flush.ms > 0 (the defaults, 1
+// and 0, sync before every acknowledgement): then a write is reported done
+// once written, before fsync, and entries are synced every flush.messages
+// entries or flush.ms milliseconds, whichever comes first; raft's term and
+// vote are still synced before a vote is answered (DESIGN.md step 7,
+// partition/flush.go). An acknowledgement then means "written on enough
+// replicas": a power loss of a majority loses unsynced ones. Stored only —
+// validated, kept in the metadata log, returned by DescribeConfigs, with
+// no effect yet: retention.ms, retention.bytes, cleanup.policy (nothing is
+// deleted or compacted yet), segment.bytes and segment.ms (segments roll
+// at the broker's segment size), compression.type (batches are kept as
+// producers compressed them: "producer").
 //
 // A change of a topic's configs is one metadata command, "alter_configs",
 // carrying the topic's whole new set of overrides and the config
@@ -72,10 +77,10 @@ var topicConfigDefs = []configDef{
 			return oneOf(v, "producer", "uncompressed", "gzip", "snappy", "lz4", "zstd")
 		},
 		def: constDef("producer")},
-	{name: "flush.messages", broker: "log.flush.interval.messages", typ: kmsg.ConfigTypeLong,
+	{name: "flush.messages", broker: "log.flush.interval.messages", typ: kmsg.ConfigTypeLong, enforced: true,
 		check: func(v string, _ int) error { return intRange(v, 1, math.MaxInt64) },
 		def:   constDef("1")},
-	{name: "flush.ms", broker: "log.flush.interval.ms", typ: kmsg.ConfigTypeLong,
+	{name: "flush.ms", broker: "log.flush.interval.ms", typ: kmsg.ConfigTypeLong, enforced: true,
 		check: func(v string, _ int) error { return intRange(v, 0, math.MaxInt64) },
 		def:   constDef("0")},
 	{name: "max.message.bytes", broker: "message.max.bytes", typ: kmsg.ConfigTypeInt, enforced: true,
@@ -286,6 +291,7 @@ func (n *Node) applyAlter(c command, t *topicInfo) {
 	for i := range t.Replicas {
 		if h := n.hosts[n.group(t, int32(i))]; h != nil {
 			h.p.SetTopicConfig(t.MinInsyncReplicas, t.MaxMessageBytes, t.LogAppendTime)
+			h.p.SetFlushPolicy(t.FlushMessages, t.FlushMs)
 			h.dirty = true
 		}
 	}

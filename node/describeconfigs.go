@@ -15,9 +15,10 @@ package node
 // name (message.max.bytes for max.message.bytes, ...). Documentation is
 // always null; config types are Kafka's (v3+).
 //
-// Enforced: min.insync.replicas, max.message.bytes, message.timestamp.type.
-// Stored only (described, no effect yet): cleanup.policy, retention.ms,
-// retention.bytes, segment.bytes, segment.ms, flush.messages, flush.ms,
+// Enforced: min.insync.replicas, max.message.bytes, message.timestamp.type,
+// flush.messages, flush.ms (relaxed only when flush.messages > 1 and
+// flush.ms > 0; see configs.go). Stored only (described, no effect yet):
+// cleanup.policy, retention.ms, retention.bytes, segment.bytes, segment.ms,
 // compression.type. Defaults that differ from Kafka's: min.insync.replicas
 // 2 (capped at the replication factor; Kafka 1), max.message.bytes 1 MiB
 // (Kafka 1048588), retention.ms -1 (nothing is deleted yet; Kafka 7 days),

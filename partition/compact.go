@@ -31,6 +31,7 @@ func (p *Partition) Compact(index uint64) (*Write, error) {
 		p.stop(err)
 		return nil, err
 	}
+	p.noteUnsynced() // the compaction round synced what relaxed writes left
 	return &Write{Round: r}, nil
 }
 

@@ -47,6 +47,10 @@ type Config struct {
 	// LogAppendTime makes the leader stamp its clock as every record's
 	// timestamp (message.timestamp.type=LogAppendTime).
 	LogAppendTime bool
+	// FlushMessages and FlushMs are the topic's flush.messages and
+	// flush.ms (flush.go). Zero or 1 messages, or 0 ms: sync every write
+	// before it is reported done (the default).
+	FlushMessages, FlushMs int64
 	// QuiesceTicks: an idle leader stops ticking (with its followers) after
 	// this many idle ticks; see quiesce.go. Default 20; negative disables.
 	QuiesceTicks int
@@ -184,6 +188,9 @@ type Partition struct {
 	nowMs int64 // the clock reading of the last Tick
 	ticks int64 // ticks since open
 
+	flush           flushPolicy
+	unsyncedSinceMs int64 // when relaxed writes became unsynced; -1: none
+
 	quiesced  bool  // stopped ticking (quiesce.go)
 	idleTicks int64 // consecutive idle ticks as leader
 
@@ -256,7 +263,8 @@ type Partition struct {
 // cfg.Voters (every replica must use the same list).
 func Open(cfg Config, log *raftlog.Log) (*Partition, error) {
 	cfg = cfg.withDefaults()
-	p := &Partition{cfg: cfg, log: log, nextPID: 1}
+	p := &Partition{cfg: cfg, log: log, nextPID: 1, unsyncedSinceMs: -1}
+	p.flush = flushPolicy{messages: cfg.FlushMessages, ms: cfg.FlushMs}
 	// An empty log is bootstrapped with the voters; an empty log without
 	// voters is a replica joining an existing group, which learns everything
 	// from the leader (a snapshot, then appends).
@@ -490,6 +498,7 @@ func (p *Partition) Tick(nowMs int64) {
 	defer p.recoverRead()
 	p.nowMs = nowMs
 	p.ticks++
+	p.flushDue()
 	if p.quiesced {
 		return // raft's clock is frozen: see quiesce.go
 	}

@@ -59,6 +59,8 @@ type cluster struct {
 	cut bool
 	// noLiveness turns off the harness's stand-in for node-level liveness.
 	noLiveness bool
+	// onWrite, if set, sees every write a node hands out, before it runs.
+	onWrite func(id uint64, w *Write)
 }
 
 func newCluster(t *testing.T, cfg Config, ids ...uint64) *cluster {
@@ -127,6 +129,9 @@ func (c *cluster) step() {
 		p := c.parts[id]
 		out := p.Ready()
 		for _, w := range out.Writes {
+			if c.onWrite != nil {
+				c.onWrite(id, w)
+			}
 			if c.trace != nil {
 				for _, op := range w.Round.Writes {
 					c.trace("write", op.Data)

@@ -27,7 +27,8 @@ func (p *Partition) Ready() Output {
 		p.failDropped()
 	}
 	out := p.out
-	out.NeedsTick = !p.quiesced && p.err == nil
+	// Relaxed writes waiting for their flush.ms sync need the clock too.
+	out.NeedsTick = (!p.quiesced || p.unsyncedSinceMs >= 0) && p.err == nil
 	p.out = Output{}
 	return out
 }
@@ -98,7 +99,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 	if m.Term != nil || m.Vote != nil || m.Commit != nil {
 		hs = &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
 	}
-	b := raftlog.Batch{Snapshot: m.GetSnapshot(), Entries: ents, Metas: metas, HardState: hs}
+	b := raftlog.Batch{Snapshot: m.GetSnapshot(), Entries: ents, Metas: metas, HardState: hs, Relaxed: p.relaxWrite(len(ents))}
 	// The amnesia and member records go before the applied state: records
 	// are written in order, so a torn round that keeps the applied state
 	// keeps them too (the conf changes they derive from are not applied
@@ -125,6 +126,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		p.stop(err)
 		return
 	}
+	p.noteUnsynced()
 	w := &Write{Round: r, responses: m.GetResponses()}
 	if len(ents) > 0 {
 		w.last, w.term = ents[len(ents)-1].GetIndex(), ents[len(ents)-1].GetTerm()

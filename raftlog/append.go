@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/golang/snappy"
 	"go.etcd.io/raft/v3"
@@ -23,6 +24,15 @@ type Batch struct {
 	HardState *pb.HardState
 	ConfState *pb.ConfState
 	States    []State
+	// Relaxed lets the round's data go unsynced (a relaxed flush policy,
+	// flush.messages and flush.ms, DESIGN.md step 7): the round has no
+	// Syncs, and its entries count as stable once written. The log syncs
+	// the round anyway when it changes raft's term or vote (synced before
+	// a vote is answered, whatever the policy), installs a snapshot,
+	// changes the conf state, or rolls a segment (a roll seals, indexes and
+	// checkpoints, which recovery trusts as durable); a synced round also
+	// syncs what earlier relaxed rounds wrote.
+	Relaxed bool
 }
 
 // WriteOp writes Data at Off of File. Data may alias an entry's Data (large
@@ -40,11 +50,13 @@ type FileWrite struct {
 	Data []byte
 }
 
-// Round is the I/O one Append (or Compact, DeleteBefore) needs, in order:
-// Writes, then one Sync of each of Syncs (in parallel if the runner likes),
-// then SyncDirs, then Files, then Removes. The log treats the round's data
-// as durable only when Complete is called with a nil error. Rounds of one
-// log must be run and completed in the order they were made.
+// Round is the I/O one Append (or Compact, DeleteBefore, Sync) needs, in
+// order: Writes, then one Sync of each of Syncs (in parallel if the runner
+// likes), then SyncDirs, then Files, then Removes. The log treats the
+// round's data as stable only when Complete is called with a nil error
+// (durable, unless the round was relaxed: Synced reports false and its
+// Syncs are empty). Rounds of one log must be run and completed in the
+// order they were made.
 type Round struct {
 	Writes   []WriteOp
 	Syncs    []vfs.File
@@ -54,7 +66,8 @@ type Round struct {
 	Dir      string // directory of Files
 
 	log    *Log
-	last   uint64 // entries up to here are durable once the round completes
+	last   uint64 // entries up to here are stable once the round completes
+	synced bool   // the round syncs its data and every earlier round's
 	ends   []segEnd
 	closes []vfs.File
 
@@ -65,6 +78,8 @@ type Round struct {
 	pend     int
 	pendOff  int64
 	owned    [][]byte // buffers of the round's writes, reused after Complete
+	relaxed  bool     // the caller allows no sync (Batch.Relaxed), the log agrees so far
+	entries  uint64   // entries the round appends
 	sizeHint int      // expected bytes of buffered frames, to size buffers once
 }
 
@@ -84,8 +99,12 @@ func (r *Round) Bytes() int64 {
 
 // Empty reports whether the round has no I/O at all.
 func (r *Round) Empty() bool {
-	return len(r.Writes) == 0 && len(r.SyncDirs) == 0 && len(r.Files) == 0 && len(r.Removes) == 0
+	return len(r.Writes) == 0 && len(r.Syncs) == 0 && len(r.SyncDirs) == 0 && len(r.Files) == 0 && len(r.Removes) == 0
 }
+
+// Synced reports whether the round makes its data, and that of every round
+// of the log before it, durable: false for a relaxed round.
+func (r *Round) Synced() bool { return r.synced }
 
 // WriteAll performs the round's Writes. Consecutive writes to one file are
 // one system call where the file can write vectors (vfs.VectorWriter).
@@ -209,12 +228,18 @@ func (l *Log) Complete(r *Round, err error) error {
 		return l.err
 	}
 	for _, e := range r.ends {
-		e.seg.durable = max(e.seg.durable, e.end)
-		if e.seg.durable >= e.seg.size {
+		e.seg.written = max(e.seg.written, e.end)
+		if r.synced {
+			e.seg.durable = max(e.seg.durable, e.end)
+		}
+		if e.seg.written >= e.seg.size {
 			e.seg.closing = nil
 		}
 	}
 	l.stable = max(l.stable, r.last)
+	if r.synced {
+		l.synced = max(l.synced, r.last)
+	}
 	for _, f := range r.closes {
 		f.Close()
 	}
@@ -232,8 +257,35 @@ func (l *Log) Complete(r *Round, err error) error {
 // Log is the log the round belongs to.
 func (r *Round) Log() *Log { return r.log }
 
-// StableIndex is the last entry index known durable.
+// StableIndex is the last entry index written by a completed round: known
+// durable, unless relaxed rounds wrote it (then SyncedIndex is lower).
 func (l *Log) StableIndex() uint64 { return l.stable }
+
+// SyncedIndex is the last entry index known durable (synced).
+func (l *Log) SyncedIndex() uint64 { return l.synced }
+
+// UnsyncedEntries counts the entries relaxed rounds appended since the last
+// round that syncs was made: what a flush.messages policy counts.
+func (l *Log) UnsyncedEntries() uint64 { return l.unsyncedEntries }
+
+// Unsynced reports whether relaxed rounds wrote data that no round made
+// since syncs.
+func (l *Log) Unsynced() bool { return l.unsyncedData }
+
+// Sync returns a round that syncs what relaxed rounds wrote (the active
+// segment's file), with no writes of its own: a flush.ms interval's sync.
+// It returns nil when nothing is unsynced.
+func (l *Log) Sync() (*Round, error) {
+	if l.err != nil {
+		return nil, l.err
+	}
+	if !l.unsyncedData {
+		return nil, nil
+	}
+	r := l.newRound()
+	l.finishRound(r)
+	return r, nil
+}
 
 // Append prepares the writes for b and applies it to the in-memory view at
 // once (raft may read the entries back before they are durable; they come
@@ -248,6 +300,13 @@ func (l *Log) Append(b Batch) (*Round, error) {
 		return nil, err
 	}
 	r := l.newRound()
+	// Term and vote are synced before a vote is answered whatever the
+	// flush policy: raft's safety rests on them (DESIGN.md step 7).
+	relaxed := b.Relaxed && b.Snapshot == nil && b.ConfState == nil
+	if hs := b.HardState; hs != nil && (hs.GetTerm() != l.hs.GetTerm() || hs.GetVote() != l.hs.GetVote()) {
+		relaxed = false
+	}
+	r.relaxed = relaxed
 	for _, e := range ents {
 		r.sizeHint += frameHeaderSize + entryMetaSize
 		if len(e.Data) < zeroCopyBytes || l.compFailures < skipAfterFailures {
@@ -292,6 +351,7 @@ func (l *Log) Append(b Batch) (*Round, error) {
 				return nil, l.fail(err)
 			}
 		}
+		r.entries = uint64(len(ents))
 	}
 	if b.ConfState != nil {
 		c := proto.Clone(b.ConfState).(*pb.ConfState)
@@ -680,10 +740,12 @@ func (l *Log) roll(r *Round) error {
 }
 
 // finishRound flushes the round and, when segments were closed or dropped,
-// adds a checkpoint and the removal of dead segments.
+// adds a checkpoint and the removal of dead segments; then settles whether
+// it syncs.
 func (l *Log) finishRound(r *Round) {
 	r.flush()
 	r.last = l.last
+	defer l.settleSync(r)
 	if !l.ckptDirty {
 		return
 	}
@@ -707,6 +769,30 @@ func (l *Log) finishRound(r *Round) {
 		}
 	}
 	l.dead = l.dead[:0]
+}
+
+// settleSync makes r relaxed (no Syncs) when its caller allowed it and it
+// neither rolled a segment nor replaces files; otherwise r syncs, and also
+// syncs the active segment when earlier relaxed rounds left it unsynced
+// (relaxed rounds write only to the active segment: a roll is never
+// relaxed).
+func (l *Log) settleSync(r *Round) {
+	if r.relaxed && len(r.SyncDirs) == 0 && len(r.Files) == 0 && len(r.Removes) == 0 {
+		r.Syncs = r.Syncs[:0]
+		r.synced = false
+		l.unsyncedEntries += r.entries
+		l.unsyncedData = l.unsyncedData || len(r.Writes) > 0
+		return
+	}
+	r.synced = true
+	if l.unsyncedData {
+		s := l.active()
+		if !slices.Contains(r.Syncs, s.f) {
+			r.Syncs = append(r.Syncs, s.f)
+			r.ends = append(r.ends, segEnd{seg: s, end: s.size})
+		}
+	}
+	l.unsyncedEntries, l.unsyncedData = 0, false
 }
 
 func (l *Log) checkpoint() checkpoint {

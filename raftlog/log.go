@@ -94,7 +94,12 @@ type Log struct {
 	tail      []*pb.Entry // recent entries, tailFirst...last
 	tailFirst uint64
 	tailBytes int64
-	stable    uint64 // entries up to here are durable
+	stable    uint64 // entries up to here are written by completed rounds
+	synced    uint64 // entries up to here are durable (synced)
+	// Relaxed rounds (Batch.Relaxed) made since the last round that syncs:
+	// the entries they appended, and whether they wrote anything.
+	unsyncedEntries uint64
+	unsyncedData    bool
 
 	inflight  []*Round
 	ckptDirty bool

@@ -55,7 +55,7 @@ func (l *Log) PlanRead(lo, hi, maxSize uint64) (*ReadPlan, error) {
 			return nil, l.fail(fmt.Errorf("%w: no segment holds entry %d", ErrCorrupt, idx))
 		}
 		end := min(hi, s.last+1)
-		part := planPart{f: s.f, gen: s.gen, path: s.path, limit: s.durable, lo: idx, hi: end}
+		part := planPart{f: s.f, gen: s.gen, path: s.path, limit: s.written, lo: idx, hi: end}
 		if d := s.liveDense(); d != nil {
 			end = min(end, idx+maxPlanEntries)
 			part.hi = end

@@ -115,7 +115,7 @@ func (l *Log) loadClosed(ck checkpoint, gens []uint64) error {
 		}
 		s := &segment{
 			gen: c.gen, path: p, f: f, first: c.first, last: c.last,
-			size: c.size, durable: c.size, marked: c.size, sealed: true,
+			size: c.size, written: c.size, durable: c.size, marked: c.size, sealed: true,
 			hasRecords: c.hasRecords, firstOffset: c.firstOffset, nextOffset: c.nextOffset, maxTs: c.maxTs,
 		}
 		l.segs = append(l.segs, s)
@@ -358,7 +358,7 @@ func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err er
 		if err != nil {
 			if errors.Is(err, errInvalidFrame) {
 				s.size = pos
-				s.durable, s.marked = pos, pos
+				s.written, s.durable, s.marked = pos, pos, pos
 				return pos > 0, nil
 			}
 			return false, err
@@ -382,7 +382,7 @@ func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err er
 		if fr.typ == recSeal {
 			s.sealed = true
 			s.size = sc.pos
-			s.durable, s.marked = s.size, s.size
+			s.written, s.durable, s.marked = s.size, s.size, s.size
 			return true, nil
 		}
 	}
@@ -546,6 +546,9 @@ func (l *Log) truncateMem(i uint64) {
 	if l.stable >= i {
 		l.stable = i - 1
 	}
+	if l.synced >= i {
+		l.synced = i - 1
+	}
 	for _, r := range l.inflight {
 		if r.last >= i {
 			r.last = i - 1
@@ -588,6 +591,9 @@ func (l *Log) resetMem(cur *segment, pos int64, snap *pb.Snapshot) {
 	l.tail, l.tailBytes, l.tailFirst = l.tail[:0], 0, idx+1
 	if l.stable > idx {
 		l.stable = idx
+	}
+	if l.synced > idx {
+		l.synced = idx
 	}
 	for _, r := range l.inflight {
 		if r.last > idx {
@@ -664,7 +670,7 @@ func (l *Log) finishRecovery(removes []string) error {
 	if err := l.Complete(r, err); err != nil {
 		return err
 	}
-	l.stable = l.last
+	l.stable, l.synced = l.last, l.last
 	l.tailFirst = l.last + 1
 	return nil
 }

@@ -25,7 +25,8 @@ type segment struct {
 	first, last uint64
 
 	size    int64 // bytes of frames written (the next write position)
-	durable int64 // bytes known durable (completed rounds)
+	written int64 // bytes written by completed rounds (readable; maybe not synced)
+	durable int64 // bytes known durable: synced by completed rounds
 	marked  int64 // durable position last recorded in a sync mark
 	sealed  bool
 	base    int64 // size after the header and carried-over state
@@ -126,7 +127,7 @@ func (s *segment) buildSparse(intervalBytes int64) {
 		// Keep the final maximum so a search above it skips the segment.
 		s.times = append(s.times, timePoint{ts: running, index: s.last})
 	}
-	if s.durable < s.size {
+	if s.written < s.size {
 		s.closing = s.dense
 	}
 	s.dense = nil
