@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -40,6 +41,7 @@ func (w *World) setup() {
 		req.Version, req.TimeoutMillis = 7, 5000
 		t := kmsg.NewCreateTopicsRequestTopic()
 		t.Topic, t.NumPartitions, t.ReplicationFactor = w.topic, int32(w.cfg.Partitions), int16(w.cfg.RF)
+		t.Configs = w.topicConfigs()
 		req.Topics = append(req.Topics, t)
 		target := int32(1) // the lowest id campaigns for the metadata group first
 		if sn := w.nodes[0]; sn.n != nil && sn.n.Controller() > 0 {
@@ -79,6 +81,22 @@ func (w *World) setup() {
 		w.fail("setup: the topic has no leaders after 20 s")
 	}
 	w.setupNs = w.nowNs
+}
+
+// topicConfigs are the workload topic's configs that Config sets.
+func (w *World) topicConfigs() []kmsg.CreateTopicsRequestTopicConfig {
+	var out []kmsg.CreateTopicsRequestTopicConfig
+	add := func(name string, v int64) {
+		if v > 0 {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = name, kmsg.StringPtr(strconv.FormatInt(v, 10))
+			out = append(out, c)
+		}
+	}
+	add("min.insync.replicas", int64(w.cfg.MinInsyncReplicas))
+	add("flush.messages", w.cfg.FlushMessages)
+	add("flush.ms", w.cfg.FlushMs)
+	return out
 }
 
 func binaryPutU64(b []byte, v uint64) {

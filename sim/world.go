@@ -51,6 +51,12 @@ type Config struct {
 	Swarm bool
 	// Progress, if set, is called every virtual second with the time.
 	Progress func(nowMs int64)
+	// The workload topic's configs, set at creation (zero: the brokers'
+	// defaults): MinInsyncReplicas is min.insync.replicas; FlushMessages
+	// and FlushMs are flush.messages and flush.ms (both set, a relaxed
+	// flush policy: writes acknowledged before fsync, DESIGN.md step 7).
+	MinInsyncReplicas      int
+	FlushMessages, FlushMs int64
 }
 
 func (c Config) withDefaults() Config {

@@ -35,6 +35,7 @@ func init() {
 		{name: "dev", summary: "run a 3-broker cluster in one process on 127.0.0.1:9092-9094", run: runDev},
 		{name: "serve", summary: "run one broker of a multi-process cluster (raft between brokers over TCP)", run: runServe},
 		{name: "sim", summary: "run the deterministic simulator: seeds of a faulty world, every history checked", run: runSim},
+		{name: "tradeoffs", summary: "measure durability, availability and latency trade-offs (acks, flush policy, RF and min.insync.replicas) in the simulator", run: runTradeoffs},
 		{name: "bench", summary: "benchmark sluice against kfake, JetStream or any Kafka cluster, with the disk and network floors", run: runBench},
 		{name: "group", summary: "consumer groups: list, describe (members, lag), reset-offsets, delete", run: runGroup},
 		{name: "topic", summary: "topics: create, list, describe (partitions, configs), delete, alter-config", run: runTopic},
