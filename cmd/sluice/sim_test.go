@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"sluice/reports"
 	"sluice/scenarios"
+	"sluice/sim"
 )
 
 // TestSimReport: -report writes a page per seed with every section and
@@ -48,6 +50,30 @@ func TestSimReport(t *testing.T) {
 			if err != nil || fi.Size() < 1000 {
 				t.Errorf("seed %d: plot %s: %v (%v)", seed, f, fi, err)
 			}
+		}
+	}
+}
+
+// TestSimSwarmReport: with -swarm, the report shows what the seed chose
+// and the replay command keeps -swarm.
+func TestSimSwarmReport(t *testing.T) {
+	dir := t.TempDir()
+	status, out, errOut := runArgs("sim", "-scenario", "crash-restart", "-seed", "4", "-duration", "1s", "-swarm", "-report", dir)
+	if status != exitOK {
+		t.Fatalf("status %d\n%s\n%s", status, out, errOut)
+	}
+	sc, _ := scenarios.Find("crash-restart")
+	r := sim.MustNew(sim.Config{Seed: 4, DurationMs: 1000, Faults: true, Scenario: sc, Swarm: true}).Run()
+	if len(r.Swarm) == 0 {
+		t.Fatal("swarm mode chose nothing")
+	}
+	// html/template escapes '+' and quotes: compare the page's text.
+	page := html.UnescapeString(readFile(t, filepath.Join(dir, reports.RunDir("crash-restart", 4), "index.html")))
+	for _, want := range append([]string{"Swarm testing: on", "<code>-swarm</code></td><td>true",
+		"go run ./cmd/sluice sim -scenario crash-restart -seed 4 -duration 1s -members 3 -faults=true -swarm</pre>",
+		fmt.Sprintf("<code>%016x</code>", r.TraceHash)}, r.Swarm...) {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
 		}
 	}
 }
