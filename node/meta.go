@@ -55,7 +55,7 @@ type topicInfo struct {
 
 // command is one metadata log record.
 type command struct {
-	Op string `json:"op"` // create | delete | add_partitions | alter_configs | reassign | reassign_done
+	Op string `json:"op"` // create | delete | add_partitions | alter_configs | reassign | reassign_done | register_broker
 	// create: the whole topic; delete, add_partitions and alter_configs:
 	// Name and ID, and for add_partitions the new partitions' Replicas, for
 	// alter_configs the topic's new Configs (all of them).
@@ -68,6 +68,8 @@ type command struct {
 	// and its target replicas.
 	Partition int32   `json:"partition,omitempty"`
 	Target    []int32 `json:"target,omitempty"`
+	// Broker: register_broker's broker and endpoints (register.go).
+	Broker *Broker `json:"broker,omitempty"`
 	// Token tells the broker that proposed an alter_configs command that it
 	// applied (configs.go).
 	Token uint64 `json:"token,omitempty"`
@@ -165,6 +167,10 @@ func (n *Node) applyMeta() error {
 
 // applyCommand applies the command at metadata offset off.
 func (n *Node) applyCommand(c command, off int64) {
+	if c.Op == "register_broker" {
+		n.applyRegister(c)
+		return
+	}
 	id, err := parseTopicID(c.Topic.ID)
 	if err != nil {
 		n.log.Error("skipping a metadata command with a bad topic id", "op", c.Op, "topic", c.Topic.Name, "err", err)
@@ -309,7 +315,7 @@ func (n *Node) proposeForwarded(f transport.Forward) {
 		return
 	}
 	var c command
-	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "delete" && c.Op != "alter_configs" && c.Op != "reassign_done" {
+	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "delete" && c.Op != "alter_configs" && c.Op != "reassign_done" && c.Op != "register_broker" {
 		n.log.Warn("dropped a malformed forwarded metadata command", "err", err)
 		return
 	}
@@ -318,6 +324,8 @@ func (n *Node) proposeForwarded(f transport.Forward) {
 		return
 	case c.Op == "delete" && (t == nil || t.ID != c.Topic.ID):
 		return // already gone
+	case c.Op == "register_broker" && (c.Broker == nil || n.knownBroker(*c.Broker)):
+		return // known already: nothing to record
 	case c.Op == "alter_configs" && (t == nil || t.ID != c.Topic.ID || t.configGen != c.From):
 		return // it would not apply
 	}

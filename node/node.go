@@ -23,6 +23,9 @@ type Broker struct {
 	ID   int32
 	Host string
 	Port int32
+	// RaftAddr is where the broker's raft transport listens (empty when
+	// the network needs no address, as in one process).
+	RaftAddr string `json:",omitempty"`
 }
 
 // TopicDefaults are what auto-created topics, and CreateTopics requests that
@@ -175,6 +178,9 @@ type Output struct {
 	Writes    []Write
 	Reads     []Read
 	Responses []Response
+	// Peers are brokers added to the cluster, or whose endpoints changed
+	// (register.go): the runtime dials their raft addresses.
+	Peers []Broker
 }
 
 // hosted is a partition replica on this broker.
@@ -481,6 +487,7 @@ func (n *Node) Tick(nowMs int64) {
 	}
 	if n.ticks%n.cfg.BroadcastTicks == 0 {
 		n.broadcast()
+		n.sendRegistration()
 	}
 }
 

@@ -97,7 +97,7 @@ func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) 
 		if err != nil {
 			return nil, fmt.Errorf("broker %d: bad port in %s", m.id, m.kafka)
 		}
-		brokers = append(brokers, node.Broker{ID: m.id, Host: host, Port: int32(port)})
+		brokers = append(brokers, node.Broker{ID: m.id, Host: host, Port: int32(port), RaftAddr: m.raft})
 		if m.id != cfg.id {
 			peers[uint64(m.id)] = m.raft
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // TestMain lets a test start this package's binary as `sluice`: with
@@ -256,4 +257,140 @@ func TestLoadConfigFile(t *testing.T) {
 			t.Errorf("%q: error %v, want one containing %q", bad, err, want)
 		}
 	}
+}
+
+// A fourth `sluice serve` process joins a running 3-broker cluster: it
+// registers through the metadata log (every broker then lists it), and a
+// partition is reassigned onto it while a producer runs; every
+// acknowledged record is read back, from a consumer that bootstraps from
+// the new broker alone.
+func TestServeAddBroker(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts four broker processes")
+	}
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	var list, kafka []string
+	for i := 1; i <= 4; i++ {
+		k := free()
+		kafka = append(kafka, k)
+		list = append(list, fmt.Sprintf("%d=%s@%s", i, k, free()))
+	}
+	dir := t.TempDir()
+	serve := func(i int, brokers []string, extra ...string) *proc {
+		args := append([]string{"serve", "-id", fmt.Sprint(i + 1), "-brokers", strings.Join(brokers, ","), "-cluster-id", "grow",
+			"-data-dir", filepath.Join(dir, fmt.Sprint(i+1))}, extra...)
+		p := startProc(t, args...)
+		p.waitOutput("serving Kafka on", 30*time.Second)
+		return p
+	}
+	var procs []*proc
+	for i := range 3 {
+		procs = append(procs, serve(i, list[:3]))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka[:3]...), kgo.DefaultProduceTopic("grow"),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.MetadataMinAge(100*time.Millisecond), kgo.RecordRetries(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for {
+		if _, err := adm.CreateTopic(ctx, 1, 3, nil, "grow"); err == nil {
+			break
+		} else if ctx.Err() != nil {
+			t.Fatalf("CreateTopic: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// The new broker knows the whole list; the others learn of it.
+	procs = append(procs, serve(3, list, "-join"))
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		md, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl) // not kadm's cached view
+		if err == nil && len(md.Brokers) == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			n := -1
+			if md != nil {
+				n = len(md.Brokers)
+			}
+			t.Fatalf("the cluster lists %d brokers, not broker 4 (%v)\nbroker 4:\n%s\nbroker 1:\n%s", n, err, procs[3].output(), procs[0].output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v := fmt.Sprintf("v%06d", i)
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err == nil {
+				mu.Lock()
+				acked[v] = true
+				mu.Unlock()
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	var lead int32
+	td, err := adm.ListTopics(ctx, "grow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead = td["grow"].Partitions[0].Leader
+	var target []string
+	for id := int32(1); id <= 3; id++ {
+		if id != lead {
+			target = append(target, fmt.Sprint(id))
+		}
+	}
+	target = append(target, "4")
+	status, out, errOut := runArgs("partition", "reassign", "grow", "0", "-replicas", strings.Join(target, ","), "-wait", "-timeout", "60s",
+		"-bootstrap", strings.Join(kafka[:3], ","))
+	if status != exitOK {
+		t.Fatalf("reassign onto broker 4: status %d\n%s%s", status, out, errOut)
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	rd, err := kgo.NewClient(kgo.SeedBrokers(kafka[3]), kgo.ConsumeTopics("grow"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	seen := map[string]bool{}
+	for len(seen) < len(acked) && ctx.Err() == nil {
+		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+	}
+	for v := range acked {
+		if !seen[v] {
+			t.Errorf("acknowledged record %s lost", v)
+		}
+	}
+	status, out, _ = runArgs("cluster", "status", "-bootstrap", kafka[3])
+	if status != exitOK || !strings.Contains(out, "4 of 4 brokers up") {
+		t.Errorf("cluster status after the move: %d\n%s", status, out)
+	}
+	t.Logf("broker 4 joined; mv to %v under load: %d records acknowledged, all read back", target, len(acked))
 }

@@ -99,6 +99,12 @@ type Network interface {
 	Detach(id uint64)
 }
 
+// PeerSetter is a Network that dials peers by address (TCP): it learns
+// brokers added to the cluster from the core's Output.Peers.
+type PeerSetter interface {
+	SetPeer(id uint64, addr string)
+}
+
 // Inbox is what a network delivers to a broker. Deliver reports false when
 // the broker cannot take the batch (its queue is full, or it stopped); the
 // network then drops it and reports that to the sender.
@@ -327,6 +333,12 @@ func (b *Broker) runPending() {
 
 // dispatch carries out a Ready's outputs.
 func (b *Broker) dispatch(out node.Output) {
+	if ps, ok := b.opts.Net.(PeerSetter); ok {
+		for _, p := range out.Peers {
+			b.log.Info("raft peer", "id", p.ID, "addr", p.RaftAddr)
+			ps.SetPeer(uint64(p.ID), p.RaftAddr)
+		}
+	}
 	for _, bt := range out.Batches {
 		b.tr.Send(bt)
 	}

@@ -64,6 +64,14 @@ func (n *TCPNet) Detach(uint64) {
 // Close stops the transport.
 func (n *TCPNet) Close() { n.t.Close() }
 
+// SetPeer implements PeerSetter: raft traffic to broker id goes to addr
+// from now on (a broker added to the cluster, or one that moved).
+func (n *TCPNet) SetPeer(id uint64, addr string) {
+	if addr != "" {
+		n.t.SetPeer(id, addr)
+	}
+}
+
 // Addr is the raft listener's address.
 func (n *TCPNet) Addr() string { return n.t.Addr().String() }
 
