@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -45,9 +46,37 @@ func kindColors(spans []Span) map[string]color.RGBA {
 	slices.Sort(kinds)
 	out := make(map[string]color.RGBA, len(kinds))
 	for i, k := range kinds {
-		out[k] = palette[i%len(palette)]
+		out[k] = kindColor(i)
 	}
 	return out
+}
+
+// kindColor is the palette's i-th colour; past its end, hues spread by the
+// golden angle, so that no two kinds of a run share a colour.
+func kindColor(i int) color.RGBA {
+	if i < len(palette) {
+		return palette[i]
+	}
+	h := math.Mod(float64(i-len(palette))*0.618033988749895+0.1, 1) * 6
+	const s, v = 0.55, 0.8
+	f := h - math.Floor(h)
+	p, q, t := v*(1-s), v*(1-s*f), v*(1-s*(1-f))
+	var r, g, b float64
+	switch int(h) {
+	case 0:
+		r, g, b = v, t, p
+	case 1:
+		r, g, b = q, v, p
+	case 2:
+		r, g, b = p, v, t
+	case 3:
+		r, g, b = p, q, v
+	case 4:
+		r, g, b = t, p, v
+	default:
+		r, g, b = v, p, q
+	}
+	return color.RGBA{R: uint8(r * 255), G: uint8(g * 255), B: uint8(b * 255), A: 0xff}
 }
 
 func newPlot(title, y string, r *Run) *plot.Plot {
@@ -319,10 +348,35 @@ func latencyPlot(r *Run, s series, colors map[string]color.RGBA) (*plot.Plot, er
 	}
 	p.Legend.Top, p.Legend.Left = true, true
 	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Y.Tick.Marker = ticks125{}
 	// Room above the lines for the legend, and at least a decade shown.
 	p.Y.Min, p.Y.Max = lo/1.5, math.Max(hi*4, lo*10)
 	return p, nil
+}
+
+// ticks125 marks a log axis at 1, 2 and 5 times each power of ten,
+// labelled, with unlabelled minor ticks between: a latency axis often
+// spans less than two decades, where powers of ten alone leave one label.
+type ticks125 struct{}
+
+func (ticks125) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for e := int(math.Floor(math.Log10(lo))); e <= int(math.Ceil(math.Log10(hi))); e++ {
+		for m := 1; m <= 9; m++ {
+			// m×10^e parsed from text is the double nearest to it, which
+			// prints back as written (0.005, not 0.005000000000000001).
+			v, _ := strconv.ParseFloat(fmt.Sprintf("%de%d", m, e), 64)
+			if v < lo || v > hi {
+				continue
+			}
+			t := plot.Tick{Value: v}
+			if m == 1 || m == 2 || m == 5 {
+				t.Label = strconv.FormatFloat(v, 'f', -1, 64)
+			}
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 const trafficH = 3.6 * vg.Inch

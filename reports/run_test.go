@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"image/color"
 	"image/png"
 	"math"
 	"os"
@@ -235,4 +236,42 @@ func read(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestTicks125: a latency axis is labelled at 1, 2 and 5 times each power
+// of ten, printed as written.
+func TestTicks125(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi float64
+		want   string
+	}{{1.5, 60, "2 5 10 20 50"}, {0.003, 0.02, "0.005 0.01 0.02"}, {800, 12000, "1000 2000 5000 10000"}} {
+		var labels []string
+		for _, tk := range (ticks125{}).Ticks(c.lo, c.hi) {
+			if tk.Label != "" {
+				labels = append(labels, tk.Label)
+			}
+		}
+		if got := strings.Join(labels, " "); got != c.want {
+			t.Errorf("[%v, %v]: labels %q, want %q", c.lo, c.hi, got, c.want)
+		}
+	}
+}
+
+// TestKindColorsDistinct: every fault kind of a run gets its own colour,
+// even past the palette's end.
+func TestKindColorsDistinct(t *testing.T) {
+	var spans []Span
+	for i := range 40 {
+		spans = append(spans, Span{Kind: fmt.Sprintf("kind-%02d", i)})
+	}
+	seen := map[color.RGBA]string{}
+	for k, c := range kindColors(spans) {
+		if other, ok := seen[c]; ok {
+			t.Errorf("%s and %s share colour %v", k, other, c)
+		}
+		seen[c] = k
+	}
+	if len(seen) != 40 {
+		t.Errorf("%d colours for 40 kinds", len(seen))
+	}
 }
