@@ -74,6 +74,11 @@ type Config struct {
 	// BroadcastTicks is the interval of leader-table broadcasts and of the
 	// node's liveness announcements (default 5).
 	BroadcastTicks int64
+	// LeaderBalanceTicks is how often a leader hands partitions back to
+	// their preferred replicas (balance.go; default 3000, 5 minutes at
+	// 100 ms ticks, as Kafka's leader.imbalance.check.interval.seconds;
+	// negative: never).
+	LeaderBalanceTicks int64
 	Defaults       TopicDefaults
 	// DisableAutoCreate turns off auto.create.topics.enable.
 	DisableAutoCreate bool
@@ -91,6 +96,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BroadcastTicks == 0 {
 		c.BroadcastTicks = 5
+	}
+	if c.LeaderBalanceTicks == 0 {
+		c.LeaderBalanceTicks = 3000
 	}
 	if c.ElectionTicks == 0 {
 		c.ElectionTicks = 10
@@ -479,6 +487,7 @@ func (n *Node) Tick(nowMs int64) {
 	n.expireFetches()
 	n.expireAdmin()
 	n.checkReassignments()
+	n.balanceLeaders()
 	for _, h := range n.list {
 		if h.coord != nil && h.coord.Active() {
 			h.coord.Tick(nowMs)
