@@ -79,7 +79,7 @@ type Config struct {
 	// 100 ms ticks, as Kafka's leader.imbalance.check.interval.seconds;
 	// negative: never).
 	LeaderBalanceTicks int64
-	Defaults       TopicDefaults
+	Defaults           TopicDefaults
 	// DisableAutoCreate turns off auto.create.topics.enable.
 	DisableAutoCreate bool
 	// Bounds (defaults): produce requests waiting for acks (10,000), parked
