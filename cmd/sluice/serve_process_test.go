@@ -179,12 +179,49 @@ func TestServeProcessesSigtermSigkill(t *testing.T) {
 	start(0)
 	produce(600, 100)
 
-	// SIGKILL: nothing acknowledged is lost (sync before ack).
-	procs[1].cmd.Process.Kill()
-	procs[1].wait(10 * time.Second)
-	produce(700, 300)
-	start(1)
-	produce(1000, 100)
+	// SIGKILL of partition 0's leader while a producer runs: nothing
+	// acknowledged is lost (sync before ack).
+	td, err := adm.ListTopics(ctx, "procs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := int(td["procs"].Partitions[0].Leader) - 1
+	if victim < 0 {
+		t.Fatalf("partition 0 has no leader: %+v", td["procs"].Partitions[0])
+	}
+	var mu sync.Mutex
+	var bg []string
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 700; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			v := fmt.Sprintf("v%05d", i)
+			if cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr() == nil {
+				mu.Lock()
+				bg = append(bg, v)
+				mu.Unlock()
+			}
+		}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	procs[victim].cmd.Process.Kill()
+	procs[victim].wait(10 * time.Second)
+	time.Sleep(500 * time.Millisecond)
+	start(victim)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	<-done
+	for _, v := range bg {
+		acked[v] = true
+	}
+	t.Logf("broker %d, leader of partition 0, killed while %d records were acknowledged around it", victim+1, len(bg))
+	produce(100000, 100)
 
 	// Read everything back.
 	rd, err := kgo.NewClient(kgo.SeedBrokers(kafka...), kgo.ConsumeTopics("procs"),
