@@ -2,7 +2,10 @@ package node
 
 // CreatePartitions (key 37), v0–v3.
 //
-// Served by the controller (others answer NOT_CONTROLLER). Count is the new
+// Any broker takes it: others place the new partitions and forward the
+// command to the controller (KIP-590), which applies it only to a topic
+// that still has the partitions it was computed from; NOT_CONTROLLER only
+// while no controller is known. Count is the new
 // total and must exceed the current one (INVALID_PARTITIONS otherwise); new
 // partitions keep the topic's replication factor and are placed
 // round-robin, or as the request assigns them. Existing partitions are
@@ -38,7 +41,7 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 		case seen[rt.Topic] > 1:
 			fail(kerr.InvalidRequest, "Duplicate topic name.")
 			continue
-		case n.controller() != int32(n.self):
+		case n.controller() < 0:
 			fail(kerr.NotController, "")
 			continue
 		case t == nil:
@@ -75,7 +78,10 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 			continue
 		}
 		id, want := t.id, int(rt.Count)
-		n.proposeMeta(command{Op: "add_partitions", Topic: topicInfo{Name: t.Name, ID: t.ID, Replicas: reps}, From: from}, false)
+		if !n.proposeMeta(command{Op: "add_partitions", Topic: topicInfo{Name: t.Name, ID: t.ID, Replicas: reps}, From: from}, true) {
+			fail(kerr.NotController, "")
+			continue
+		}
 		items = append(items, adminItem{code: &ot.ErrorCode, done: func() (int16, bool) {
 			t := n.topics.byID[id]
 			switch {

@@ -1173,7 +1173,6 @@ func TestCreatePartitions(t *testing.T) {
 		wantN  int
 		waitOn bool
 	}{
-		{"not the controller", other, createPartitionsReq(false, "t", 3, nil), kerr.NotController, 2, false},
 		{"unknown topic", ctl, createPartitionsReq(false, "nope", 3, nil), kerr.UnknownTopicOrPartition, 2, false},
 		{"same count", ctl, createPartitionsReq(false, "t", 2, nil), kerr.InvalidPartitions, 2, false},
 		{"fewer", ctl, createPartitionsReq(false, "t", 1, nil), kerr.InvalidPartitions, 2, false},
@@ -1182,7 +1181,7 @@ func TestCreatePartitions(t *testing.T) {
 		{"assignment naming an unknown broker", ctl, createPartitionsReq(false, "t", 3, [][]int32{{1, 8}}), kerr.InvalidReplicaAssignment, 2, false},
 		{"assignment with another replication factor", ctl, createPartitionsReq(false, "t", 3, [][]int32{{1, 2, 3}}), kerr.InvalidReplicaAssignment, 2, false},
 		{"validate only", ctl, createPartitionsReq(true, "t", 5, nil), nil, 2, false},
-		{"add one", ctl, createPartitionsReq(false, "t", 3, nil), nil, 3, true},
+		{"add one, through a broker that forwards it", other, createPartitionsReq(false, "t", 3, nil), nil, 3, true},
 		{"add one, assigned", ctl, createPartitionsReq(false, "t", 4, [][]int32{{3, 1}}), nil, 4, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

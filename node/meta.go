@@ -307,15 +307,17 @@ func (n *Node) proposeMeta(c command, forward bool) bool {
 }
 
 // proposeForwarded proposes a command another broker forwarded, if this
-// broker leads the metadata group. Only creates, deletes and alter_configs
-// (all idempotent: each names the topic id it acts on) are accepted this
-// way.
+// broker leads the metadata group. Only commands that apply at most once
+// however often they are proposed are accepted this way: create, delete,
+// add_partitions (at its partition count), alter_configs (at its config
+// generation), reassign_done (at its target) and register_broker (a
+// broker not yet known with those endpoints).
 func (n *Node) proposeForwarded(f transport.Forward) {
 	if f.Group != transport.MetadataGroup {
 		return
 	}
 	var c command
-	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "delete" && c.Op != "alter_configs" && c.Op != "reassign_done" && c.Op != "register_broker" {
+	if err := json.Unmarshal(f.Data, &c); err != nil || c.Op != "create" && c.Op != "delete" && c.Op != "add_partitions" && c.Op != "alter_configs" && c.Op != "reassign_done" && c.Op != "register_broker" {
 		n.log.Warn("dropped a malformed forwarded metadata command", "err", err)
 		return
 	}
@@ -324,6 +326,8 @@ func (n *Node) proposeForwarded(f transport.Forward) {
 		return
 	case c.Op == "delete" && (t == nil || t.ID != c.Topic.ID):
 		return // already gone
+	case c.Op == "add_partitions" && (t == nil || t.ID != c.Topic.ID || len(t.Replicas) != c.From):
+		return // it would not apply
 	case c.Op == "register_broker" && (c.Broker == nil || n.knownBroker(*c.Broker)):
 		return // known already: nothing to record
 	case c.Op == "alter_configs" && (t == nil || t.ID != c.Topic.ID || t.configGen != c.From):
