@@ -6,7 +6,9 @@ package node
 //
 // Enforced today (resolveConfigs, then partition.Config or SetTopicConfig
 // and SetFlushPolicy): min.insync.replicas, max.message.bytes,
-// message.timestamp.type, flush.messages and flush.ms. The flush policy is
+// message.timestamp.type, segment.bytes (the size at which a replica's
+// active segment is sealed, from the next append on when altered),
+// flush.messages and flush.ms. The flush policy is
 // relaxed only when flush.messages > 1 and flush.ms > 0 (the defaults, 1
 // and 0, sync before every acknowledgement): then a write is reported done
 // once written, before fsync, and entries are synced every flush.messages
@@ -16,8 +18,8 @@ package node
 // replicas": a power loss of a majority loses unsynced ones. Stored only —
 // validated, kept in the metadata log, returned by DescribeConfigs, with
 // no effect yet: retention.ms, retention.bytes, cleanup.policy (nothing is
-// deleted or compacted yet), segment.bytes and segment.ms (segments roll
-// at the broker's segment size), compression.type (batches are kept as
+// deleted or compacted yet), segment.ms (segments roll by size only),
+// compression.type (batches are kept as
 // producers compressed them: "producer").
 //
 // A change of a topic's configs is one metadata command, "alter_configs",
@@ -292,6 +294,7 @@ func (n *Node) applyAlter(c command, t *topicInfo) {
 		if h := n.hosts[n.group(t, int32(i))]; h != nil {
 			h.p.SetTopicConfig(t.MinInsyncReplicas, t.MaxMessageBytes, t.LogAppendTime)
 			h.p.SetFlushPolicy(t.FlushMessages, t.FlushMs)
+			h.log.SetSegmentBytes(n.segmentBytes(h))
 			h.dirty = true
 		}
 	}

@@ -51,6 +51,8 @@ type topicInfo struct {
 	// and 0: sync before every acknowledgement).
 	FlushMessages int64 `json:"-"`
 	FlushMs       int64 `json:"-"`
+	// SegmentBytes: segment.bytes (0: the broker's segment size).
+	SegmentBytes int64 `json:"-"`
 }
 
 // command is one metadata log record.
@@ -116,8 +118,11 @@ func (n *Node) resolveConfigs(t *topicInfo) {
 	t.MaxMessageBytes = n.cfg.Defaults.MaxMessageBytes
 	t.LogAppendTime = false
 	t.FlushMessages, t.FlushMs = 1, 0
+	t.SegmentBytes = 0
 	for _, kv := range t.Configs {
 		switch kv[0] {
+		case "segment.bytes":
+			t.SegmentBytes, _ = strconv.ParseInt(kv[1], 10, 64)
 		case "flush.messages":
 			t.FlushMessages, _ = strconv.ParseInt(kv[1], 10, 64)
 		case "flush.ms":

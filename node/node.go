@@ -391,8 +391,17 @@ func (n *Node) partitionConfig(h *hosted) partition.Config {
 	return pc
 }
 
+// segmentBytes is the segment size of h's log: its topic's segment.bytes,
+// else the broker's.
+func (n *Node) segmentBytes(h *hosted) int64 {
+	if t := n.topics.byName[h.topic]; t != nil && !h.meta && t.SegmentBytes > 0 {
+		return t.SegmentBytes
+	}
+	return n.cfg.SegmentBytes
+}
+
 func (n *Node) open(h *hosted, campaign bool) error {
-	l, err := raftlog.Open(n.cfg.FS, n.groupDir(h.g), raftlog.Options{SegmentBytes: n.cfg.SegmentBytes, Allocator: n.cfg.Allocator})
+	l, err := raftlog.Open(n.cfg.FS, n.groupDir(h.g), raftlog.Options{SegmentBytes: n.segmentBytes(h), Allocator: n.cfg.Allocator})
 	if err != nil {
 		return fmt.Errorf("node: open %v: %w", h.g, err)
 	}

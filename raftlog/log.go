@@ -150,6 +150,15 @@ func Open(fs vfs.FS, dir string, opts Options) (*Log, error) {
 // no more writes; reopen it from disk.
 func (l *Log) Err() error { return l.err }
 
+// SetSegmentBytes changes the size at which the active segment is sealed
+// (a topic's segment.bytes, altered); it applies from the next append on.
+// Values ≤ 0 are ignored.
+func (l *Log) SetSegmentBytes(n int64) {
+	if n > 0 {
+		l.opts.SegmentBytes = n
+	}
+}
+
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
 
