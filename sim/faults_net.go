@@ -32,7 +32,7 @@ var netFaults = []faultKind{
 				w.split("halves", w.shuffledIDs(0)[:w.cfg.Nodes/2], w.uniform(500e6, 4e9))
 			}
 		}},
-	{"swizzle-clog", "FoundationDB's swizzle: 2–all broker links clogged one by one (every 10–150 ms), held 0.1–1 s, then unclogged one by one in another random order; nothing lost, everything late",
+	{"swizzle-clog", "FoundationDB's swizzle: 2 to all of the links between brokers (directed, drawn at random) clogged one by one every 10–150 ms, held 0.1–1 s, then unclogged one by one every 10–150 ms in another random order; nothing lost, everything late",
 		func(w *World, sn *simNode) { w.swizzle() }},
 	{"pareto-clog", "one broker's links stall for a heavy-tailed time: Pareto (scale 50 ms, shape 1.1: median 94 ms, 1 in 27 over 1 s), capped at 5 s",
 		func(w *World, sn *simNode) { w.paretoClog(sn) }},
@@ -59,7 +59,7 @@ var netFaults = []faultKind{
 			w.span("client-reset", d, sn.id)
 			w.resetClientsUntil(sn, w.nowNs+d)
 		}},
-	{"client-crash", "a producer or consumer process dies (its requests in flight stay unknown) and a new one, with a new identity and producer id, replaces it after 10 ms–1 s",
+	{"client-crash", "a producer (idempotent or not) or a plain consumer (not a group member) dies, its requests in flight left unknown, and after 10 ms–1 s a new process with a new identity (an idempotent producer: a new producer id) takes its place",
 		func(w *World, sn *simNode) { w.crashClient() }},
 }
 

@@ -37,7 +37,8 @@ const expCapFactor = 20
 
 // network carries batches between brokers with per-link latency, loss,
 // duplication, reordering (latencies vary per batch), stale replays,
-// partitions and clogs.
+// partitions and clogs, and the shapes of faults_net.go: exponential
+// latencies, reordering with duplication, bounded batches in flight.
 type network struct {
 	w     *World
 	links map[[2]uint64]*link
