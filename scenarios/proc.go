@@ -8,6 +8,8 @@ var proc = []sim.Scenario{
 		Faults: []sim.Weighted{fault("crash-in-fsync", 1)}},
 	{Name: "crash-in-roll", Doc: "a broker loses power while a round that creates or seals a segment is in flight, and restarts",
 		Faults: []sim.Weighted{fault("crash-in-roll", 1)}, EveryMs: [2]int64{300, 1000}},
+	{Name: "crash-in-snapshot", Doc: "a broker's disk is wiped, and it loses power while it installs the snapshot its groups' leaders send it, then rejoins",
+		Faults: []sim.Weighted{fault("crash-in-snapshot", 1)}, EveryMs: [2]int64{1000, 3000}},
 	{Name: "skew-change", Doc: "brokers' clocks change rate mid-run (0.5–1.5× real time) and change back",
 		Faults: []sim.Weighted{fault("skew-change", 1)}},
 	{Name: "far-behind", Doc: "a broker paused or cut off for 5–15 s while the producers run, then catches up a long way",

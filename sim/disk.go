@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 
@@ -26,13 +27,36 @@ type disk struct {
 	arm *crashArm
 }
 
-// crashArm is a power loss waiting for the disk to reach a point: a sync in
-// flight (inRoll false), or a round that creates or seals a segment in
-// flight (inRoll true). It lapses at untilNs.
+// crashArm is a power loss waiting for the disk to reach a point (at). It
+// lapses at untilNs.
 type crashArm struct {
-	inRoll  bool
+	at      armPoint
 	downNs  int64
 	untilNs int64
+}
+
+// armPoint is where an armed crash cuts the disk.
+type armPoint uint8
+
+const (
+	armSync     armPoint = iota // any round with syncs in flight
+	armRoll                     // a round that creates or seals a segment
+	armSnapshot                 // a round that installs a snapshot from the leader
+)
+
+func (a armPoint) kind() string {
+	return [...]string{"crash-in-fsync", "crash-in-roll", "crash-in-snapshot"}[a]
+}
+
+// hits reports whether the round is one the arm waits for.
+func (a armPoint) hits(r *raftlog.Round) bool {
+	switch a {
+	case armRoll:
+		return rolls(r)
+	case armSnapshot:
+		return installs(r)
+	}
+	return true
 }
 
 func (w *World) diskSubmit(sn *simNode, wr node.Write) {
@@ -107,9 +131,10 @@ func (w *World) diskCycle(sn *simNode) {
 // crashPoint says whether an armed crash fires in this cycle: the round
 // it hits and how far that round gets (crashMidRound), or -1. A crash
 // during fsync hits any round; a crash during a roll waits for a round that
-// writes a segment's first bytes or seals one (its index file). Either
-// lapses at its deadline or when the fault phase ends, and fires only
-// while the broker may go down (a minority at most).
+// writes a segment's first bytes or seals one (its index file); a crash
+// during a snapshot install waits for a round that writes a snapshot from
+// the leader. Each lapses at its deadline or when the fault phase ends,
+// and fires only while the broker may go down (a minority at most).
 func (w *World) crashPoint(sn *simNode, batch []node.Write) (round, step int, downNs int64) {
 	a := sn.disk.arm
 	if a == nil || len(batch) == 0 {
@@ -117,21 +142,21 @@ func (w *World) crashPoint(sn *simNode, batch []node.Write) (round, step int, do
 	}
 	if !w.faulting || w.nowNs >= a.untilNs {
 		sn.disk.arm = nil
-		w.record("crash-arm-lapsed", sn.id, b2u(a.inRoll))
+		w.record("crash-arm-lapsed", sn.id, uint64(a.at))
 		return -1, 0, 0
 	}
-	if w.down() >= (w.cfg.Nodes-1)/2 {
+	if !w.mayGoDown(sn) {
 		return -1, 0, 0
 	}
 	round = w.rng.IntN(len(batch))
-	if a.inRoll {
-		round = slices.IndexFunc(batch, func(wr node.Write) bool { return rolls(wr.W.Round) })
+	if a.at != armSync {
+		round = slices.IndexFunc(batch, func(wr node.Write) bool { return a.at.hits(wr.W.Round) })
 		if round < 0 {
 			return -1, 0, 0
 		}
 	}
 	sn.disk.arm = nil
-	kind := either(a.inRoll, "crash-in-roll", "crash-in-fsync")
+	kind := a.at.kind()
 	w.span(kind, a.downNs, sn.id)
 	step = w.rng.IntN(3)
 	w.record(kind, sn.id, uint64(round), uint64(step))
@@ -152,6 +177,48 @@ func rolls(r *raftlog.Round) bool {
 		}
 	}
 	return false
+}
+
+// installs reports whether a round writes a snapshot frame that resets the
+// log (raftlog's recSnapshot, type 5, with reset set: a snapshot from the
+// leader). A round's first write to a segment starts at a frame, so the
+// frames are walked over each run of consecutive writes to one file (the
+// format of raftlog/format.go; the reset byte follows index and term).
+func installs(r *raftlog.Round) bool {
+	var buf []byte
+	var f vfs.File
+	var end int64
+	check := func() bool {
+		for pos := 0; pos+17 <= len(buf); {
+			n := int(binary.LittleEndian.Uint32(buf[pos+4:]))
+			if buf[pos+8]&0x7f == 5 && n >= 17 && pos+17+17 <= len(buf) && buf[pos+17+16] == 1 {
+				return true
+			}
+			pos += 17 + n
+		}
+		return false
+	}
+	for _, wr := range r.Writes {
+		if wr.File != f || wr.Off != end {
+			if check() {
+				return true
+			}
+			buf, f = buf[:0], wr.File
+		}
+		buf = append(buf, wr.Data...)
+		end = wr.Off + int64(len(wr.Data))
+	}
+	return check()
+}
+
+// mayGoDown: taking sn down leaves at most a minority of brokers down
+// (sn itself may already count as down, as a rejoining broker does).
+func (w *World) mayGoDown(sn *simNode) bool {
+	down := w.down()
+	if sn.n != nil && (sn.paused || w.rejoining(sn)) {
+		down--
+	}
+	return sn.n != nil && down < (w.cfg.Nodes-1)/2
 }
 
 // crashMidRound cuts the power while r's syncs are in flight: the rounds

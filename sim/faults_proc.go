@@ -8,24 +8,37 @@ import (
 
 // Process and cluster faults beyond the original ones (faults.go):
 //
-//   - power loss timed against the disk: while a sync is in flight, or
-//     while a round that creates or seals a segment is (disk.go's
-//     crashPoint and crashMidRound);
+//   - power loss timed against the disk: while a sync is in flight, while
+//     a round that creates or seals a segment is, or while a rejoining
+//     broker installs a snapshot (disk.go's crashPoint and crashMidRound);
 //   - a broker's clock changing rate mid-run;
 //   - a broker gone for 5–15 s under load, so it must catch up a long way;
 //   - leadership transfers while the producers run.
 //
-// Crash during snapshot install is not here: sluice never compacts a raft
-// log today (partition.Compact has no caller), so no snapshot is ever sent
-// and there is no install to crash in.
+// Snapshots: sluice never compacts a raft log today (partition.Compact has
+// no caller), so the only snapshot a leader sends is a group's first state
+// (index 1), to a replica whose log is empty: a broker rejoining after its
+// disk was wiped. crash-in-snapshot therefore wipes a broker and cuts its
+// power while it installs one.
 
 // procFaults are fault kinds (see scenario.go) added to the simulator's
 // original ones; kitchen-sink draws them too.
 var procFaults = []faultKind{
 	{"crash-in-fsync", "power loss of one broker while its disk has syncs in flight: at the next sync of the following 2 s, the rounds before one are synced, that one gets none, some or all of its file syncs (and then its directory syncs); restarted after 0.1–2 s",
-		func(w *World, sn *simNode) { w.armCrash(sn, false, 2e9) }},
+		func(w *World, sn *simNode) { w.armCrash(sn, armSync, 2e9) }},
 	{"crash-in-roll", "power loss of one broker while a round that creates a segment (writes its header) or seals one (writes its index) is in flight, cut as crash-in-fsync cuts; armed for up to 5 s (it lapses if no such round comes); restarted after 0.1–2 s",
-		func(w *World, sn *simNode) { w.armCrash(sn, true, 5e9) }},
+		func(w *World, sn *simNode) { w.armCrash(sn, armRoll, 5e9) }},
+	{"crash-in-snapshot", "one broker's disk is wiped (as wipe does); once it is back, it loses power while a round that installs a snapshot from a group's leader (the new replica's first state) is in flight, cut as crash-in-fsync cuts; armed for up to 5 s after its restart; restarted after 0.1–2 s, it rejoins",
+		func(w *World, sn *simNode) {
+			if !w.minorityDown(sn) || w.anyRejoining() || sn.disk.arm != nil {
+				return
+			}
+			d := w.uniform(100e6, 1e9)
+			w.span("wipe", d, sn.id)
+			w.wipe(sn, d)
+			w.record("crash-armed", sn.id, uint64(armSnapshot))
+			sn.disk.arm = &crashArm{at: armSnapshot, downNs: w.uniform(100e6, 2e9), untilNs: w.nowNs + d + 5e9}
+		}},
 	{"skew-change", "one broker's clock rate changes to 0.5–1.5× real time (beyond the setup's ±10%) without a jump, for 1–5 s (at most until the fault phase ends), then returns to its setup rate",
 		func(w *World, sn *simNode) {
 			if sn.skewChangedUntil > w.nowNs {
@@ -63,12 +76,12 @@ var procFaults = []faultKind{
 }
 
 // armCrash arms a power loss of sn timed against its disk (disk.go).
-func (w *World) armCrash(sn *simNode, inRoll bool, forNs int64) {
-	if !w.minorityDown(sn) || sn.disk.arm != nil {
+func (w *World) armCrash(sn *simNode, at armPoint, forNs int64) {
+	if !w.mayGoDown(sn) || sn.disk.arm != nil {
 		return
 	}
-	w.record("crash-armed", sn.id, b2u(inRoll))
-	sn.disk.arm = &crashArm{inRoll: inRoll, downNs: w.uniform(100e6, 2e9), untilNs: w.nowNs + forNs}
+	w.record("crash-armed", sn.id, uint64(at))
+	sn.disk.arm = &crashArm{at: at, downNs: w.uniform(100e6, 2e9), untilNs: w.nowNs + forNs}
 }
 
 // isolate cuts id off from every other broker, both ways, for dNs.

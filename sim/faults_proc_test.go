@@ -3,6 +3,8 @@ package sim
 import (
 	"testing"
 
+	pb "go.etcd.io/raft/v3/raftpb"
+
 	"sluice/raftlog"
 	"sluice/raftlog/vfs"
 )
@@ -70,6 +72,7 @@ func TestProcFaultsFireAndHeal(t *testing.T) {
 	}{
 		{"crash-in-fsync", []string{"crash-in-fsync"}},
 		{"crash-in-roll", []string{"crash-in-roll"}},
+		{"crash-in-snapshot", []string{"crash-in-snapshot"}},
 		{"skew-change", []string{"skew-change"}},
 		{"long-pause", []string{"long-pause", "long-isolate"}},
 		{"leader-transfer", []string{"leader-transfer"}},
@@ -165,5 +168,50 @@ func TestNewFaultsSameSeedSameTrace(t *testing.T) {
 	}
 	if c := run(6); c.TraceHash == a.TraceHash {
 		t.Fatalf("seeds 5 and 6 gave the same trace hash %x", a.TraceHash)
+	}
+}
+
+// A crash armed for a snapshot install fires only on a round that writes a
+// snapshot from the leader; a crash armed for a roll, only on rounds that
+// create or seal segments. Both told apart on a real log's rounds.
+func TestInstallsAndRollsOnALog(t *testing.T) {
+	m := vfs.NewMem(1)
+	l, err := raftlog.Open(m, "p", raftlog.Options{SegmentBytes: 4 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(r *raftlog.Round, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Complete(r, r.Run(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	one, voter := uint64(1), []uint64{1, 2, 3}
+	snap := &pb.Snapshot{Metadata: &pb.SnapshotMetadata{Index: &one, Term: &one, ConfState: &pb.ConfState{Voters: voter}}}
+	r, err := l.Append(raftlog.Batch{Snapshot: snap})
+	if err == nil && !installs(r) {
+		t.Error("installs is false for a round installing a snapshot")
+	}
+	run(r, err)
+	var plain, rolled int
+	for i := uint64(2); i < 40; i++ {
+		term := uint64(1)
+		r, err := l.Append(raftlog.Batch{Entries: []*pb.Entry{{Index: &i, Term: &term, Data: make([]byte, 500)}},
+			HardState: &pb.HardState{Term: &term, Commit: &i}})
+		if err == nil && installs(r) {
+			t.Errorf("installs is true for the append of entry %d", i)
+		}
+		if err == nil && rolls(r) {
+			rolled++
+		} else {
+			plain++
+		}
+		run(r, err)
+	}
+	if rolled == 0 || plain == 0 {
+		t.Errorf("%d rounds rolled, %d did not, of 38 appends of 500 B to 4 KiB segments", rolled, plain)
 	}
 }
