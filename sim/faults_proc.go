@@ -26,7 +26,7 @@ import (
 var procFaults = []faultKind{
 	{"crash-in-fsync", "power loss of one broker while its disk has syncs in flight: at the next sync of the following 2 s, the rounds before one are synced, that one gets none, some or all of its file syncs (and then its directory syncs); restarted after 0.1–2 s",
 		func(w *World, sn *simNode) { w.armCrash(sn, armSync, 2e9) }},
-	{"crash-in-roll", "power loss of one broker while a round that creates a segment (writes its header) or seals one (writes its index) is in flight, cut as crash-in-fsync cuts; armed for up to 5 s (it lapses if no such round comes); restarted after 0.1–2 s",
+	{"crash-in-roll", "power loss of one broker while a round that creates a segment (writes its header) or seals one (writes its index) is in flight, cut as crash-in-fsync cuts; armed for up to 5 s (it lapses if no such round comes); restarted after 0.1–2 s. Runs that draw it use segments of at most 64 KiB, so segments roll about once a second",
 		func(w *World, sn *simNode) { w.armCrash(sn, armRoll, 5e9) }},
 	{"crash-in-snapshot", "one broker's disk is wiped (as wipe does); once it is back, it loses power while a round that installs a snapshot from a group's leader (the new replica's first state) is in flight, cut as crash-in-fsync cuts; armed for up to 5 s after its restart; restarted after 0.1–2 s, it rejoins",
 		func(w *World, sn *simNode) {
