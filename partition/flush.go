@@ -1,5 +1,12 @@
 package partition
 
+import (
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
+	"google.golang.org/protobuf/proto"
+)
+
 // Flush policy (flush.messages, flush.ms; DESIGN.md step 7). The default
 // (FlushMessages 1) syncs every write before it is reported done, so an
 // acknowledgement means "durable on enough replicas". A relaxed policy —
@@ -76,3 +83,77 @@ func (p *Partition) flushDue() {
 
 // FlushPolicy is the replica's flush.messages and flush.ms as set.
 func (p *Partition) FlushPolicy() (messages, ms int64) { return p.cfg.FlushMessages, p.cfg.FlushMs }
+
+// checkLostAcked handles the one way a relaxed flush policy breaks raft's
+// assumption that an acknowledged append is durable: a follower that lost
+// power lost entries it had acknowledged, and the leader's match index
+// for it still covers them. Raft never sends below a match index, and a
+// heartbeat's commit (the match index) beyond the follower's log would
+// make raft panic. So the follower keeps only the commit it can trust
+// (none beyond what it has committed, as an amnesic replica does), and a
+// leader that sees a follower reject an append below its match index hands
+// leadership to another voter: a new leader starts from a fresh view of
+// every follower and sends the lost entries again. Under sync before ack
+// neither can happen.
+func (p *Partition) checkLostAcked(m *pb.Message) *pb.Message {
+	switch m.GetType() {
+	case pb.MsgHeartbeat:
+		// Never true under sync before ack: raft would panic instead.
+		last, _ := p.log.LastIndex()
+		if m.GetCommit() > last {
+			if c := p.rn.BasicStatus().HardState.GetCommit(); m.GetCommit() > c {
+				m = proto.Clone(m).(*pb.Message)
+				m.Commit = new(c)
+			}
+		}
+	case pb.MsgAppResp:
+		// Only under a relaxed policy: sync before ack never needs this.
+		if !p.flush.relaxed() || !p.isLeader() {
+			p.lostRejects = nil
+			return m
+		}
+		if !m.GetReject() {
+			delete(p.lostRejects, m.GetFrom())
+			return m
+		}
+		match, known := uint64(0), false
+		p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+			if id == m.GetFrom() {
+				match, known = pr.Match, true
+			}
+		})
+		if !known || m.GetIndex() < match || m.GetRejectHint() >= match || p.rn.BasicStatus().LeadTransferee != 0 {
+			return m
+		}
+		// A reject whose log ends below the match index: the follower
+		// lost entries it acknowledged — or the network reordered
+		// pipelined appends, which a later append fills within moments,
+		// while a follower that lost entries rejects every probe and
+		// accepts none. Hand over once that has lasted an election
+		// timeout.
+		if p.lostRejects == nil {
+			p.lostRejects = map[uint64]int64{}
+		}
+		first, seen := p.lostRejects[m.GetFrom()]
+		if !seen {
+			p.lostRejects[m.GetFrom()] = p.ticks
+			return m
+		}
+		if p.ticks-first < int64(p.cfg.ElectionTicks) {
+			return m
+		}
+		delete(p.lostRejects, m.GetFrom())
+		// Hand over to the voter furthest along (not the follower, not
+		// this leader).
+		var to, best uint64
+		p.rn.WithProgress(func(id uint64, typ raft.ProgressType, pr tracker.Progress) {
+			if typ == raft.ProgressTypePeer && id != p.cfg.ID && id != m.GetFrom() && pr.Match >= best {
+				to, best = id, pr.Match
+			}
+		})
+		if to != 0 {
+			p.rn.TransferLeader(to)
+		}
+	}
+	return m
+}

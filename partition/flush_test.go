@@ -153,3 +153,48 @@ func TestFlushRelaxedKeepsTermAndVote(t *testing.T) {
 		}
 	}
 }
+
+// A follower that loses power under a relaxed policy loses entries it
+// acknowledged, while the leader's match index for it still covers them:
+// the follower must neither panic (a heartbeat's commit beyond its log)
+// nor stay stuck (raft never sends below a match index) — the leader hands
+// over and the new leader sends the lost entries again.
+func TestFlushRelaxedFollowerPowerLoss(t *testing.T) {
+	c := newCluster(t, Config{FlushMessages: 1 << 40, FlushMs: 1 << 40}, 1, 2, 3)
+	l := c.waitLeader()
+	for id := uint64(1); id <= 5; id++ {
+		c.produce(id, 1, AcksAll)
+		c.settle(id)
+		if err := c.res[id].Err; err != nil {
+			t.Fatalf("produce %d: %v", id, err)
+		}
+	}
+	var f uint64
+	for _, id := range c.ids {
+		if c.parts[id] != l {
+			f = id
+			break
+		}
+	}
+	want, _ := c.parts[f].log.LastIndex()
+	c.fs[f].CrashClean()
+	c.down[f] = true
+	c.start(f)
+	if got, _ := c.parts[f].log.LastIndex(); got >= want {
+		t.Fatalf("follower %d kept entry %d of %d through power loss: were its relaxed writes synced?", f, got, want)
+	}
+	// Traffic after the restart: the leader probes the follower.
+	c.produce(6, 1, AcksLeader)
+	for range 300 {
+		c.tick()
+		if got, _ := c.parts[f].log.LastIndex(); got >= want {
+			break
+		}
+	}
+	if got, _ := c.parts[f].log.LastIndex(); got < want {
+		t.Fatalf("follower %d stuck at entry %d after its power loss, want %d", f, got, want)
+	}
+	if c.waitLeader() == l {
+		t.Fatalf("leader %d kept leading: it should hand over to resend the lost entries", l.cfg.ID)
+	}
+}

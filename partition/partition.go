@@ -190,6 +190,9 @@ type Partition struct {
 
 	flush           flushPolicy
 	unsyncedSinceMs int64 // when relaxed writes became unsynced; -1: none
+	// lostRejects: per follower, the tick of the first reject below its
+	// match index since it last accepted an append (checkLostAcked).
+	lostRejects map[uint64]int64
 
 	quiesced  bool  // stopped ticking (quiesce.go)
 	idleTicks int64 // consecutive idle ticks as leader
@@ -682,6 +685,7 @@ func (p *Partition) Step(m *pb.Message) error {
 			}
 		}
 	}
+	m = p.checkLostAcked(m)
 	// Answers to quiesce heartbeats stop here: raft would read their context
 	// as a ReadIndex request id. Other peer messages wake the replica.
 	if isQuiesceResp(m) {
