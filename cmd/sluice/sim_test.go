@@ -84,7 +84,7 @@ func TestSimAllScenarios(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole catalogue")
 	}
-	status, out, errOut := runArgs("sim", "-scenario", "all", "-seeds", "1", "-duration", "1s")
+	status, out, errOut := runArgs("sim", "-scenario", "all", "-seeds", "1", "-duration", "300ms")
 	all := scenarios.All()
 	table := out[strings.Index(out, "\nscenario ")+1:]
 	for _, sc := range all {
