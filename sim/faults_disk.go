@@ -25,9 +25,15 @@ import (
 //     has applied (applied entries are durable: raft runs with
 //     AsyncStorageWrites). One broker's disk is damaged at a time, never
 //     while another is wiped or rejoining, and the damaged broker counts as
-//     down. sluice has no repair path for a damaged segment: a replica that
-//     detects it stops the partition (fail-stop), and reopening it fails or
-//     finds the damage again; a broker restarted on the disk does not host
+//     down. A misdirected write is modelled after the fact (vfs.Mem
+//     Misdirect), as found once the page cache that hid it is dropped: a
+//     write-time one would lose the newest records, which no other replica
+//     may hold yet. sluice has no repair path for a damaged segment: a
+//     replica that detects it stops the partition (fail-stop), and
+//     reopening it fails (damage in a segment recovery scans) or succeeds
+//     until the next read meets the damage again (a closed segment, which
+//     recovery trusts; only a read finds damage there); a broker restarted
+//     on the disk does not host
 //     a replica whose log fails to open (a damaged metadata log would keep
 //     it from starting: then the operator replaces the disk at once). Half
 //     the time the fault restarts the broker's process on the damaged disk
