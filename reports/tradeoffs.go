@@ -77,6 +77,16 @@ type TradeoffStats struct {
 	P50, P90, P99, P999 float64
 }
 
+// AckedPerSec is the records acknowledged per virtual second of faults,
+// averaged over the seeds that finished: with one batch in flight per
+// partition, refused and slow produces show here as lower throughput.
+func (s TradeoffStats) AckedPerSec(durationMs int64) float64 {
+	if s.Seeds == 0 || durationMs <= 0 {
+		return math.NaN()
+	}
+	return float64(s.Acked) / float64(s.Seeds) / (float64(durationMs) / 1000)
+}
+
 // Stats computes a row's numbers.
 func (r TradeoffRow) Stats() TradeoffStats {
 	var s TradeoffStats
@@ -158,14 +168,14 @@ func TradeoffMarkdown(w io.Writer, meta TradeoffMeta, tables []TradeoffTable) er
 	fmt.Fprintf(&b, "`%s`: %d seeds per row, %d s of faults each (virtual time), then faults heal and every partition is read back from the start. %s of wall time.\n\n",
 		meta.Command, meta.Seeds, meta.DurationMs/1000, meta.Wall)
 	fmt.Fprintf(&b, "Lost: sent (and not refused) but missing from the final read. Per 1,000 sent and per 1,000 acknowledged: mean over seeds (max in brackets). ")
-	fmt.Fprintf(&b, "Unavailable: records refused or never acknowledged (timed out, retries exhausted), of those sent. Latency: ack latency in virtual ms over every seed's acknowledged records.\n\n")
+	fmt.Fprintf(&b, "Unavailable: records refused or never acknowledged (timed out, retries exhausted), of those sent; acked /s: records acknowledged per virtual second (producers keep one batch in flight per partition and retry refusals, so unavailability also shows as lower throughput). Latency: ack latency in virtual ms over every seed's acknowledged records.\n\n")
 	for _, t := range tables {
 		fmt.Fprintf(&b, "## %s\n\n%s\n\n", t.Title, t.Setup)
 		b.WriteString("| configuration | acks | keeps | sent | lost /1,000 sent | lost /1,000 acked |")
 		sep := "|---|---|---|---:|---:|---:|"
 		if t.Availability {
-			b.WriteString(" unavailable |")
-			sep += "---:|"
+			b.WriteString(" unavailable | acked /s |")
+			sep += "---:|---:|"
 		}
 		b.WriteString(" p50 ms | p99 ms | sim failures | stalled |\n")
 		b.WriteString(sep + "---:|---:|---:|---:|\n")
@@ -174,7 +184,7 @@ func TradeoffMarkdown(w io.Writer, meta TradeoffMeta, tables []TradeoffTable) er
 			fmt.Fprintf(&b, "| %s | %s | %s | %d | %s (%s) | %s (%s) |", r.Config, r.Acks, r.Keeps, s.Sent,
 				tradeoffNum(s.LostPerKSent, 2), tradeoffNum(s.LostPerKSentMax, 2), tradeoffNum(s.LostPerKAcked, 2), tradeoffNum(s.LostPerKAckedMax, 2))
 			if t.Availability {
-				fmt.Fprintf(&b, " %s (%s) |", tradeoffPct(s.Unavailable), tradeoffPct(s.UnavailableMax))
+				fmt.Fprintf(&b, " %s (%s) | %s |", tradeoffPct(s.Unavailable), tradeoffPct(s.UnavailableMax), tradeoffNum(s.AckedPerSec(meta.DurationMs), 0))
 			}
 			fmt.Fprintf(&b, " %s | %s | %d | %d/%d |\n", tradeoffNum(s.P50, 1), tradeoffNum(s.P99, 1), s.Failures, s.Stalled, s.Seeds+s.Stalled)
 		}
@@ -365,12 +375,12 @@ td:nth-child(-n+3),th{text-align:left}img{max-width:100%}</style></head><body>
 <h1>Trade-offs, measured</h1>
 <p><code>{{.Meta.Command}}</code>: {{.Meta.Seeds}} seeds per row, faults for {{.Meta.DurationMs}} virtual ms each; {{.Meta.Wall}} of wall time.
 Lost: sent (not refused) and missing from the final read of the partition. Mean over seeds, max in brackets.
-Unavailable: records refused or never acknowledged. Latency: virtual ms.</p>
+Unavailable: records refused or never acknowledged; acked /s: records acknowledged per virtual second (producers keep one batch in flight per partition and retry refusals, so unavailability also shows as lower throughput). Latency: virtual ms.</p>
 {{range .Tables}}<h2>{{.Title}}</h2><p>{{.Setup}}</p>
-<table><tr><th>configuration</th><th>acks</th><th>keeps</th><th>sent</th><th>lost /1,000 sent</th><th>lost /1,000 acked</th>{{if .Availability}}<th>unavailable</th>{{end}}<th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>sim failures</th><th>stalled</th></tr>
+<table><tr><th>configuration</th><th>acks</th><th>keeps</th><th>sent</th><th>lost /1,000 sent</th><th>lost /1,000 acked</th>{{if .Availability}}<th>unavailable</th><th>acked /s</th>{{end}}<th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>sim failures</th><th>stalled</th></tr>
 {{$t := .}}{{range $i, $r := .Rows}}{{$s := index $t.Stats $i}}<tr><td>{{$r.Config}}</td><td>{{$r.Acks}}</td><td>{{$r.Keeps}}</td><td>{{$s.Sent}}</td>
 <td>{{num $s.LostPerKSent 2}} ({{num $s.LostPerKSentMax 2}})</td><td>{{num $s.LostPerKAcked 2}} ({{num $s.LostPerKAckedMax 2}})</td>
-{{if $t.Availability}}<td>{{pct $s.Unavailable}} ({{pct $s.UnavailableMax}})</td>{{end}}<td>{{num $s.P50 1}}</td><td>{{num $s.P90 1}}</td><td>{{num $s.P99 1}}</td><td>{{num $s.P999 1}}</td><td>{{$s.Failures}}</td><td>{{$s.Stalled}}/{{add $s.Seeds $s.Stalled}}</td></tr>
+{{if $t.Availability}}<td>{{pct $s.Unavailable}} ({{pct $s.UnavailableMax}})</td><td>{{num ($s.AckedPerSec $.Meta.DurationMs) 0}}</td>{{end}}<td>{{num $s.P50 1}}</td><td>{{num $s.P90 1}}</td><td>{{num $s.P99 1}}</td><td>{{num $s.P999 1}}</td><td>{{$s.Failures}}</td><td>{{$s.Stalled}}/{{add $s.Seeds $s.Stalled}}</td></tr>
 {{end}}</table>
 <p><img src="{{.Loss}}" alt="records lost per 1,000"> <img src="{{.Latency}}" alt="ack latency percentiles"></p>
 {{end}}<p>Data: <a href="tradeoffs.csv">tradeoffs.csv</a>, <a href="tradeoffs.md">tradeoffs.md</a>.</p>

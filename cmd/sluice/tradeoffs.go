@@ -80,7 +80,7 @@ func tradeoffTables() []tradeoffTableDef {
 func keepsAcks(a int16) string {
 	switch a {
 	case 0:
-		return "nothing: no acknowledgement, a producer never learns of a new leader"
+		return "nothing: no acknowledgement, and the simulated producer keeps sending to a deposed leader (it refreshes metadata only on errors, which acks=0 never returns)"
 	case 1:
 		return "records on the leader's disk; those not yet replicated are lost when it fails over"
 	}
