@@ -242,7 +242,7 @@ func (n *Node) hostPartitions(t *topicInfo, from int, off int64) {
 		slices.Sort(voters)
 		g := n.group(t, int32(i))
 		if _, err := n.host(g, t.Name, voters, reps[0] == int32(n.self), amnesic); err != nil {
-			n.log.Error("cannot open a partition replica", "topic", t.Name, "partition", i, "err", err)
+			n.hostLater(g, t.Name, voters, amnesic, err)
 		}
 	}
 }

@@ -241,6 +241,8 @@ type Node struct {
 	// tail of the array it ranges over) and gone ones.
 	list []*hosted
 	meta *hosted
+	// unopened: replicas that failed to open, retried (hostlater.go).
+	unopened []unopened
 	// diskLow: free space is below the runtime's threshold (diskspace.go);
 	// traffic counts record bytes per topic.
 	diskLow bool
@@ -496,6 +498,7 @@ func (n *Node) Tick(nowMs int64) {
 	n.expireFetches()
 	n.expireAdmin()
 	n.checkReassignments()
+	n.retryUnopened()
 	n.balanceLeaders()
 	for _, h := range n.list {
 		if h.coord != nil && h.coord.Active() {

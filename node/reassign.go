@@ -211,7 +211,7 @@ func (n *Node) applyReassign(c command, t *topicInfo) {
 	case slices.Contains(c.Target, int32(n.self)):
 		h, err := n.host(g, t.Name, t.votersOf(p), false, true)
 		if err != nil {
-			n.log.Error("cannot open a reassigned partition replica", "topic", t.Name, "partition", p, "err", err)
+			n.hostLater(g, t.Name, t.votersOf(p), true, err)
 			return
 		}
 		h.p.SetAssignment(int32sToIDs(c.Target))

@@ -196,7 +196,7 @@ var (
 	descLeaders = prometheus.NewDesc("sluice_broker_leader_partitions",
 		"Partitions this broker leads.", nil, nil)
 	descStopped = prometheus.NewDesc("sluice_broker_stopped_partitions",
-		"Replicas stopped by a storage error (they reopen once the disk is healthy).", nil, nil)
+		"Replicas stopped by a storage error, or not yet opened because of one (they reopen once the disk is healthy).", nil, nil)
 	descQuiesced = prometheus.NewDesc("sluice_broker_quiesced_partitions",
 		"Replicas idle enough to stop ticking.", nil, nil)
 	descUnderISR = prometheus.NewDesc("sluice_broker_under_replicated_partitions",
@@ -296,6 +296,8 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 			s.parts = append(s.parts, partitionState{topic: p.Topic, partition: p.Group.Partition, leader: p.Leader, term: p.Term,
 				isr: len(p.ISR), replicas: voters, hw: hw, leo: p.LogEnd, stopped: p.Err != nil, leads: p.Leader == uint64(self)})
 		}
+		s.stopped += len(n.Unopened()) // assigned here, not yet opened
+		s.partitions += len(n.Unopened())
 		s.diskLow = n.DiskLow()
 		s.traffic = n.TopicTraffic()
 		s.controller = n.Controller() == self
