@@ -86,7 +86,6 @@ func (n *Node) handleAlterPartitionReassignments(r Request, req *kmsg.AlterParti
 				c := command{Op: "reassign", Topic: topicInfo{Name: t.Name, ID: t.ID}, Partition: rp.Partition, Target: slices.Clone(target)}
 				if !n.proposeMeta(c, false) {
 					fail(kerr.NotController, "")
-					break
 				}
 			}
 			ot.Partitions = append(ot.Partitions, op)

@@ -425,9 +425,18 @@ func TestServeAddBroker(t *testing.T) {
 			t.Errorf("acknowledged record %s lost", v)
 		}
 	}
-	status, out, _ = runArgs("cluster", "status", "-bootstrap", kafka[3])
-	if status != exitOK || !strings.Contains(out, "4 of 4 brokers up") {
-		t.Errorf("cluster status after the move: %d\n%s", status, out)
+	// Healthy once the new replica's leader has reported it in sync (the
+	// leader table is broadcast every 500 ms).
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		status, out, _ = runArgs("cluster", "status", "-bootstrap", kafka[3])
+		if status == exitOK && strings.Contains(out, "4 of 4 brokers up") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster status after the move: %d\n%s", status, out)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("broker 4 joined; mv to %v under load: %d records acknowledged, all read back", target, len(acked))
 }
