@@ -1,6 +1,8 @@
 // Command sluice is the one binary: a single-process development broker
-// (dev), a cluster member (serve), the deterministic simulator (sim), the
-// benchmark driver (bench), and later admin subcommands.
+// (dev), a cluster member (serve), the deterministic simulator (sim) and
+// its trade-off measurements (tradeoffs), the benchmark driver (bench), and
+// the admin subcommands (topic, produce, consume, group, cluster,
+// partition).
 //
 // It owns flag parsing and wiring only: it builds the real environment
 // (env/realtime, real files, TCP) and hands it to the runtime. No broker,
