@@ -327,10 +327,10 @@ func banner(w io.Writer, f failure, replay string, maxProblems int) {
 func listScenarios(w io.Writer) {
 	fmt.Fprintln(w, "scenarios (sluice sim -scenario NAME, several as A,B, or all):")
 	for _, s := range scenarios.All() {
-		fmt.Fprintf(w, "  %-18s %s\n  %-18s %s\n", s.Name, s.Doc, "", s)
+		fmt.Fprintf(w, "  %-20s %s\n  %-20s %s\n", s.Name, s.Doc, "", s)
 	}
 	fmt.Fprintln(w, "\nfault kinds:")
 	for _, f := range sim.FaultNames() {
-		fmt.Fprintf(w, "  %-18s %s\n", f[0], f[1])
+		fmt.Fprintf(w, "  %-20s %s\n", f[0], f[1])
 	}
 }
