@@ -90,6 +90,24 @@ func (c *clientCmd) context() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), c.timeout)
 }
 
+// bare parses a command line without positional arguments and connects;
+// the caller cancels the context.
+func (c *clientCmd) bare(args []string) (context.Context, context.CancelFunc, error) {
+	pos, err := c.parse(args, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(pos) > 0 {
+		return nil, nil, usageError{"unexpected arguments: " + strings.Join(pos, " ")}
+	}
+	ctx, cancel := c.context()
+	if err := c.connect(ctx); err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	return ctx, cancel, nil
+}
+
 // named parses a command line of one or more names (what, e.g. "group",
 // says what they name) and connects; the caller cancels the context.
 func (c *clientCmd) named(args []string, usage, what string) ([]string, context.Context, context.CancelFunc, error) {

@@ -57,18 +57,11 @@ func runCluster(_ *command, args []string, stdout, stderr io.Writer) int {
 }
 
 func clusterDescribe(c *clientCmd, args []string) error {
-	pos, err := c.parse(args, "")
+	ctx, cancel, err := c.bare(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError{"unexpected arguments: " + strings.Join(pos, " ")}
-	}
-	ctx, cancel := c.context()
 	defer cancel()
-	if err := c.connect(ctx); err != nil {
-		return err
-	}
 	resp, err := kmsg.NewPtrDescribeClusterRequest().RequestWith(ctx, c.cl)
 	if err == nil {
 		err = kerr.ErrorForCode(resp.ErrorCode)
@@ -115,18 +108,11 @@ func clusterDescribe(c *clientCmd, args []string) error {
 // clusterStatus prints each broker's health and the partitions that need
 // attention, from Metadata and one ApiVersions round trip per broker.
 func clusterStatus(c *clientCmd, args []string) error {
-	pos, err := c.parse(args, "")
+	ctx, cancel, err := c.bare(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError{"unexpected arguments: " + strings.Join(pos, " ")}
-	}
-	ctx, cancel := c.context()
 	defer cancel()
-	if err := c.connect(ctx); err != nil {
-		return err
-	}
 	md, err := c.adm.Metadata(ctx)
 	if err != nil {
 		return fmt.Errorf("reading metadata: %w", err)

@@ -83,18 +83,11 @@ func (g *groupCmd) table() *tabwriter.Writer {
 
 // list prints every group, one line each.
 func (g *groupCmd) list(args []string) error {
-	pos, err := g.parse(args, "")
+	ctx, cancel, err := g.bare(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError{"unexpected arguments: " + strings.Join(pos, " ")}
-	}
-	ctx, cancel := g.context()
 	defer cancel()
-	if err := g.connect(ctx); err != nil {
-		return err
-	}
 	listed, err := g.adm.ListGroups(ctx)
 	var partial error
 	if err != nil {

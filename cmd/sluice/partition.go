@@ -175,18 +175,11 @@ func reassignmentsOf(ctx context.Context, c *clientCmd, topic string) ([]reassig
 }
 
 func partitionReassignments(c *clientCmd, args []string) error {
-	pos, err := c.parse(args, "")
+	ctx, cancel, err := c.bare(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError{"unexpected arguments: " + strings.Join(pos, " ")}
-	}
-	ctx, cancel := c.context()
 	defer cancel()
-	if err := c.connect(ctx); err != nil {
-		return err
-	}
 	list, err := reassignmentsOf(ctx, c, "")
 	if err != nil {
 		return err

@@ -112,18 +112,11 @@ func topicCreate(c *clientCmd, args []string) error {
 }
 
 func topicList(c *clientCmd, args []string) error {
-	pos, err := c.parse(args, "")
+	ctx, cancel, err := c.bare(args)
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageError{"unexpected arguments: " + strings.Join(pos, " ")}
-	}
-	ctx, cancel := c.context()
 	defer cancel()
-	if err := c.connect(ctx); err != nil {
-		return err
-	}
 	topics, err := c.adm.ListTopicsWithInternal(ctx)
 	if err != nil {
 		return fmt.Errorf("listing topics: %w", err)
