@@ -9,6 +9,8 @@ package node
 // every LeaderBalanceTicks. A broker shutting down (Resign) never takes
 // leadership back, and a partition being reassigned is left alone.
 
+import "slices"
+
 // balanceLeaders hands every partition this broker leads back to its
 // preferred replica when that replica is in sync.
 func (n *Node) balanceLeaders() {
@@ -27,20 +29,11 @@ func (n *Node) balanceLeaders() {
 			continue
 		}
 		preferred := uint64(t.Replicas[h.g.Partition][0])
-		if preferred == n.self || !containsID(h.isr, preferred) {
+		if preferred == n.self || !slices.Contains(h.isr, preferred) {
 			continue
 		}
 		n.log.Info("handing leadership back to the preferred replica", "group", h.g, "topic", h.topic, "to", preferred)
 		h.p.TransferLeadership(preferred)
 		h.dirty = true
 	}
-}
-
-func containsID(ids []uint64, id uint64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }

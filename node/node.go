@@ -305,11 +305,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.born = born
-	var voters []uint64
-	for _, b := range cfg.Brokers {
-		voters = append(voters, uint64(b.ID))
-	}
-	slices.Sort(voters)
+	voters := n.brokerIDs()
 	// A joining broker opens the metadata group amnesic.
 	h, err := n.host(transport.MetadataGroup, "", voters, voters[0] == n.self, born == bornJoining)
 	if err != nil {

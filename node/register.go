@@ -80,11 +80,17 @@ func (n *Node) applyRegister(c command) {
 	if b.ID != int32(n.self) {
 		n.out.Peers = append(n.out.Peers, *b)
 	}
-	var voters []uint64
-	for _, x := range n.cfg.Brokers {
-		voters = append(voters, uint64(x.ID))
+	n.meta.voters = n.brokerIDs()
+}
+
+// brokerIDs lists every broker's id, sorted: the metadata group's voters.
+func (n *Node) brokerIDs() []uint64 {
+	ids := make([]uint64, 0, len(n.cfg.Brokers))
+	for _, b := range n.cfg.Brokers {
+		ids = append(ids, uint64(b.ID))
 	}
-	n.meta.voters = voters
+	slices.Sort(ids)
+	return ids
 }
 
 // Peers lists every other broker with its endpoints (the runtime dials
