@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,27 +57,7 @@ func TestPartitionReassignUnderLoad(t *testing.T) {
 	t.Logf("moving mv/0 from %v (leader %d) to %v", replicas, leader, target)
 
 	// A producer runs throughout.
-	var mu sync.Mutex
-	acked := map[string]bool{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			v := fmt.Sprintf("v%06d", i)
-			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err == nil {
-				mu.Lock()
-				acked[v] = true
-				mu.Unlock()
-			}
-		}
-	}()
+	stop := produceUntil(ctx, cl, "v%06d", 0)
 	time.Sleep(200 * time.Millisecond)
 	ids := make([]string, len(target))
 	for i, id := range target {
@@ -90,8 +68,7 @@ func TestPartitionReassignUnderLoad(t *testing.T) {
 		t.Fatalf("reassign: status %d\n%s%s", status, out, errOut)
 	}
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	acked := valueSet(stop())
 	if _, out, _ := runArgs("partition", "reassignments", "-bootstrap", boot); !strings.Contains(out, "no reassignment under way") {
 		t.Errorf("reassignments after it ended:\n%s", out)
 	}
@@ -108,25 +85,7 @@ func TestPartitionReassignUnderLoad(t *testing.T) {
 	})
 
 	// Every acknowledged record is there, once.
-	rd, err := kgo.NewClient(kgo.SeedBrokers(c.Bootstrap()...), kgo.ConsumeTopics("mv"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	seen := map[string]bool{}
-	for len(seen) < len(acked) && ctx.Err() == nil {
-		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if seen[string(r.Value)] {
-				t.Errorf("record %s read twice", r.Value)
-			}
-			seen[string(r.Value)] = true
-		})
-	}
-	for v := range acked {
-		if !seen[v] {
-			t.Errorf("acknowledged record %s lost", v)
-		}
-	}
+	readBack(t, ctx, c.Bootstrap(), "mv", acked, true)
 	t.Logf("%d records acknowledged during the reassignment, all read back", len(acked))
 	if status, _, errOut := runArgs("partition", "reassign", "mv", "0", "-replicas", "1,9", "-bootstrap", boot); status != 1 || !strings.Contains(errOut, "INVALID_REPLICA_ASSIGNMENT") {
 		t.Errorf("reassign to an unknown broker: status %d, %s", status, errOut)

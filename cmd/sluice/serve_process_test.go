@@ -189,34 +189,14 @@ func TestServeProcessesSigtermSigkill(t *testing.T) {
 	if victim < 0 {
 		t.Fatalf("partition 0 has no leader: %+v", td["procs"].Partitions[0])
 	}
-	var mu sync.Mutex
-	var bg []string
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 700; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			v := fmt.Sprintf("v%05d", i)
-			if cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr() == nil {
-				mu.Lock()
-				bg = append(bg, v)
-				mu.Unlock()
-			}
-		}
-	}()
+	stop := produceUntil(ctx, cl, "v%05d", 700)
 	time.Sleep(300 * time.Millisecond)
 	procs[victim].cmd.Process.Kill()
 	procs[victim].wait(10 * time.Second)
 	time.Sleep(500 * time.Millisecond)
 	start(victim)
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	<-done
+	bg := stop()
 	for _, v := range bg {
 		acked[v] = true
 	}
@@ -224,28 +204,8 @@ func TestServeProcessesSigtermSigkill(t *testing.T) {
 	produce(100000, 100)
 
 	// Read everything back.
-	rd, err := kgo.NewClient(kgo.SeedBrokers(kafka...), kgo.ConsumeTopics("procs"),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	seen := map[string]bool{}
-	for len(seen) < len(acked) && ctx.Err() == nil {
-		fs := rd.PollFetches(ctx)
-		fs.EachRecord(func(r *kgo.Record) {
-			if seen[string(r.Value)] {
-				t.Errorf("record %s read twice", r.Value)
-			}
-			seen[string(r.Value)] = true
-		})
-	}
-	for v := range acked {
-		if !seen[v] {
-			t.Errorf("acknowledged record %s lost", v)
-		}
-	}
-	t.Logf("%d records acknowledged and read back across a SIGTERM and a SIGKILL", len(seen))
+	seen := readBack(t, ctx, kafka, "procs", acked, true)
+	t.Logf("%d records acknowledged and read back across a SIGTERM and a SIGKILL", seen)
 }
 
 func TestLoadConfigFile(t *testing.T) {
@@ -367,27 +327,7 @@ func TestServeAddBroker(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	var mu sync.Mutex
-	acked := map[string]bool{}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			v := fmt.Sprintf("v%06d", i)
-			if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(v)}).FirstErr(); err == nil {
-				mu.Lock()
-				acked[v] = true
-				mu.Unlock()
-			}
-		}
-	}()
+	stop := produceUntil(ctx, cl, "v%06d", 0)
 	time.Sleep(300 * time.Millisecond)
 	var lead int32
 	td, err := adm.ListTopics(ctx, "grow")
@@ -408,23 +348,9 @@ func TestServeAddBroker(t *testing.T) {
 		t.Fatalf("reassign onto broker 4: status %d\n%s%s", status, out, errOut)
 	}
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	acked := valueSet(stop())
+	readBack(t, ctx, kafka[3:], "grow", acked, false)
 
-	rd, err := kgo.NewClient(kgo.SeedBrokers(kafka[3]), kgo.ConsumeTopics("grow"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
-	seen := map[string]bool{}
-	for len(seen) < len(acked) && ctx.Err() == nil {
-		rd.PollFetches(ctx).EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
-	}
-	for v := range acked {
-		if !seen[v] {
-			t.Errorf("acknowledged record %s lost", v)
-		}
-	}
 	// Healthy once the new replica's leader has reported it in sync (the
 	// leader table is broadcast every 500 ms).
 	deadline = time.Now().Add(30 * time.Second)
