@@ -502,21 +502,32 @@ func TestConfig(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
-	draws := []uint64{0, ^uint64(0), 12345}
-	var i int
+	// The jitter is the injected source's draw modulo half the wait plus one:
+	// draw 0 waits the lower end, the largest draw its own remainder, so the
+	// waits below are exact and a backoff that ignored Config.Rand fails.
+	var draw uint64
+	calls := 0
 	tr := &Transport{cfg: Config{BackoffMin: 10 * time.Millisecond, BackoffMax: time.Second, Rand: func() uint64 {
-		i++
-		return draws[i%len(draws)]
+		calls++
+		return draw
 	}}}
 	for _, tt := range []struct {
 		failures int
 		base     time.Duration
 	}{{1, 10 * time.Millisecond}, {2, 20 * time.Millisecond}, {5, 160 * time.Millisecond}, {8, time.Second}, {64, time.Second}} {
-		for range draws {
-			d := tr.backoff(tt.failures)
-			if d < tt.base/2 || d > tt.base {
-				t.Errorf("backoff after %d failures = %v, want within [%v, %v]", tt.failures, d, tt.base/2, tt.base)
+		half := tt.base / 2
+		for _, d := range []uint64{0, 1, 12345, uint64(half), ^uint64(0)} {
+			draw = d
+			want := tt.base - half + time.Duration(d%uint64(half+1))
+			if got := tr.backoff(tt.failures); got != want {
+				t.Errorf("backoff after %d failures with draw %d = %v, want %v", tt.failures, d, got, want)
+			}
+			if want < half || want > tt.base {
+				t.Fatalf("test bug: %v outside [%v, %v]", want, half, tt.base)
 			}
 		}
+	}
+	if calls != 25 {
+		t.Errorf("Rand called %d times for 25 waits", calls)
 	}
 }
