@@ -531,3 +531,128 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("Rand called %d times for 25 waits", calls)
 	}
 }
+
+// TestSnapshotsStreamAtMostFourAtOnce: six multi-chunk snapshots sent at
+// once all arrive whole, and the sender never opens more streams than the
+// receiver allows (it would close the connection as malformed).
+func TestSnapshotsStreamAtMostFourAtOnce(t *testing.T) {
+	n1, n2 := pair(t, func(c *Config) { c.MaxFrameBytes = minMaxFrameBytes })
+	waitFor(t, "connection", func() bool { return n1.tr.Connected(2) })
+	b := transport.Batch{From: 1, To: 2}
+	for i := range 6 {
+		g := transport.GroupID{TopicID: [16]byte{0x5e}, Partition: int32(i)}
+		b.Msgs = append(b.Msgs, transport.Envelope{Group: g, Msg: snap(1, 2, 5*minMaxFrameBytes+i)})
+	}
+	n1.tr.Send(b)
+	got := map[transport.GroupID]bool{}
+	for range len(b.Msgs) {
+		r := n2.next(t)
+		if len(r.Msgs) != 1 || r.Msgs[0].Msg.GetType() != raftpb.MsgSnap {
+			t.Fatalf("received %+v, want one MsgSnap", r)
+		}
+		i := r.Msgs[0].Group.Partition
+		equalBatch(t, r, transport.Batch{From: 1, To: 2, Msgs: b.Msgs[i : i+1]})
+		got[r.Msgs[0].Group] = true
+	}
+	if len(got) != len(b.Msgs) {
+		t.Fatalf("received snapshots of %d groups, want %d", len(got), len(b.Msgs))
+	}
+	waitFor(t, "snapshot reports", func() bool { return n1.rec.len() == len(b.Msgs) })
+	for _, ev := range n1.rec.take() {
+		if !strings.HasSuffix(ev, " 2 ok=true") {
+			t.Fatalf("broker 1 heard %q", ev)
+		}
+	}
+	s1, s2 := n1.tr.Stats(), n2.tr.Stats()
+	if s1.SnapshotsSent != 6 || s2.SnapshotsReceived != 6 || s2.MalformedFrames != 0 || s2.FramesReceived < 6*5 {
+		t.Fatalf("stats: sender %+v, receiver %+v", s1, s2)
+	}
+}
+
+// TestTooLargeDroppedAndReported: a raft message larger than a frame and a
+// snapshot larger than MaxSnapshotBytes are dropped by the writer and
+// reported; what else the batch holds is delivered.
+func TestTooLargeDroppedAndReported(t *testing.T) {
+	n1, n2 := pair(t, func(c *Config) {
+		c.MaxFrameBytes = minMaxFrameBytes
+		c.MaxSnapshotBytes = 100 << 10
+	})
+	waitFor(t, "connection", func() bool { return n1.tr.Connected(2) })
+	n1.tr.Send(transport.Batch{From: 1, To: 2, Msgs: []transport.Envelope{
+		{Group: g1, Msg: app(1, 2, 1, 2*minMaxFrameBytes)},
+		{Group: g2, Msg: snap(1, 2, 200<<10)},
+		{Group: g3, Msg: msg(raftpb.MsgHeartbeat, 1, 2, 0)},
+	}})
+	if got := n2.next(t); len(got.Msgs) != 1 || got.Msgs[0].Group != g3 {
+		t.Fatalf("received %+v, want only g3's heartbeat", got)
+	}
+	want := []string{"unreachable " + g1.String() + " 2", "unreachable " + g2.String() + " 2", "snapshot " + g2.String() + " 2 ok=false"}
+	waitFor(t, "the drops reported", func() bool { return n1.rec.len() >= len(want) })
+	ev := n1.rec.take()
+	slices.Sort(ev)
+	slices.Sort(want)
+	if !slices.Equal(ev, want) {
+		t.Fatalf("broker 1 heard\n%s\nwant\n%s", strings.Join(ev, "\n"), strings.Join(want, "\n"))
+	}
+	if s := n1.tr.Stats(); s.ItemsTooLarge != 2 || s.SnapshotsDropped != 1 || s.SnapshotsSent != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+	if !strings.Contains(n1.logs.String(), "raft message larger than a frame dropped") {
+		t.Fatalf("no log line for the large message:\n%s", n1.logs)
+	}
+	select {
+	case b := <-n2.got:
+		t.Fatalf("broker 2 received %+v", b)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
+
+// TestRefusesWrongIdentity: a broker dialed as another broker id refuses
+// the connection, and both sides log why.
+func TestRefusesWrongIdentity(t *testing.T) {
+	l2 := listen(t, "127.0.0.1:0")
+	n2 := startNode(t, 2, l2, nil, nil)
+	n1 := startNode(t, 1, nil, map[uint64]string{3: l2.Addr().String()}, nil) // 3's address is 2's
+	waitFor(t, "the refusal logged on both sides", func() bool {
+		return strings.Contains(n2.logs.String(), "refused a broker with a wrong identity") &&
+			strings.Contains(n1.logs.String(), "refused this broker's identity")
+	})
+	if n1.tr.Connected(3) {
+		t.Fatal("broker 1 connected to broker 2 as broker 3")
+	}
+	if s := n2.tr.Stats(); s.RefusedHandshakes == 0 || s.BatchesDelivered != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestNewerConnectionReplacesOlder: one connection per ordered pair; when a
+// peer connects again (a restart, whose old connection may linger
+// half-open), the acceptor closes the older connection and serves the new.
+func TestNewerConnectionReplacesOlder(t *testing.T) {
+	l2 := listen(t, "127.0.0.1:0")
+	n2 := startNode(t, 2, l2, nil, nil)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", l2.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		h := hello{version: protocolVersion, from: 3, to: 2, clusterID: clusterA}
+		b := h.encode()
+		c.Write(b[:])
+		if reply, err := readHello(c); err != nil || reply.status != statusOK {
+			t.Fatalf("handshake: %+v %v", reply, err)
+		}
+		return c
+	}
+	old := dial()
+	<-n2.got // its incarnation
+	c := dial()
+	old.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := old.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("the older connection gave %v, want EOF", err)
+	}
+	hb := transport.Batch{From: 3, To: 2, Msgs: []transport.Envelope{{Group: g1, Msg: msg(raftpb.MsgHeartbeat, 3, 2, 4)}}}
+	c.Write(encodeBatch(t, hb, DefaultMaxFrameBytes))
+	equalBatch(t, n2.next(t), hb)
+}
