@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
 	"sluice/transport"
@@ -21,6 +23,9 @@ import (
 // never blocks; without it the sender would only measure drops).
 //
 //	go test -run '^$' -bench . -benchtime 2s ./transport/tcp
+//
+// BenchmarkRTT measures round trips one at a time (p50 and p99 latency),
+// through two transports and over a raw loopback connection.
 
 var benchSizes = []struct {
 	name     string
@@ -206,4 +211,105 @@ func BenchmarkRawTCP(b *testing.B) {
 			})
 		}
 	}
+}
+
+// rttPayload is the entry data of a BenchmarkRTT request: a small raft
+// message, so the figure is latency, not bandwidth.
+const rttPayload = 100
+
+// BenchmarkRTT: one message out and one back, b.N times, never more than
+// one in flight. "transport": broker 1 sends a MsgApp, broker 2's Deliver
+// answers with a MsgAppResp through its own transport (connection 2→1),
+// and broker 1's Deliver wakes the sender. "raw": the same 100-byte
+// payload as a length-prefixed frame over one loopback connection, echoed
+// by the reader. Reports p50 and p99 round trips in µs.
+func BenchmarkRTT(b *testing.B) {
+	b.Run("transport", func(b *testing.B) {
+		var tr2 atomic.Pointer[Transport]
+		replies := make(chan struct{}, 1)
+		n1, n2 := pair(b, func(c *Config) {
+			switch c.ID {
+			case 1:
+				c.Deliver = func(bt transport.Batch) bool {
+					if len(bt.Msgs) > 0 {
+						replies <- struct{}{}
+					}
+					return true
+				}
+			case 2:
+				c.Deliver = func(bt transport.Batch) bool {
+					for _, e := range bt.Msgs {
+						resp := msg(raftpb.MsgAppResp, 2, 1, e.Msg.GetIndex())
+						tr2.Load().Send(transport.Batch{From: 2, To: 1, Msgs: []transport.Envelope{{Group: e.Group, Msg: resp}}})
+					}
+					return true
+				}
+			}
+		})
+		tr2.Store(n2.tr)
+		waitFor(b, "connections", func() bool { return n1.tr.Connected(2) && n2.tr.Connected(1) })
+		req := transport.Batch{From: 1, To: 2, Msgs: []transport.Envelope{{Group: g1, Msg: app(1, 2, 100, rttPayload)}}}
+		runRTT(b, func() {
+			n1.tr.Send(req)
+			<-replies
+		})
+		if s1, s2 := n1.tr.Stats(), n2.tr.Stats(); s1.BatchesDropped+s2.BatchesDropped != 0 {
+			b.Fatalf("dropped batches: %+v, %+v", s1, s2)
+		}
+	})
+	b.Run("raw", func(b *testing.B) {
+		ln := listen(b, "127.0.0.1:0")
+		defer ln.Close()
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 4+rttPayload)
+			for {
+				if _, err := io.ReadFull(c, buf); err != nil {
+					return
+				}
+				if _, err := c.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		frame := binary.BigEndian.AppendUint32(nil, rttPayload)
+		frame = append(frame, make([]byte, rttPayload)...)
+		echo := make([]byte, len(frame))
+		runRTT(b, func() {
+			if _, err := c.Write(frame); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, echo); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+// runRTT times b.N calls of roundTrip and reports their p50 and p99.
+func runRTT(b *testing.B, roundTrip func()) {
+	for range 100 { // warm up: connections, buffers, scheduler
+		roundTrip()
+	}
+	rtts := make([]time.Duration, b.N)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		start := time.Now()
+		roundTrip()
+		rtts[i] = time.Since(start)
+	}
+	b.StopTimer()
+	slices.Sort(rtts)
+	b.ReportMetric(float64(rtts[len(rtts)/2].Nanoseconds())/1e3, "p50-µs")
+	b.ReportMetric(float64(rtts[len(rtts)*99/100].Nanoseconds())/1e3, "p99-µs")
 }
