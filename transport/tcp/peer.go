@@ -315,19 +315,22 @@ func (p *peer) handshake(conn net.Conn) (hello, error) {
 	if err != nil {
 		return hello{}, fmt.Errorf("tcp: handshake with peer %d: %w", p.id, err)
 	}
+	var r *refusal
 	switch {
 	case h.status == statusVersion || h.version != protocolVersion:
-		return hello{}, refusal{statusVersion, fmt.Sprintf("tcp: peer %d speaks protocol version %d, this broker %d", p.id, h.version, protocolVersion)}
+		r = &refusal{statusVersion, fmt.Sprintf("tcp: peer %d speaks protocol version %d, this broker %d", p.id, h.version, protocolVersion)}
 	case h.status == statusCluster || (h.status == statusOK && h.clusterID != t.cfg.ClusterID):
-		t.stats.refusedHandshakes.Add(1)
-		return hello{}, refusal{statusCluster, fmt.Sprintf("tcp: peer %d at %s belongs to cluster %s, this broker to cluster %s",
+		r = &refusal{statusCluster, fmt.Sprintf("tcp: peer %d at %s belongs to cluster %s, this broker to cluster %s",
 			p.id, conn.RemoteAddr(), fmtID(h.clusterID), fmtID(t.cfg.ClusterID))}
 	case h.status != statusOK:
-		return hello{}, refusal{h.status, fmt.Sprintf("tcp: broker at %s (id %d) refused this broker's identity (status %d)", conn.RemoteAddr(), h.from, h.status)}
+		r = &refusal{h.status, fmt.Sprintf("tcp: broker at %s (id %d) refused this broker's identity (status %d)", conn.RemoteAddr(), h.from, h.status)}
 	case h.from != p.id || h.to != t.cfg.ID:
-		t.stats.refusedHandshakes.Add(1)
-		return hello{}, refusal{statusIdentity, fmt.Sprintf("tcp: dialed peer %d at %s, reached broker %d (which took this broker for %d)",
+		r = &refusal{statusIdentity, fmt.Sprintf("tcp: dialed peer %d at %s, reached broker %d (which took this broker for %d)",
 			p.id, conn.RemoteAddr(), h.from, h.to)}
+	}
+	if r != nil {
+		t.stats.refusedHandshakes.Add(1) // every refusal, whichever side made it (Stats)
+		return hello{}, *r
 	}
 	if err := conn.SetDeadline(time.Time{}); err != nil {
 		return hello{}, err

@@ -623,6 +623,11 @@ func TestRefusesWrongIdentity(t *testing.T) {
 	if s := n2.tr.Stats(); s.RefusedHandshakes == 0 || s.BatchesDelivered != 0 {
 		t.Fatalf("stats %+v", s)
 	}
+	// The dialer counts the refusal it was told of (it counts before it
+	// logs, so the count is there once the line is).
+	if s := n1.tr.Stats(); s.RefusedHandshakes == 0 {
+		t.Fatalf("broker 1 stats %+v", s)
+	}
 }
 
 // TestNewerConnectionReplacesOlder: one connection per ordered pair; when a
