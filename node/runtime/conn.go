@@ -89,16 +89,14 @@ func (c *conn) serve() {
 // know, or the peer went away.
 func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, int, error) {
 	var size [4]byte
-	// Idle timeout: waiting for a request with nothing in flight.
-	if len(c.slots) == 1 {
-		c.nc.SetReadDeadline(time.Now().Add(c.b.opts.IdleTimeout))
-	} else {
-		c.nc.SetReadDeadline(time.Time{})
-	}
+	c.mu.Lock()
+	c.armIdle()
+	c.mu.Unlock()
 	if _, err := io.ReadFull(r, size[:]); err != nil {
 		return node.Request{}, 0, 0, err
 	}
-	c.nc.SetReadDeadline(time.Time{})
+	// A frame's body arrives within the idle timeout of its size.
+	c.nc.SetReadDeadline(time.Now().Add(c.b.opts.IdleTimeout))
 	n := int32(binary.BigEndian.Uint32(size[:]))
 	if n < 8 || int(n) > c.b.opts.MaxRequestBytes {
 		return node.Request{}, 0, 0, fmt.Errorf("request of %d bytes (socket.request.max.bytes is %d)", n, c.b.opts.MaxRequestBytes)
@@ -110,6 +108,22 @@ func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, in
 	req, corr, err := decodeRequest(c.id, seq, frame)
 	req.ClientHost = c.host
 	return req, corr, 4 + int(n), err
+}
+
+// armIdle sets the read deadline for the next request: the idle timeout
+// from now when nothing is in flight (the one slot taken is the reader's,
+// for the request it waits for), none otherwise. The reader calls it when
+// it takes a slot and the writer when it frees one that leaves only the
+// reader's; both under c.mu, so the later call, which sees the current
+// count, decides. (Checked only when the reader takes its slot, a
+// connection that sent one request and then nothing was never closed: the
+// reader takes the next slot while the first request is in flight.)
+func (c *conn) armIdle() {
+	if len(c.slots) == 1 {
+		c.nc.SetReadDeadline(time.Now().Add(c.b.opts.IdleTimeout))
+	} else {
+		c.nc.SetReadDeadline(time.Time{})
+	}
 }
 
 // decodeRequest parses a request header and body with kbin and kmsg.
@@ -191,7 +205,12 @@ func (c *conn) writeLoop() {
 			if !ok {
 				break
 			}
+			c.mu.Lock()
 			<-c.slots
+			if len(c.slots) == 1 {
+				c.armIdle()
+			}
+			c.mu.Unlock()
 			out := 0
 			if r.Msg != nil {
 				buf = encodeResponse(buf[:0], in.corr, r)
