@@ -49,6 +49,7 @@ type member struct {
 	seen     map[string]int // "partition/offset" -> times
 	assigned map[int32]bool
 	assigns  int // assignment callbacks: rebalances that gave it partitions
+	revoked  int // partitions taken away by revocations (not by leaving)
 }
 
 func startMember(t *testing.T, c *runtime.Cluster, group, topic, name string, opts ...kgo.Opt) *member {
@@ -73,6 +74,7 @@ func startMember(t *testing.T, c *runtime.Cluster, group, topic, name string, op
 			for _, p := range r[topic] {
 				delete(m.assigned, p)
 			}
+			m.revoked += len(r[topic])
 			m.mu.Unlock()
 			cl.CommitMarkedOffsets(ctx) // before another member takes them
 		}),
@@ -437,8 +439,12 @@ func TestE2EEagerAndStaticMembers(t *testing.T) {
 
 // TestE2EBalancers: each of the client-side assignors Kafka clients ship —
 // range, roundrobin and sticky (eager), cooperative-sticky (incremental) —
-// splits twelve partitions over three members, and over two when one
-// leaves, with every record consumed.
+// splits twelve partitions over three members, over two when one leaves,
+// and over three again when a new one joins, with every record consumed.
+// The rebalances are of the assignor's kind: when the new member joins,
+// an eager member gives up all six of its partitions, a cooperative one
+// only the two that move (Kafka's incremental cooperative rebalance:
+// the partitions a member keeps are never revoked).
 func TestE2EBalancers(t *testing.T) {
 	const topic = "e2e-balancers"
 	c := startGroupCluster(t, 3, 3)
@@ -447,13 +453,14 @@ func TestE2EBalancers(t *testing.T) {
 	waitLeaders(t, adm, topic, 12)
 	produceN(t, c, topic, 240)
 	for _, bal := range []struct {
-		name string
-		b    kgo.GroupBalancer
+		name        string
+		b           kgo.GroupBalancer
+		cooperative bool
 	}{
-		{"range", kgo.RangeBalancer()},
-		{"roundrobin", kgo.RoundRobinBalancer()},
-		{"sticky", kgo.StickyBalancer()},
-		{"cooperative-sticky", kgo.CooperativeStickyBalancer()},
+		{"range", kgo.RangeBalancer(), false},
+		{"roundrobin", kgo.RoundRobinBalancer(), false},
+		{"sticky", kgo.StickyBalancer(), false},
+		{"cooperative-sticky", kgo.CooperativeStickyBalancer(), true},
 	} {
 		t.Run(bal.name, func(t *testing.T) {
 			group := "e2e-balancer-" + bal.name
@@ -487,8 +494,29 @@ func TestE2EBalancers(t *testing.T) {
 			if d := dg[group]; d.Protocol != bal.name || d.State != "Stable" {
 				t.Fatalf("described protocol %q state %q, want %q Stable", d.Protocol, d.State, bal.name)
 			}
-			ms[1].leave()
-			ms[2].leave()
+
+			// A new member joins: two partitions move from each of the others.
+			revokedBefore := []int{ms[1].revokedCount(), ms[2].revokedCount()}
+			ms = append(ms, startMember(t, c, group, topic, "3", kgo.Balancers(bal.b)))
+			waitFor(t, 60*time.Second, "three members owning four partitions each again", split(ms[1:], 4))
+			for i, m := range ms[1:3] {
+				got := m.revokedCount() - revokedBefore[i]
+				switch {
+				case bal.cooperative && got != 2:
+					t.Errorf("member %s: %d partitions revoked when a member joined, want the 2 that moved (incremental)", m.name, got)
+				case !bal.cooperative && got < 6:
+					t.Errorf("member %s: %d partitions revoked when a member joined, want all 6 (eager)", m.name, got)
+				}
+			}
+			for _, m := range ms[1:] {
+				m.leave()
+			}
 		})
 	}
+}
+
+func (m *member) revokedCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.revoked
 }
