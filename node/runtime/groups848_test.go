@@ -169,3 +169,44 @@ func TestE2ECoordinatorFailover848(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestE2EConsumerGroup848Range: members whose client asks for the "range"
+// server assignor (kgo: RangeBalancer first) get contiguous ranges of the
+// topic's partitions, and the group describes its assignor as "range".
+func TestE2EConsumerGroup848Range(t *testing.T) {
+	const topic, group = "e2e-848-range", "e2e-848-range-g"
+	c := start848Cluster(t, 3)
+	adm := newAdmin(t, c)
+	createTopic(t, adm, topic, 12, 3)
+	waitLeaders(t, adm, topic, 12)
+	var ms []*member
+	for _, name := range []string{"a", "b", "c"} {
+		ms = append(ms, startMember(t, c, group, topic, name, kgo.ServerSideBalancer(), kgo.Balancers(kgo.RangeBalancer())))
+	}
+	ranges := func() bool {
+		var all []int32
+		for _, m := range ms {
+			ps := m.partitions()
+			if len(ps) != 4 || ps[3]-ps[0] != 3 || ps[0]%4 != 0 {
+				return false
+			}
+			all = append(all, ps...)
+		}
+		slices.Sort(all)
+		return len(slices.Compact(all)) == 12
+	}
+	waitFor(t, 60*time.Second, "three members to own a range of four partitions each", ranges)
+	ctx := testCtx(t, 30*time.Second)
+	dreq := kmsg.NewPtrConsumerGroupDescribeRequest()
+	dreq.Groups = []string{group}
+	dresp, err := dreq.RequestWith(ctx, ms[0].cl)
+	if err != nil || len(dresp.Groups) != 1 || dresp.Groups[0].ErrorCode != 0 {
+		t.Fatalf("ConsumerGroupDescribe: %v %+v", err, dresp)
+	}
+	if d := dresp.Groups[0]; d.AssignorName != "range" || len(d.Members) != 3 {
+		t.Fatalf("described assignor %q with %d members, want range and 3", d.AssignorName, len(d.Members))
+	}
+	for _, m := range ms {
+		m.leave()
+	}
+}
