@@ -333,6 +333,11 @@ func TestE2ECoordinatorFailover(t *testing.T) {
 		}
 	}
 
+	// A member consumes while the coordinator stops: it finds the new one
+	// and carries on.
+	live := startMember(t, c, group, topic, "live")
+	waitFor(t, 60*time.Second, "the live member to own the three partitions", func() bool { return len(live.partitions()) == 3 })
+
 	// Stop the coordinator.
 	ctx := testCtx(t, 30*time.Second)
 	var coord int32 = -1
@@ -343,31 +348,49 @@ func TestE2ECoordinatorFailover(t *testing.T) {
 	t.Logf("stopping the coordinator, broker %d", coord)
 	c.StopBroker(coord)
 
-	// The offsets survive on the new coordinator, and a member resumes
-	// from them. (A new admin client each try: kgo v1.22.3's sharded
-	// requests, such as OffsetFetch, keep a cached coordinator after
-	// failing to dial it.)
-	waitFor(t, 60*time.Second, "a new coordinator with the committed offsets", func() bool {
-		time.Sleep(100 * time.Millisecond)
-		cl := kadm.NewClient(newClient(t, c))
-		defer cl.Close()
-		r, err := cl.FetchOffsets(ctx, group)
-		if err != nil || r.Error() != nil {
-			return false
-		}
-		ok := true
-		for p, end := range ends {
-			o, found := r.Lookup(topic, p)
-			ok = ok && found && o.At == end
-		}
-		return ok
-	})
+	// committedAre waits for the group's committed offsets to be ends. (A
+	// new admin client each try: kgo v1.22.3's sharded requests, such as
+	// OffsetFetch, keep a cached coordinator after failing to dial it.)
+	committedAre := func(what string, ends map[int32]int64) {
+		t.Helper()
+		waitFor(t, 60*time.Second, what, func() bool {
+			time.Sleep(100 * time.Millisecond)
+			cl := kadm.NewClient(newClient(t, c))
+			defer cl.Close()
+			r, err := cl.FetchOffsets(ctx, group)
+			if err != nil || r.Error() != nil {
+				return false
+			}
+			ok := true
+			for p, end := range ends {
+				o, found := r.Lookup(topic, p)
+				ok = ok && found && o.At == end
+			}
+			return ok
+		})
+	}
+	// The offsets survive on the new coordinator.
+	committedAre("a new coordinator with the committed offsets", ends)
+
+	// The live member consumes what comes next, only that, and commits it
+	// to the new coordinator.
 	produceN(t, c, topic, 90)
-	m2 := startMember(t, c, group, topic, "b")
-	waitFor(t, 60*time.Second, "the member to consume the new records", func() bool { return m2.count() >= 90 })
+	ends = endOffsets(t, adm, topic, 3)
+	waitFor(t, 60*time.Second, "the live member to consume the new records", func() bool { return live.count() >= 90 })
 	time.Sleep(300 * time.Millisecond)
-	if n := m2.count(); n != 90 {
-		t.Fatalf("after the coordinator moved, the member consumed %d records, want the 90 new ones", n)
+	if n := live.count(); n != 90 {
+		t.Fatalf("across the coordinator's stop, the live member consumed %d records, want the 90 new ones", n)
+	}
+	live.leave()
+	committedAre("the live member's commits on the new coordinator", ends)
+
+	// A new member resumes from the committed offsets.
+	produceN(t, c, topic, 30)
+	m2 := startMember(t, c, group, topic, "b")
+	waitFor(t, 60*time.Second, "the member to consume the new records", func() bool { return m2.count() >= 30 })
+	time.Sleep(300 * time.Millisecond)
+	if n := m2.count(); n != 30 {
+		t.Fatalf("after the coordinator moved, the member consumed %d records, want the 30 new ones", n)
 	}
 	m2.leave()
 	if err := c.RestartBroker(coord); err != nil {
