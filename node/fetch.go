@@ -19,8 +19,11 @@ package node
 // (KIP-951, v16+).
 //
 // Differs from Apache Kafka: no incremental fetch sessions (KIP-227): every
-// response has session id 0, which tells clients to send full fetches; a
-// request naming a session id gets FETCH_SESSION_ID_NOT_FOUND. No follower
+// response has session id 0, which tells clients to send full fetches. A
+// full fetch (session epoch 0, which asks for a session, or -1, none) is
+// served without one, whatever session id it names (a client closing a
+// session it had elsewhere); an incremental fetch (any other epoch) names a
+// session that does not exist here: FETCH_SESSION_ID_NOT_FOUND. No follower
 // fetching and no preferred read replicas (replication is raft's).
 
 import (
@@ -52,12 +55,7 @@ type pendingFetch struct {
 
 func (n *Node) handleFetch(r Request, req *kmsg.FetchRequest) {
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	if req.SessionID != 0 {
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		n.respond(r, resp)
-		return
-	}
-	if req.SessionEpoch > 0 {
+	if req.SessionEpoch != 0 && req.SessionEpoch != -1 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		n.respond(r, resp)
 		return

@@ -414,19 +414,47 @@ func TestFetch(t *testing.T) {
 	}
 }
 
+// No sessions (KIP-227): a full fetch (epoch 0 or -1) is served with
+// session id 0, whatever session it names; an incremental one (any other
+// epoch) is told its session does not exist.
 func TestFetchSessions(t *testing.T) {
 	c, _, _ := fetchFixture(t)
-	req := fetchReq(12, "t", [16]byte{}, 0, 0, 0, 0, 1<<20, 1<<20)
-	req.SessionID, req.SessionEpoch = 77, 3
-	resp := c.do(1, req).(*kmsg.FetchResponse)
-	checkCode(t, "fetch with a session id", resp.ErrorCode, kerr.FetchSessionIDNotFound)
-	// A full fetch that asks to open a session (epoch 0) is served without one.
-	req = fetchReq(12, "t", [16]byte{}, 0, 0, 0, 0, 1<<20, 1<<20)
-	req.SessionEpoch = 0
-	resp = c.do(1, req).(*kmsg.FetchResponse)
-	checkCode(t, "fetch opening a session", resp.ErrorCode, nil)
-	if resp.SessionID != 0 || len(resp.Topics) != 1 {
-		t.Errorf("session id %d with %d topics, want 0 with 1", resp.SessionID, len(resp.Topics))
+	for _, tc := range []struct {
+		name      string
+		id, epoch int32
+		want      *kerr.Error
+	}{
+		{"sessionless full fetch", 0, -1, nil},
+		{"full fetch opening a session", 0, 0, nil},
+		{"full fetch closing a session", 77, -1, nil},
+		{"full fetch replacing a session", 77, 0, nil},
+		{"incremental fetch", 77, 3, kerr.FetchSessionIDNotFound},
+		{"incremental fetch without a session id", 0, 1, kerr.FetchSessionIDNotFound},
+		{"epoch below -1", 0, -2, kerr.FetchSessionIDNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := fetchReq(12, "t", [16]byte{}, 0, 0, 0, 0, 1<<20, 1<<20)
+			req.SessionID, req.SessionEpoch = tc.id, tc.epoch
+			resp := c.do(1, req).(*kmsg.FetchResponse)
+			checkCode(t, "top-level", resp.ErrorCode, tc.want)
+			if resp.SessionID != 0 {
+				t.Errorf("session id %d, want 0", resp.SessionID)
+			}
+			if tc.want != nil {
+				if len(resp.Topics) != 0 {
+					t.Errorf("an error answer carries %d topics", len(resp.Topics))
+				}
+				return
+			}
+			if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+				t.Fatalf("answer has %d topics, want the request's one", len(resp.Topics))
+			}
+			op := resp.Topics[0].Partitions[0]
+			checkCode(t, "partition", op.ErrorCode, nil)
+			if got := fetchedOffsets(t, op); !slices.Equal(got, []int64{0, 3, 5}) {
+				t.Errorf("batches at %v, want [0 3 5]", got)
+			}
+		})
 	}
 }
 
