@@ -17,13 +17,14 @@ package node
 //
 // Enforced at once on every replica (partition.SetTopicConfig and
 // SetFlushPolicy): min.insync.replicas, max.message.bytes,
-// message.timestamp.type, flush.messages and flush.ms (a relaxed flush
+// message.timestamp.type, retention.ms and retention.bytes (applied at
+// the next retention check), flush.messages and flush.ms (a relaxed flush
 // policy — flush.messages > 1 and flush.ms > 0 — acknowledges writes
 // before fsync and syncs entries every flush.messages entries or flush.ms
 // milliseconds, never relaxing the sync of raft's term and vote, DESIGN.md
 // step 7; tightened back, what was unsynced is synced at the next tick).
-// Stored only: cleanup.policy, retention.ms, retention.bytes,
-// segment.bytes, segment.ms, compression.type.
+// segment.bytes applies from the next append on. Stored only:
+// cleanup.policy compact, segment.ms, compression.type.
 //
 // Broker resources are INVALID_REQUEST: sluice has no dynamic broker
 // configs (they are set where the broker starts). Other resource types

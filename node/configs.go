@@ -8,6 +8,8 @@ package node
 // and SetFlushPolicy): min.insync.replicas, max.message.bytes,
 // message.timestamp.type, segment.bytes (the size at which a replica's
 // active segment is sealed, from the next append on when altered),
+// retention.ms and retention.bytes when cleanup.policy includes delete
+// (retention.go; retention.ms defaults to Kafka's 7 days),
 // flush.messages and flush.ms. The flush policy is
 // relaxed only when flush.messages > 1 and flush.ms > 0 (the defaults, 1
 // and 0, sync before every acknowledgement): then a write is reported done
@@ -17,8 +19,8 @@ package node
 // partition/flush.go). An acknowledgement then means "written on enough
 // replicas": a power loss of a majority loses unsynced ones. Stored only —
 // validated, kept in the metadata log, returned by DescribeConfigs, with
-// no effect yet: retention.ms, retention.bytes, cleanup.policy (nothing is
-// deleted or compacted yet), segment.ms (segments roll by size only),
+// no effect yet: cleanup.policy compact (nothing is compacted yet; a
+// compact-only topic keeps everything), segment.ms (segments roll by size only),
 // compression.type (batches are kept as
 // producers compressed them: "producer").
 //
@@ -63,6 +65,7 @@ const (
 	defaultMinInsyncReplicas = 2
 	defaultMaxMessageBytes   = 1 << 20
 	defaultSegmentBytes      = 64 << 20 // raftlog's
+	defaultRetentionMs       = 7 * 24 * 3600 * 1000
 )
 
 func constDef(v string) func(*Node, int) (string, bool) {
@@ -100,12 +103,18 @@ var topicConfigDefs = []configDef{
 			d := n.cfg.Defaults.MinInsyncReplicas
 			return strconv.Itoa(min(d, max(rf, 1))), d != defaultMinInsyncReplicas
 		}},
-	{name: "retention.bytes", broker: "log.retention.bytes", typ: kmsg.ConfigTypeLong,
+	{name: "retention.bytes", broker: "log.retention.bytes", typ: kmsg.ConfigTypeLong, enforced: true,
 		check: func(v string, _ int) error { return intRange(v, -1, math.MaxInt64) },
-		def:   constDef("-1")},
-	{name: "retention.ms", broker: "log.retention.ms", typ: kmsg.ConfigTypeLong,
+		def: func(n *Node, _ int) (string, bool) {
+			d := n.cfg.Defaults.RetentionBytes
+			return strconv.FormatInt(d, 10), d != -1
+		}},
+	{name: "retention.ms", broker: "log.retention.ms", typ: kmsg.ConfigTypeLong, enforced: true,
 		check: func(v string, _ int) error { return intRange(v, -1, math.MaxInt64) },
-		def:   constDef("-1")},
+		def: func(n *Node, _ int) (string, bool) {
+			d := n.cfg.Defaults.RetentionMs
+			return strconv.FormatInt(d, 10), d != defaultRetentionMs
+		}},
 	{name: "segment.bytes", broker: "log.segment.bytes", typ: kmsg.ConfigTypeInt,
 		check: func(v string, _ int) error { return intRange(v, 14, math.MaxInt32) },
 		def: func(n *Node, _ int) (string, bool) {

@@ -16,12 +16,12 @@ package node
 // always null; config types are Kafka's (v3+).
 //
 // Enforced: min.insync.replicas, max.message.bytes, message.timestamp.type,
-// flush.messages, flush.ms (relaxed only when flush.messages > 1 and
-// flush.ms > 0; see configs.go). Stored only (described, no effect yet):
-// cleanup.policy, retention.ms, retention.bytes, segment.bytes, segment.ms,
-// compression.type. Defaults that differ from Kafka's: min.insync.replicas
-// 2 (capped at the replication factor; Kafka 1), max.message.bytes 1 MiB
-// (Kafka 1048588), retention.ms -1 (nothing is deleted yet; Kafka 7 days),
+// segment.bytes, retention.ms and retention.bytes (with cleanup.policy
+// delete), flush.messages, flush.ms (relaxed only when flush.messages > 1
+// and flush.ms > 0; see configs.go). Stored only (described, no effect
+// yet): cleanup.policy compact, segment.ms, compression.type. Defaults
+// that differ from Kafka's: min.insync.replicas 2 (capped at the
+// replication factor; Kafka 1), max.message.bytes 1 MiB (Kafka 1048588),
 // segment.bytes 64 MiB (Kafka 1 GiB), flush.messages 1 and flush.ms 0
 // (sluice syncs before acknowledging; Kafka never fsyncs by default).
 // Topic configs Kafka has and sluice does not accept are not listed.

@@ -21,6 +21,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -53,6 +54,10 @@ type topicInfo struct {
 	FlushMs       int64 `json:"-"`
 	// SegmentBytes: segment.bytes (0: the broker's segment size).
 	SegmentBytes int64 `json:"-"`
+	// RetentionMs and RetentionBytes: retention.ms and retention.bytes
+	// (-1: unlimited) when cleanup.policy includes delete; both -1
+	// otherwise (retention.go).
+	RetentionMs, RetentionBytes int64 `json:"-"`
 }
 
 // command is one metadata log record.
@@ -119,8 +124,16 @@ func (n *Node) resolveConfigs(t *topicInfo) {
 	t.LogAppendTime = false
 	t.FlushMessages, t.FlushMs = 1, 0
 	t.SegmentBytes = 0
+	t.RetentionMs, t.RetentionBytes = n.cfg.Defaults.RetentionMs, n.cfg.Defaults.RetentionBytes
+	deletes := true
 	for _, kv := range t.Configs {
 		switch kv[0] {
+		case "cleanup.policy":
+			deletes = strings.Contains(kv[1], "delete")
+		case "retention.ms":
+			t.RetentionMs, _ = strconv.ParseInt(kv[1], 10, 64)
+		case "retention.bytes":
+			t.RetentionBytes, _ = strconv.ParseInt(kv[1], 10, 64)
 		case "segment.bytes":
 			t.SegmentBytes, _ = strconv.ParseInt(kv[1], 10, 64)
 		case "flush.messages":
@@ -134,6 +147,9 @@ func (n *Node) resolveConfigs(t *topicInfo) {
 		case "message.timestamp.type":
 			t.LogAppendTime = kv[1] == "LogAppendTime"
 		}
+	}
+	if !deletes || t.Name == OffsetsTopic {
+		t.RetentionMs, t.RetentionBytes = -1, -1
 	}
 }
 

@@ -35,6 +35,10 @@ type TopicDefaults struct {
 	ReplicationFactor int16 // default.replication.factor; default min(3, brokers)
 	MinInsyncReplicas int   // min.insync.replicas; default 2 (capped at RF)
 	MaxMessageBytes   int   // max.message.bytes; default 1 MiB
+	// RetentionMs and RetentionBytes: log.retention.ms (default 7 days, as
+	// Kafka's) and log.retention.bytes (default -1: unlimited); -1 keeps
+	// records for ever.
+	RetentionMs, RetentionBytes int64
 }
 
 // Config configures one broker's node core.
@@ -80,6 +84,9 @@ type Config struct {
 	// negative: never).
 	LeaderBalanceTicks int64
 	Defaults           TopicDefaults
+	// RetentionCheckMs is how often replicas apply retention
+	// (log.retention.check.interval.ms; default 300000, Kafka's).
+	RetentionCheckMs int64
 	// DisableAutoCreate turns off auto.create.topics.enable.
 	DisableAutoCreate bool
 	// Bounds (defaults): produce requests waiting for acks (10,000), parked
@@ -117,6 +124,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Defaults.MaxMessageBytes == 0 {
 		c.Defaults.MaxMessageBytes = 1 << 20
+	}
+	if c.Defaults.RetentionMs == 0 {
+		c.Defaults.RetentionMs = defaultRetentionMs
+	}
+	if c.Defaults.RetentionBytes == 0 {
+		c.Defaults.RetentionBytes = -1
+	}
+	if c.RetentionCheckMs == 0 {
+		c.RetentionCheckMs = 300000
 	}
 	if c.MaxPendingProduces == 0 {
 		c.MaxPendingProduces = 10000
@@ -496,6 +512,7 @@ func (n *Node) Tick(nowMs int64) {
 	n.checkReassignments()
 	n.retryUnopened()
 	n.balanceLeaders()
+	n.checkRetention()
 	for _, h := range n.list {
 		if h.coord != nil && h.coord.Active() {
 			h.coord.Tick(nowMs)
@@ -875,6 +892,9 @@ type Stats struct {
 	// UnknownGroupMsgs: raft messages for groups this broker does not host
 	// (a topic it has not learned of yet, or one deleted), dropped.
 	UnknownGroupMsgs uint64
+	// RetentionSegments and RetentionBytes: segments retention deleted on
+	// this broker, and their size (retention.go).
+	RetentionSegments, RetentionBytes int64
 }
 
 // Stats returns the node's counters.

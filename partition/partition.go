@@ -414,9 +414,10 @@ func (p *Partition) loadState() error {
 	if si := snap.GetMetadata().GetIndex(); si > p.applied {
 		p.applied, p.appliedNext, p.appliedMs, p.epochs, p.producers = si, 0, 0, nil, producerTable{}
 		if data := snap.GetData(); len(data) > 0 {
-			if err := p.decodeApplied(data); err != nil {
+			if err := p.decodeSnapshot(data); err != nil {
 				return fmt.Errorf("partition: %v: snapshot state: %w", p.cfg.Group, err)
 			}
+			p.pendingMembers = true
 		}
 	}
 	if hs, _, err := p.log.InitialState(); err == nil && hs.GetCommit() < snap.GetMetadata().GetIndex() {
@@ -449,19 +450,24 @@ func (p *Partition) loadState() error {
 const stateAmnesic uint8 = 2
 
 func (p *Partition) decodeApplied(b []byte) error {
+	_, err := p.decodeAppliedRest(b)
+	return err
+}
+
+// decodeAppliedRest decodes the applied state and returns what follows it.
+func (p *Partition) decodeAppliedRest(b []byte) ([]byte, error) {
 	if len(b) < 24 {
-		return fmt.Errorf("%d bytes", len(b))
+		return nil, fmt.Errorf("%d bytes", len(b))
 	}
 	p.applied = binary.LittleEndian.Uint64(b)
 	p.appliedNext = int64(binary.LittleEndian.Uint64(b[8:]))
 	p.appliedMs = int64(binary.LittleEndian.Uint64(b[16:]))
 	es, rest, err := decodeEpochs(b[24:])
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.epochs = es
-	_, err = p.producers.decode(rest)
-	return err
+	return p.producers.decode(rest)
 }
 
 // deriveTail rebuilds the offset marks of entries after the applied index
@@ -686,6 +692,9 @@ func (p *Partition) Step(m *pb.Message) error {
 		}
 	}
 	m = p.checkLostAcked(m)
+	if p.futileReject(m) {
+		return nil
+	}
 	// Answers to quiesce heartbeats stop here: raft would read their context
 	// as a ReadIndex request id. Other peer messages wake the replica.
 	if isQuiesceResp(m) {

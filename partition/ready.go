@@ -70,7 +70,9 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		p.epochs, p.producers, p.tail = nil, producerTable{}, nil
 		p.applied, p.appliedNext, p.appliedMs = idx, 0, 0
 		if data := s.GetData(); len(data) > 0 {
-			if err := p.decodeApplied(data); err != nil {
+			// A compaction snapshot carries the member incarnations at
+			// its index too (compact.go).
+			if err := p.decodeSnapshot(data); err != nil {
 				p.stop(fmt.Errorf("snapshot at %d: %w", idx, err))
 				return
 			}
@@ -82,7 +84,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		p.marks = []offsetMark{{index: idx, next: p.appliedNext}}
 		p.leo = p.appliedNext
 		p.conf = s.GetMetadata().GetConfState()
-		p.pendingState = true
+		p.pendingState, p.pendingMembers = true, true
 	}
 	ents := m.GetEntries()
 	metas := make([]raftlog.EntryMeta, len(ents))

@@ -30,6 +30,8 @@ type Options struct {
 	Defaults node.TopicDefaults
 	Groups   node.GroupConfig
 	TickMs   int64 // default 100
+	// RetentionCheckMs: log.retention.check.interval.ms (default 5 min).
+	RetentionCheckMs int64
 	// SegmentBytes of every log (default raftlog's 64 MiB).
 	SegmentBytes int64
 	// Net carries raft traffic between brokers.
@@ -167,6 +169,7 @@ func Start(opts Options, id Identity) (*Broker, error) {
 		ID: opts.ID, ClusterID: id.ClusterID, Incarnation: id.Incarnation, Brokers: opts.Brokers,
 		FS: opts.FS, Dir: opts.DataDir, Env: env.Env{Clock: e.Clock, Rand: e.Rand, Log: opts.Logger},
 		SegmentBytes: opts.SegmentBytes, TickMs: opts.TickMs, Defaults: opts.Defaults, Groups: opts.Groups, Join: opts.Join,
+		RetentionCheckMs: opts.RetentionCheckMs,
 	})
 	if err != nil {
 		return nil, err

@@ -122,6 +122,8 @@ type DevOptions struct {
 	Defaults node.TopicDefaults
 	Groups   node.GroupConfig
 	TickMs   int64
+	// RetentionCheckMs: Options'.
+	RetentionCheckMs int64
 	// Listen opens broker listeners (default net.Listen("tcp", addr));
 	// tests pass in-memory listeners (see the synctest test).
 	Listen func(addr string) (net.Listener, error)
@@ -252,7 +254,8 @@ func (c *Cluster) start(i int, ln net.Listener) error {
 	}
 	b, err := Start(Options{ID: int32(i + 1), Brokers: c.members, Listener: ln, DataDir: dir,
 		Logger: c.opts.Logger, Defaults: c.opts.Defaults, Groups: c.opts.Groups, TickMs: c.opts.TickMs, Net: c.net, Join: join,
-		MinFreeBytes: c.opts.MinFreeBytes, DiskCheckInterval: c.opts.DiskCheckInterval, FreeSpace: c.opts.FreeSpace}, id)
+		RetentionCheckMs: c.opts.RetentionCheckMs,
+		MinFreeBytes:     c.opts.MinFreeBytes, DiskCheckInterval: c.opts.DiskCheckInterval, FreeSpace: c.opts.FreeSpace}, id)
 	if err != nil {
 		return err
 	}
