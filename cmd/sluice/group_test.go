@@ -41,11 +41,14 @@ func TestGroupCLI(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 2, 3, nil, topic); err != nil {
 		t.Fatal(err)
 	}
-	// 100 records in partition 0 and 60 in partition 1.
+	// 100 records in partition 0 and 60 in partition 1, record i stamped
+	// base + i seconds.
+	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	prod := client(kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	var recs []*kgo.Record
 	for i := range 160 {
-		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(min(i/100, 1)), Value: []byte("v")})
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: int32(min(i/100, 1)), Value: []byte("v"),
+			Timestamp: base.Add(time.Duration(i) * time.Second)})
 	}
 	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatal(err)
@@ -150,8 +153,14 @@ func TestGroupCLI(t *testing.T) {
 	gcli(exitOK, "reset-offsets", "-group", group, "-topic", topic+":1", "-to-datetime", "2000-01-01T00:00:00Z", "-execute")
 	wantCommitted("after -to-datetime long ago", 100, 0)
 
+	out, _ = gcli(exitOK, "reset-offsets", "-group", group, "-topic", topic+":0", "-to-datetime", "2024-01-01T00:00:39.5Z", "-execute")
+	wantLines("-to-datetime within the log", out, `^cli-g\s+cli\s+0\s+100\s+40$`)
+	wantCommitted("after -to-datetime of record 40", 40, 0)
+	gcli(exitOK, "reset-offsets", "-group", group, "-topic", topic+":1", "-to-datetime", "2100-01-01T00:00:00Z", "-execute")
+	wantCommitted("after -to-datetime past every record", 40, 60)
+
 	out, _ = gcli(exitOK, "describe", group)
-	wantLines("describe of the empty group", out, `^GROUP cli-g\s+state Empty`, `^cli\s+0\s+100\s+100\s+0\s+-`, `^cli\s+1\s+0\s+60\s+60\s+-`)
+	wantLines("describe of the empty group", out, `^GROUP cli-g\s+state Empty`, `^cli\s+0\s+40\s+100\s+60\s+-`, `^cli\s+1\s+60\s+60\s+0\s+-`)
 
 	out, _ = gcli(exitOK, "delete", group)
 	wantLines("delete", out, `^deleted group cli-g$`)
