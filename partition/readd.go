@@ -18,7 +18,9 @@ import (
 	"fmt"
 	"slices"
 
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 )
 
 type readdStep uint8
@@ -160,6 +162,32 @@ func (p *Partition) driveReadds() {
 		}
 	}
 	p.readds = slices.DeleteFunc(p.readds, func(r readd) bool { return r.step > readdPromote })
+}
+
+// futileReject reports a reject, on the leader, of the append probing a
+// follower at its match index: the follower lost entries it acknowledged
+// (its disk was wiped and it is not re-added yet, or it lost power under a
+// relaxed flush policy). raft never probes below the match index, so it
+// would send the same probe again at once, rejected again: the two would
+// exchange it as fast as the network carries it, the follower writing a
+// round for each, until the re-add (whose announcement waits for the next
+// broadcast tick, which an in-process cluster under testing/synctest never
+// reached, its clock standing still while they did). Dropped, the probe
+// goes again on the next heartbeat response, which unpauses it. Any other
+// reject at or below the match index raft ignores (stale); dropping it
+// loses only the activity mark the follower's heartbeat responses give.
+func (p *Partition) futileReject(m *pb.Message) bool {
+	if m.GetType() != pb.MsgAppResp || !m.GetReject() || !p.isLeader() ||
+		m.GetTerm() != p.rn.BasicStatus().HardState.GetTerm() {
+		return false
+	}
+	futile := false
+	p.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id == m.GetFrom() && pr.Match > 0 && m.GetIndex() <= pr.Match {
+			futile = true
+		}
+	})
+	return futile
 }
 
 // noteConfChange records the incarnation of every member added as a
