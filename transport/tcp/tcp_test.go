@@ -342,7 +342,10 @@ func TestReconnectAfterPeerRestart(t *testing.T) {
 	hb := func(from, to, i uint64) transport.Batch {
 		return transport.Batch{From: from, To: to, Msgs: []transport.Envelope{{Group: g1, Msg: msg(raftpb.MsgHeartbeat, from, to, i)}}}
 	}
-	waitFor(t, "connection", func() bool { return n1.tr.Connected(2) })
+	// Both ways: broker 1 learns broker 2's first incarnation from 2's
+	// connection, which must be up before 2 stops (a slow dial under load
+	// otherwise leaves broker 1 with only the second).
+	waitFor(t, "connections", func() bool { return n1.tr.Connected(2) && n2.tr.Connected(1) })
 	n1.tr.Send(hb(1, 2, 1))
 	if b := n2.next(t); b.Msgs[0].Msg.GetIndex() != 1 {
 		t.Fatalf("received %v", b.Msgs[0].Msg)
