@@ -1,6 +1,7 @@
 package node
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -647,10 +648,15 @@ func (n *Node) noteIncarnation(inc transport.Incarnation) {
 	}
 }
 
-func (n *Node) clusterID() [16]byte {
-	var cid [16]byte
-	copy(cid[:], n.cfg.ClusterID)
-	return cid
+func (n *Node) clusterID() [16]byte { return ClusterKey(n.cfg.ClusterID) }
+
+// ClusterKey is the 16-byte cluster identity brokers announce to each other
+// (the transport's handshake and incarnation announcements): the first 16
+// bytes of the SHA-256 of the whole cluster id, so ids that differ anywhere
+// differ here too. The transport and the node must use the same key.
+func ClusterKey(clusterID string) [16]byte {
+	sum := sha256.Sum256([]byte(clusterID))
+	return [16]byte(sum[:16])
 }
 
 // Unreachable and SnapshotStatus pass the transport's reports to raft.

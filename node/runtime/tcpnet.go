@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 
+	"sluice/node"
 	"sluice/transport"
 	"sluice/transport/tcp"
 )
@@ -33,10 +34,8 @@ type TCPNetConfig struct {
 // attaches are refused (and counted by the transport).
 func NewTCPNet(cfg TCPNetConfig) (*TCPNet, error) {
 	n := &TCPNet{}
-	var cid [16]byte
-	copy(cid[:], cfg.ClusterID)
 	t, err := tcp.New(tcp.Config{
-		ID: cfg.ID, ClusterID: cid, Incarnation: cfg.Incarnation, Listener: cfg.Listener, Peers: cfg.Peers,
+		ID: cfg.ID, ClusterID: node.ClusterKey(cfg.ClusterID), Incarnation: cfg.Incarnation, Listener: cfg.Listener, Peers: cfg.Peers,
 		Deliver: n.deliver, Reporter: tcpReporter{n}, Logger: cfg.Logger,
 	})
 	if err != nil {
@@ -101,3 +100,6 @@ func (r tcpReporter) SnapshotStatus(g transport.GroupID, node uint64, ok bool) {
 		in.SnapshotStatus(g, node, ok)
 	}
 }
+
+// Stats are the transport's counters.
+func (n *TCPNet) Stats() tcp.Stats { return n.t.Stats() }
