@@ -97,6 +97,8 @@ type part struct {
 		hwPoll int32
 		invoke int64 // earliest invoke of a Final poll
 		first  int32
+		// logStart: greatest LogStart of a Final poll (0 if none).
+		logStart int64
 	}
 	covered [][2]int64 // merged offset ranges some OK poll read across, ascending
 }
@@ -262,6 +264,7 @@ func (a *analysis) buildVersionOrder(p *part) {
 			if !p.final.ok || q.Invoke < p.final.invoke {
 				p.final.invoke, p.final.first = q.Invoke, pi
 			}
+			p.final.logStart = max(p.final.logStart, q.LogStart)
 			p.final.ok = true
 		}
 		for ri, r := range q.Records {

@@ -533,3 +533,26 @@ func termed[T Commit | OffsetRead](x T, term uint64) T {
 
 func genPoll(p Poll, g int32) Poll       { p.Generation = g; return p }
 func genCommit(c Commit, g int32) Commit { c.Generation = g; return c }
+
+// With Options.Retention, acknowledged records below the log start the
+// final read reported, never read, were deleted by retention: counted in
+// Stats.Expired, neither lost-writes nor gaps. Without it, or above the log
+// start, they are lost-writes.
+func TestRetentionExcusesOnlyBelowLogStart(t *testing.T) {
+	withStart := func(p Poll, start int64) Poll { p.LogStart = start; return p }
+	h := hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1), ok(1, "c", 40, 50, 2), ok(1, "d", 60, 70, 3)),
+		final(withStart(poll(3, 80, 90, 2, 4, "c@2", "d@3"), 2)))
+	res := Check(h, Options{Retention: true})
+	if !res.Valid || res.Stats.Expired != 2 {
+		t.Fatalf("retention: valid %v, expired %d, violations %v", res.Valid, res.Stats.Expired, res.Violations)
+	}
+	if res := Check(h, Options{}); res.Valid || res.Counts[LostWrite] != 2 {
+		t.Fatalf("no retention: valid %v, lost-writes %d", res.Valid, res.Counts[LostWrite])
+	}
+	// A record at or above the log start is still owed to the reader.
+	h2 := hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1), ok(1, "c", 40, 50, 2)),
+		final(withStart(poll(3, 80, 90, 1, 3, "c@2"), 1)))
+	if res := Check(h2, Options{Retention: true}); res.Valid || res.Counts[LostWrite] != 1 || res.Stats.Expired != 1 {
+		t.Fatalf("b above the log start: valid %v, lost-writes %d, expired %d", res.Valid, res.Counts[LostWrite], res.Stats.Expired)
+	}
+}

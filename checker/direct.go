@@ -116,11 +116,14 @@ func (a *analysis) checkGaps(p *part) {
 	}
 	var runs []run
 	prev := int64(-1)
+	if a.opts.Retention && p.final.ok {
+		prev = p.final.logStart - 1 // below it, retention may have deleted
+	}
 	for i, o := range p.offs {
 		if o > prev+1 {
 			runs = append(runs, run{prev + 1, o - prev - 1, deadline[i], witness[i]})
 		}
-		prev = o
+		prev = max(prev, o)
 	}
 	if len(runs) == 0 {
 		return

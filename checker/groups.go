@@ -160,6 +160,9 @@ func (a *analysis) checkGroups() {
 		rs := delivered[k]
 		slices.SortFunc(rs, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
 		next := int64(0)
+		if pt := a.byID[k.partition]; pt != nil && a.opts.Retention && pt.final.ok {
+			next = pt.final.logStart // retention may have deleted what lies below
+		}
 		for _, r := range rs {
 			if r[0] > next {
 				break

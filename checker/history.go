@@ -134,6 +134,10 @@ type Poll struct {
 	// it polled (0 outside a group). See GroupRedelivered.
 	Generation int32
 
+	// LogStart is the log start offset the response reported (Kafka's
+	// log_start_offset); -1 if not known. See Options.Retention.
+	LogStart int64
+
 	// Final marks the polls of the run's final read: after faults healed and
 	// every send resolved, a consumer read the partition from its start to
 	// the high watermark. Every acknowledged send that completed before the
@@ -279,6 +283,14 @@ type Options struct {
 	// one read, and unexplained-gap is not checked.
 	AllowOffsetGaps bool
 
+	// Retention says the system deletes old records (retention.ms or
+	// retention.bytes): below the greatest log start offset a partition's
+	// final read reported, an acknowledged record nobody read is counted
+	// in Stats.Expired instead of reported as a lost-write, and offsets
+	// nobody read are not an unexplained-gap. Without it a log start
+	// above 0 excuses nothing.
+	Retention bool
+
 	// SkipLinearizability skips the porcupine windows (direct checks only).
 	SkipLinearizability bool
 	// WindowOps bounds the operations of one porcupine call; default 200.
@@ -340,6 +352,9 @@ type Stats struct {
 	WeakUnread int // ... never read, fate not measurable (no read covered them)
 
 	LawfulDuplicates int // values of retried non-idempotent sends found at several offsets
+	// Expired: acknowledged sends never read and below the final read's
+	// log start, deleted by retention (Options.Retention).
+	Expired int
 
 	Polls     int
 	PollsOK   int
@@ -363,6 +378,9 @@ func (r Result) String() string {
 		s.Partitions, s.LogicalSends, s.SendsOK, s.SendsFail, s.SendsUnknown, s.UnknownRead, s.Polls, s.PollsOK, s.Records)
 	if s.WeakSends > 0 {
 		fmt.Fprintf(&b, "; acks=0/1: %d sent, %d read, %d lost, %d unmeasured", s.WeakSends, s.WeakRead, s.WeakLost, s.WeakUnread)
+	}
+	if s.Expired > 0 {
+		fmt.Fprintf(&b, "; %d acknowledged sends deleted by retention before any read", s.Expired)
 	}
 	if s.Windows > 0 {
 		fmt.Fprintf(&b, "; porcupine: %d windows (max %d ops, %d timed out)", s.Windows, s.MaxWindowOps, s.WindowsTimedOut)

@@ -68,7 +68,7 @@ func (a *analysis) countStats(p *part) {
 // final read began after it was invoked (so it would have been in the log by
 // then), or the broker answered it with an offset some poll read across.
 func (a *analysis) weakLost(p *part, g *group) bool {
-	if g.outcome == Fail {
+	if g.outcome == Fail || (g.offset >= 0 && a.expired(p, g.offset)) {
 		return false
 	}
 	if p.final.ok && g.invoke < p.final.invoke {
@@ -177,6 +177,10 @@ func (a *analysis) checkLostWrites(p *part) {
 	for gi := range p.groups {
 		g := &p.groups[gi]
 		if g.outcome != OK || g.read() {
+			continue
+		}
+		if a.expired(p, g.offset) {
+			a.stats.Expired++
 			continue
 		}
 		var why string
@@ -491,4 +495,10 @@ func sccs(n int, start, adj []int32) []int32 {
 		}
 	}
 	return comp
+}
+
+// expired reports whether offset o of p lies below the log start its final
+// read reported, where retention may have deleted it (Options.Retention).
+func (a *analysis) expired(p *part, o int64) bool {
+	return a.opts.Retention && p.final.ok && o < p.final.logStart
 }

@@ -14,6 +14,8 @@ var proc = []sim.Scenario{
 		Faults: []sim.Weighted{fault("skew-change", 1)}},
 	{Name: "far-behind", Doc: "a broker paused or cut off for 5–15 s while the producers run, then catches up a long way",
 		Faults: []sim.Weighted{fault("long-pause", 1)}, EveryMs: [2]int64{1000, 4000}},
+	{Name: "far-behind-snapshot", Doc: "a broker paused or cut off for 5–15 s while the producers run and retention (retention.bytes 96 KiB, 32 KiB segments) deletes what it has not replicated: its groups' leaders catch it up with a raft snapshot, then the retained records",
+		Faults: []sim.Weighted{fault("long-pause", 1)}, EveryMs: [2]int64{4000, 8000}, RetentionBytes: 96 << 10, SegmentBytes: 32 << 10},
 	{Name: "leader-transfer", Doc: "leaderships of random raft groups move to another voter while the producers run",
 		Faults: []sim.Weighted{fault("leader-transfer", 1)}, EveryMs: [2]int64{200, 1000}},
 }

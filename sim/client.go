@@ -341,7 +341,9 @@ func (c *client) pollTick(p int32, done func()) {
 		switch fr.ErrorCode {
 		case 0:
 		case kerr.OffsetOutOfRange.Code:
-			c.pos[p], c.seek[p] = 0, true
+			// Below the log start (retention deleted it) or past the end:
+			// reset to the earliest offset, as auto.offset.reset=earliest.
+			c.resetToEarliest(p, leader)
 			return
 		default:
 			c.leaders[p] = -1
@@ -353,7 +355,7 @@ func (c *client) pollTick(p int32, done func()) {
 			w.fail("consumer %d: partition %d from offset %d: undecodable fetch response: %v", c.id, p, c.pos[p], err)
 			return
 		}
-		poll.Complete, poll.Outcome, poll.HighWatermark = w.nowNs, OK, fr.HighWatermark
+		poll.Complete, poll.Outcome, poll.HighWatermark, poll.LogStart = w.nowNs, OK, fr.HighWatermark, fr.LogStartOffset
 		// Records before the fetch offset (a batch starting earlier) are
 		// skipped, as clients do.
 		for _, r := range recs {
@@ -366,6 +368,32 @@ func (c *client) pollTick(p int32, done func()) {
 		}
 		c.seek[p] = false
 		w.hist.Polls = append(w.hist.Polls, poll)
+	})
+}
+
+// resetToEarliest moves the consumer of partition p to the leader's log
+// start offset (ListOffsets earliest); until it answers, the partition is
+// not polled. A failed answer leaves the position at 0 (tried again).
+func (c *client) resetToEarliest(p int32, leader int32) {
+	c.pos[p], c.seek[p] = 0, true
+	c.polling = true
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version, req.ReplicaID = 4, -1
+	t := kmsg.NewListOffsetsRequestTopic()
+	t.Topic = c.w.topic
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = p, -2, -1
+	t.Partitions = append(t.Partitions, lp)
+	req.Topics = append(req.Topics, t)
+	c.call(leader, req, func(r kmsg.Response) {
+		c.polling = false
+		resp, _ := r.(*kmsg.ListOffsetsResponse)
+		if resp == nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			c.leaders[p] = -1
+			c.refreshMetadata()
+			return
+		}
+		c.pos[p] = max(resp.Topics[0].Partitions[0].Offset, 0)
 	})
 }
 

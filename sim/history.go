@@ -61,6 +61,8 @@ type Poll struct {
 	Records          []Record
 	HighWatermark    int64
 	LeaderEpoch      int32
+	// LogStart: the log start offset the response reported (-1 unknown).
+	LogStart int64
 	// Seek: the consumer repositioned before this poll (a new consumer,
 	// or a reset); poll-order checks restart.
 	Seek bool
@@ -108,6 +110,10 @@ type GroupMember struct {
 
 // History is a run's operations, in invocation order.
 type History struct {
+	// Retention: the workload topic deletes old records (retention.bytes
+	// set): the checker excuses records below the log start its final
+	// read reported (checker.Options.Retention).
+	Retention   bool
 	Sends       []Send
 	Polls       []Poll
 	Commits     []Commit

@@ -145,6 +145,11 @@ func (nw *network) deliverLater(l *link, b transport.Batch) {
 			return
 		}
 		defer nw.reportSnapshots(b, true)
+		for _, e := range b.Msgs {
+			if e.Msg.GetType() == raftpb.MsgSnap {
+				nw.w.snapshots++
+			}
+		}
 		w.record("deliver", b.From, b.To, uint64(len(b.Msgs)), uint64(len(b.Leaders)), uint64(len(b.Forwards)))
 		for _, e := range b.Msgs {
 			m := e.Msg

@@ -74,7 +74,8 @@ func (w *World) start(sn *simNode) {
 		MaxSizePerMsg: w.tuning.maxSizePerMsg, MaxInflightMsgs: w.tuning.maxInflight, ElectionTicks: w.tuning.electionTicks,
 		// Few offsets partitions (each is a raft group to simulate), and
 		// no initial rebalance delay (the runs are short).
-		Groups: node.GroupConfig{OffsetsPartitions: offsetsPartitions, Coordinator: groups.Config{InitialRebalanceDelayMs: -1}},
+		Groups:           node.GroupConfig{OffsetsPartitions: offsetsPartitions, Coordinator: groups.Config{InitialRebalanceDelayMs: -1}},
+		RetentionCheckMs: retentionCheckMs,
 	})
 	if err != nil {
 		if sn.damage != nil && sn.damage.applied {
@@ -112,6 +113,9 @@ func (w *World) start(sn *simNode) {
 	defer w.recoverNode(sn)
 	w.drain(sn)
 }
+
+// retentionCheckMs: retention runs every virtual second (a run is short).
+const retentionCheckMs = 1000
 
 // rollSegmentBytes caps the segment size of runs that draw crash-in-roll:
 // a workload partition then rolls about once a second (the default 1 MiB

@@ -96,6 +96,8 @@ func (w *World) topicConfigs() []kmsg.CreateTopicsRequestTopicConfig {
 	add("min.insync.replicas", int64(w.cfg.MinInsyncReplicas))
 	add("flush.messages", w.cfg.FlushMessages)
 	add("flush.ms", w.cfg.FlushMs)
+	add("retention.bytes", w.cfg.RetentionBytes)
+	add("segment.bytes", w.cfg.SegmentBytes)
 	return out
 }
 
@@ -290,7 +292,7 @@ func (w *World) liveness(deadlineNs int64) {
 func (w *World) stats() Stats {
 	return Stats{Events: w.statEvents, Messages: w.statMessages, Dropped: w.statDropped, Writes: w.statWrites,
 		Crashes: w.statCrashes, Partitions: w.statPartitions, Pauses: w.statPauses, Resets: w.statResets, DiskFaults: w.statDiskFaults, Wipes: w.statWipes, WriteBytes: w.statWriteBytes,
-		Sends: len(w.hist.Sends), Polls: len(w.hist.Polls), Commits: len(w.hist.Commits)}
+		Snapshots: w.snapshots, Sends: len(w.hist.Sends), Polls: len(w.hist.Polls), Commits: len(w.hist.Commits)}
 }
 
 // linkKeys lists the links in a fixed order.

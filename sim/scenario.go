@@ -26,6 +26,9 @@ type Scenario struct {
 	// Overrides of the run's configuration, applied where the run's own
 	// Config leaves the field zero.
 	Nodes, Partitions, RF int
+	// RetentionBytes and SegmentBytes: the workload topic's
+	// retention.bytes and segment.bytes (Config's).
+	RetentionBytes, SegmentBytes int64
 }
 
 // Weighted is a fault kind and its relative weight in a scenario.

@@ -57,6 +57,11 @@ type Config struct {
 	// flush policy: writes acknowledged before fsync, DESIGN.md step 7).
 	MinInsyncReplicas      int
 	FlushMessages, FlushMs int64
+	// RetentionBytes and SegmentBytes: retention.bytes and segment.bytes
+	// (zero: the scenario's, else the brokers' defaults). With retention,
+	// brokers check it every second and the checker excuses records below
+	// the log start (History.Retention).
+	RetentionBytes, SegmentBytes int64
 }
 
 func (c Config) withDefaults() Config {
@@ -67,6 +72,8 @@ func (c Config) withDefaults() Config {
 	c.Nodes = cmp.Or(c.Nodes, c.Scenario.Nodes)
 	c.Partitions = cmp.Or(c.Partitions, c.Scenario.Partitions)
 	c.RF = cmp.Or(c.RF, c.Scenario.RF)
+	c.RetentionBytes = cmp.Or(c.RetentionBytes, c.Scenario.RetentionBytes)
+	c.SegmentBytes = cmp.Or(c.SegmentBytes, c.Scenario.SegmentBytes)
 	if c.Nodes == 0 {
 		c.Nodes = 3
 	}
@@ -154,6 +161,7 @@ type World struct {
 
 	statWriteBytes, statFileBytes, statFiles                                                                                          int64
 	statEvents, statMessages, statDropped, statWrites, statCrashes, statPartitions, statPauses, statResets, statDiskFaults, statWipes int
+	snapshots                                                                                                                         int // raft snapshots delivered
 
 	scenario Scenario
 	timeline []FaultSpan
@@ -184,7 +192,7 @@ func New(cfg Config) (*World, error) {
 	if err := cfg.Scenario.Validate(); err != nil {
 		return nil, err
 	}
-	w := &World{cfg: cfg, scenario: cfg.Scenario, trace: fnv.New64a(), hist: &History{}, topic: "sim"}
+	w := &World{cfg: cfg, scenario: cfg.Scenario, trace: fnv.New64a(), hist: &History{Retention: cfg.RetentionBytes > 0}, topic: "sim"}
 	w.rng = mrand.New(countingSource{src: mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15), draws: &w.draws})
 	w.tuning = defaultTuning()
 	if cfg.Swarm {
@@ -279,8 +287,11 @@ type Result struct {
 // Stats counts what happened.
 type Stats struct {
 	Events, Messages, Dropped, Writes, Crashes, Partitions, Pauses, Resets, DiskFaults, Wipes int
-	WriteBytes                                                                                int64
-	Sends, Polls, Commits                                                                     int
+	// Snapshots: raft snapshots delivered (a replica caught up from a
+	// leader's snapshot: wiped, added, or behind what retention deleted).
+	Snapshots             int
+	WriteBytes            int64
+	Sends, Polls, Commits int
 }
 
 // Run runs the world: setup, the fault phase, then the liveness phase. It
