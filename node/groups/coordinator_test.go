@@ -845,3 +845,48 @@ func TestStaticRestartWithNewMetadata(t *testing.T) {
 		t.Fatalf("state %s after a refused join", h.state("g"))
 	}
 }
+
+// A batched LeaveGroup (v3+) removes several members in one request, by
+// member id or static instance id, with an error per member: an unknown
+// one is UNKNOWN_MEMBER_ID, an instance named with another incarnation's
+// member id FENCED_INSTANCE_ID (and stays). The group rebalances once,
+// without those that left.
+func TestLeaveGroupBatched(t *testing.T) {
+	h := newHarness(t, testConfig())
+	ids, gen := h.staticGroup("g", 4)
+	l := kmsg.NewPtrLeaveGroupRequest()
+	l.Version, l.Group = 5, "g"
+	l.Members = []kmsg.LeaveGroupRequestMember{
+		{MemberID: ids[0]},
+		{InstanceID: new("i1")},
+		{MemberID: "nobody"},
+		{InstanceID: new("i2"), MemberID: "an-old-incarnation"},
+		{InstanceID: new("ghost")},
+	}
+	tok := h.call(l)
+	resp := h.reply(tok).(*kmsg.LeaveGroupResponse)
+	want := []int16{0, 0, kerr.UnknownMemberID.Code, kerr.FencedInstanceID.Code, kerr.UnknownMemberID.Code}
+	if resp.ErrorCode != 0 || len(resp.Members) != len(want) {
+		t.Fatalf("leave answer %+v", resp)
+	}
+	for i, m := range resp.Members {
+		if m.ErrorCode != want[i] || m.MemberID != l.Members[i].MemberID || deref(m.InstanceID) != deref(l.Members[i].InstanceID) {
+			t.Errorf("member %d answered %+v, want error %d", i, m, want[i])
+		}
+	}
+	if h.state("g") != PreparingRebalance {
+		t.Fatalf("state %s after members left", h.state("g"))
+	}
+	h.wantErr(h.call(heartbeatReq("g", ids[0], gen)), kerr.UnknownMemberID)
+	j2 := h.call(staticJoin("g", "i2", ids[2]))
+	j3 := h.call(staticJoin("g", "i3", ids[3]))
+	for _, j := range []uint64{j2, j3} {
+		h.wantErr(j, nil)
+		if r := h.join(j); r.Generation != gen+1 {
+			t.Fatalf("rejoin %+v, want generation %d", r, gen+1)
+		}
+	}
+	if n := len(h.join(j2).Members) + len(h.join(j3).Members); n != 2 {
+		t.Fatalf("%d members in the new generation, want 2", n)
+	}
+}
