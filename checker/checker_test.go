@@ -556,3 +556,23 @@ func TestRetentionExcusesOnlyBelowLogStart(t *testing.T) {
 		t.Fatalf("b above the log start: valid %v, lost-writes %d, expired %d", res.Valid, res.Counts[LostWrite], res.Stats.Expired)
 	}
 }
+
+// Offset expiry counts as a reset: with Options.OffsetsRetention, a group
+// that reads no offset long enough after its last commit lost it lawfully,
+// and may then commit and read lower offsets; read any sooner, or without
+// the option, it is a commit-regression.
+func TestOffsetExpiryIsAReset(t *testing.T) {
+	polls := []Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1", "c@2")}
+	expired := groupHist(polls, []Commit{commit(4, 3, 10, 20, OK), commit(4, 1, 11_000, 11_010, OK)},
+		read(5, -1, 10_000, 10_010), read(5, 1, 12_000, 12_010))
+	if r := Check(expired, Options{OffsetsRetention: 5 * time.Second}); !r.Valid {
+		t.Fatalf("expiry after the retention flagged:\n%v", r)
+	}
+	if r := Check(expired, Options{}); r.Valid || r.Counts[CommitRegression] == 0 {
+		t.Fatalf("without offsets retention, no commit-regression:\n%v", r)
+	}
+	early := groupHist(polls, []Commit{commit(4, 3, 10, 20, OK)}, read(5, -1, 1_000, 1_010))
+	if r := Check(early, Options{OffsetsRetention: 5 * time.Second}); r.Valid || r.Counts[CommitRegression] == 0 {
+		t.Fatalf("an offset gone before the retention passed was not flagged:\n%v", r)
+	}
+}

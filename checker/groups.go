@@ -76,13 +76,44 @@ func (a *analysis) checkGroups() {
 		return fmt.Sprintf("commit#%d process %d offset %d group %s [%s → %s] %s",
 			i, c.Process, c.Offset, c.Group, vtime(c.Invoke), vtime(c.Complete), c.Outcome)
 	}
+	// Offset expiry (offsets.retention.minutes, Options.OffsetsRetention):
+	// a read of no offset at least the retention after the last
+	// acknowledged commit it could see is a reset, not a regression, and
+	// commits acknowledged before it no longer bind later reads.
+	resets := map[groupPartition][]int64{}
+	if a.opts.OffsetsRetention > 0 {
+		for _, r := range h.OffsetReads {
+			if r.Offset >= 0 {
+				continue
+			}
+			k := groupPartition{r.Group, r.Partition}
+			last := int64(-1)
+			for _, ci := range commits[k] {
+				if c := h.Commits[ci]; c.Outcome == OK && c.Complete >= 0 && c.Complete < r.Invoke {
+					last = max(last, c.Complete)
+				}
+			}
+			if last >= 0 && r.Invoke-last >= int64(a.opts.OffsetsRetention) {
+				resets[k] = append(resets[k], r.Invoke)
+			}
+		}
+	}
 	for i, r := range h.OffsetReads {
 		k := groupPartition{r.Group, r.Partition}
 		rd := fmt.Sprintf("offset-read#%d process %d read %d group %s [%s → %s]",
 			i, r.Process, r.Offset, r.Group, vtime(r.Invoke), vtime(r.Complete))
 		best, carried := -1, r.Offset < 0
+		reset := int64(-1) // the latest expiry reset at or before r
+		for _, t := range resets[k] {
+			if t <= r.Invoke {
+				reset = max(reset, t)
+			}
+		}
 		for _, ci := range commits[k] {
 			c := h.Commits[ci]
+			if c.Complete >= 0 && c.Complete <= reset {
+				continue // expired before r
+			}
 			// A coordinator of term T answers from everything committed in
 			// terms up to T (raft's leader completeness); a deposed one,
 			// still answering, may not know of later terms' commits.

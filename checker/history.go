@@ -291,6 +291,13 @@ type Options struct {
 	// above 0 excuses nothing.
 	Retention bool
 
+	// OffsetsRetention is the group coordinator's offsets.retention.minutes
+	// (zero: offsets never expire within the history). A group's offset
+	// read as none at least this long after the last acknowledged commit
+	// of it is an expiry — a reset, not a commit-regression — and commits
+	// acknowledged before it no longer bind later reads.
+	OffsetsRetention time.Duration
+
 	// SkipLinearizability skips the porcupine windows (direct checks only).
 	SkipLinearizability bool
 	// WindowOps bounds the operations of one porcupine call; default 200.
