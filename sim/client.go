@@ -343,6 +343,10 @@ func (c *client) pollTick(p int32, done func()) {
 		case kerr.OffsetOutOfRange.Code:
 			// Below the log start (retention deleted it) or past the end:
 			// reset to the earliest offset, as auto.offset.reset=earliest.
+			if !w.hist.Retention {
+				c.pos[p], c.seek[p] = 0, true // the log starts at 0
+				return
+			}
 			c.resetToEarliest(p, leader)
 			return
 		default:
@@ -393,7 +397,11 @@ func (c *client) resetToEarliest(p int32, leader int32) {
 			c.refreshMetadata()
 			return
 		}
-		c.pos[p] = max(resp.Topics[0].Partitions[0].Offset, 0)
+		if c.seek[p] && c.pos[p] == 0 {
+			// Only while the reset is still pending: a late answer (after
+			// the consumer polled again) must not move it backwards.
+			c.pos[p] = max(resp.Topics[0].Partitions[0].Offset, 0)
+		}
 	})
 }
 
