@@ -338,15 +338,18 @@ func (c *client) pollTick(p int32, done func()) {
 			return
 		}
 		fr := resp.Topics[0].Partitions[0]
+		// A consumer repositioned while the fetch was in flight (a group
+		// assignment, a reset) keeps its new position, as clients discard
+		// such fetches; the poll is still what the broker answered.
+		moved := c.pos[p] != poll.From || (c.seek[p] && !poll.Seek)
 		switch fr.ErrorCode {
 		case 0:
 		case kerr.OffsetOutOfRange.Code:
-			// Below the log start (retention deleted it) or past the end:
-			// reset to the earliest offset, as auto.offset.reset=earliest.
-			if !w.hist.Retention {
-				c.pos[p], c.seek[p] = 0, true // the log starts at 0
+			if moved {
 				return
 			}
+			// Below the log start (retention deleted it) or past the end:
+			// reset to the earliest offset, as auto.offset.reset=earliest.
 			c.resetToEarliest(p, leader)
 			return
 		default:
@@ -363,15 +366,18 @@ func (c *client) pollTick(p int32, done func()) {
 		// Records before the fetch offset (a batch starting earlier) are
 		// skipped, as clients do.
 		for _, r := range recs {
-			if r.Offset >= c.pos[p] {
+			if r.Offset >= poll.From {
 				poll.Records = append(poll.Records, r)
 			}
+		}
+		w.hist.Polls = append(w.hist.Polls, poll)
+		if moved {
+			return
 		}
 		if n := len(poll.Records); n > 0 {
 			c.pos[p] = poll.Records[n-1].Offset + 1
 		}
 		c.seek[p] = false
-		w.hist.Polls = append(w.hist.Polls, poll)
 	})
 }
 
