@@ -8,7 +8,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 
 	"sluice/raftlog"
 )
@@ -230,21 +229,16 @@ func (p *Partition) apply(e *pb.Entry) {
 		panic(fmt.Sprintf("partition: %v: applying %d after %d", p.cfg.Group, idx, p.applied))
 	}
 	switch e.GetType() {
-	case pb.EntryConfChange:
-		var cc pb.ConfChange
-		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
+	case pb.EntryConfChange, pb.EntryConfChangeV2:
+		cc, err := decodeConfChange(e)
+		if err != nil {
 			panic(fmt.Sprintf("partition: %v: conf change at %d: %v", p.cfg.Group, idx, err))
 		}
-		p.conf = p.rn.ApplyConfChange(&cc)
+		p.conf = p.rn.ApplyConfChange(cc)
 		p.pendingConf = p.conf
-	case pb.EntryConfChangeV2:
-		var cc pb.ConfChangeV2
-		if err := proto.Unmarshal(e.GetData(), &cc); err != nil {
-			panic(fmt.Sprintf("partition: %v: conf change at %d: %v", p.cfg.Group, idx, err))
+		if e.GetType() == pb.EntryConfChangeV2 {
+			p.noteConfChange(cc)
 		}
-		p.conf = p.rn.ApplyConfChange(&cc)
-		p.pendingConf = p.conf
-		p.noteConfChange(&cc)
 	case pb.EntryNormal:
 		pid, clockMs, b, ok := decodeEnvelope(e.GetData())
 		if ok {

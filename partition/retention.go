@@ -35,8 +35,8 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (RetentionR
 		total += s.Bytes
 	}
 	var (
-		n     int    // segments to delete
-		upTo  uint64 // last entry of those segments
+		res   RetentionResult
+		upTo  uint64 // last entry of the segments to delete
 		found bool
 	)
 	for _, s := range segs {
@@ -53,13 +53,14 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (RetentionR
 			break
 		}
 		total -= s.Bytes
-		n++
+		res.Segments++
+		res.Bytes += s.Bytes
 		if !empty {
 			upTo, found = s.Last, true
 		}
 	}
-	if n == 0 {
-		return RetentionResult{}, nil
+	if res.Segments == 0 {
+		return res, nil
 	}
 	if found {
 		w, err := p.Compact(upTo)
@@ -79,11 +80,6 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (RetentionR
 	if r != nil {
 		p.out.Writes = append(p.out.Writes, &Write{Round: r})
 	}
-	res := RetentionResult{LogStart: p.LogStartOffset()}
-	after := p.log.Segments()
-	res.Segments = len(segs) - len(after)
-	for _, s := range segs[:res.Segments] {
-		res.Bytes += s.Bytes
-	}
+	res.LogStart = p.LogStartOffset()
 	return res, nil
 }

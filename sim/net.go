@@ -145,11 +145,6 @@ func (nw *network) deliverLater(l *link, b transport.Batch) {
 			return
 		}
 		defer nw.reportSnapshots(b, true)
-		for _, e := range b.Msgs {
-			if e.Msg.GetType() == raftpb.MsgSnap {
-				nw.w.snapshots++
-			}
-		}
 		w.record("deliver", b.From, b.To, uint64(len(b.Msgs)), uint64(len(b.Leaders)), uint64(len(b.Forwards)))
 		for _, e := range b.Msgs {
 			m := e.Msg
@@ -168,6 +163,9 @@ func (nw *network) reportSnapshots(b transport.Batch, ok bool) {
 	for _, e := range b.Msgs {
 		if e.Msg.GetType() != raftpb.MsgSnap {
 			continue
+		}
+		if ok {
+			nw.w.snapshots++ // delivered
 		}
 		from, g := nw.w.nodes[b.From-1], e.Group
 		nw.w.after(0, func() { nw.w.input(from, func() { from.n.SnapshotStatus(g, b.To, ok) }) })
