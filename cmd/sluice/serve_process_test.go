@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -105,20 +104,12 @@ func TestServeProcessesSigtermSigkill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three broker processes")
 	}
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
 	var list []string
 	var kafka []string
 	for i := 1; i <= 3; i++ {
-		k := free()
+		k := freeAddr(t)
 		kafka = append(kafka, k)
-		list = append(list, fmt.Sprintf("%d=%s@%s", i, k, free()))
+		list = append(list, fmt.Sprintf("%d=%s@%s", i, k, freeAddr(t)))
 	}
 	dir := t.TempDir()
 	configs := make([]string, 3)
@@ -265,19 +256,11 @@ func TestServeAddBroker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four broker processes")
 	}
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
 	var list, kafka []string
 	for i := 1; i <= 4; i++ {
-		k := free()
+		k := freeAddr(t)
 		kafka = append(kafka, k)
-		list = append(list, fmt.Sprintf("%d=%s@%s", i, k, free()))
+		list = append(list, fmt.Sprintf("%d=%s@%s", i, k, freeAddr(t)))
 	}
 	dir := t.TempDir()
 	serve := func(i int, brokers []string, extra ...string) *proc {
