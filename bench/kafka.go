@@ -26,9 +26,10 @@ type kafkaSystem struct {
 }
 
 // startSluice starts the 3-broker `sluice dev` cluster in this process, on
-// free ports, with its data under dir (removed by close).
-func startSluice(dir string) (*kafkaSystem, error) {
-	c, err := broker.StartDev(broker.DevOptions{DataDir: dir, Fresh: true, BasePort: 0})
+// free ports, with its data under dir (removed by close). fileSync: group
+// commits fdatasync file by file instead of one syncfs.
+func startSluice(dir string, fileSync bool) (*kafkaSystem, error) {
+	c, err := broker.StartDev(broker.DevOptions{DataDir: dir, Fresh: true, BasePort: 0, FileSync: fileSync})
 	if err != nil {
 		return nil, fmt.Errorf("bench: start sluice dev: %w", err)
 	}

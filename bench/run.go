@@ -21,15 +21,18 @@ import (
 
 // Target names.
 const (
-	TargetSluice     = "sluice"            // the in-process 3-broker `sluice dev` cluster
-	TargetKfake      = "kfake"             // franz-go's kfake: in memory, no replication, no fsync
-	TargetJSDefault  = "jetstream-default" // NATS JetStream R3 file storage, sync_interval 2m (its default)
-	TargetJSAlways   = "jetstream-always"  // NATS JetStream R3 file storage, sync_interval always
-	TargetBootstrap  = "bootstrap"         // any Kafka cluster at Options.Bootstrap
-	targetJetStream  = "jetstream"         // both JetStream settings
-	targetAll        = "all"               // sluice, kfake and both JetStream settings
-	maxRunDuration   = time.Hour
-	defaultDrainWait = time.Minute
+	TargetSluice = "sluice" // the in-process 3-broker `sluice dev` cluster
+	// TargetSluiceFileSync is the same cluster with each group commit
+	// fdatasyncing every file it touched instead of one syncfs (-file-sync).
+	TargetSluiceFileSync = "sluice-filesync"
+	TargetKfake          = "kfake"             // franz-go's kfake: in memory, no replication, no fsync
+	TargetJSDefault      = "jetstream-default" // NATS JetStream R3 file storage, sync_interval 2m (its default)
+	TargetJSAlways       = "jetstream-always"  // NATS JetStream R3 file storage, sync_interval always
+	TargetBootstrap      = "bootstrap"         // any Kafka cluster at Options.Bootstrap
+	targetJetStream      = "jetstream"         // both JetStream settings
+	targetAll            = "all"               // sluice, kfake and both JetStream settings
+	maxRunDuration       = time.Hour
+	defaultDrainWait     = time.Minute
 )
 
 // ParseTargets expands a comma-separated target list ("all", "jetstream"
@@ -42,10 +45,10 @@ func ParseTargets(s string) ([]string, error) {
 			out = append(out, TargetSluice, TargetKfake, TargetJSDefault, TargetJSAlways)
 		case targetJetStream:
 			out = append(out, TargetJSDefault, TargetJSAlways)
-		case TargetSluice, TargetKfake, TargetJSDefault, TargetJSAlways, TargetBootstrap:
+		case TargetSluice, TargetSluiceFileSync, TargetKfake, TargetJSDefault, TargetJSAlways, TargetBootstrap:
 			out = append(out, t)
 		default:
-			return nil, fmt.Errorf("bench: unknown target %q (want sluice, kfake, jetstream, jetstream-default, jetstream-always, bootstrap or all)", t)
+			return nil, fmt.Errorf("bench: unknown target %q (want sluice, sluice-filesync, kfake, jetstream, jetstream-default, jetstream-always, bootstrap or all)", t)
 		}
 	}
 	return out, nil
@@ -316,9 +319,14 @@ func (e *skipError) Error() string { return e.reason }
 // startSystem starts (or reaches) target t.
 func startSystem(ctx context.Context, o Options, t string) (system, string, error) {
 	switch t {
-	case TargetSluice:
-		s, err := startSluice(filepath.Join(o.DataDir, "sluice"))
-		return s, "sluice dev: 3 brokers in this process, RF 3, min.insync.replicas 2, fsync before ack", err
+	case TargetSluice, TargetSluiceFileSync:
+		fileSync := t == TargetSluiceFileSync
+		s, err := startSluice(filepath.Join(o.DataDir, t), fileSync)
+		what := "one syncfs per group commit"
+		if fileSync {
+			what = "an fdatasync per file per group commit"
+		}
+		return s, "sluice dev: 3 brokers in this process, RF 3, min.insync.replicas 2, fsync before ack (" + what + ")", err
 	case TargetKfake:
 		s, err := startKfake()
 		return s, "kfake: 3 brokers in this process, in memory, no replication, no fsync", err

@@ -28,6 +28,7 @@ func runDev(c *command, args []string, stdout, stderr io.Writer) int {
 	partitions := fs.Int("partitions", 1, "partitions of auto-created topics (num.partitions)")
 	verbose := fs.Bool("v", false, "debug logging")
 	metrics := fs.String("metrics", "", "serve Prometheus /metrics on HOST:PORT, broker i on PORT+i-1 (default: off)")
+	fileSync := fs.Bool("file-sync", false, "group commit fdatasyncs each file it touched instead of one syncfs per commit (see sluice serve -h)")
 	if status := parse(fs, args); status >= 0 {
 		return status
 	}
@@ -40,7 +41,8 @@ func runDev(c *command, args []string, stdout, stderr io.Writer) int {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	opts := broker.DevOptions{Brokers: *brokers, Host: *host, BasePort: *port, DataDir: *dir, Fresh: *fresh, Logger: logger}
+	opts := broker.DevOptions{Brokers: *brokers, Host: *host, BasePort: *port, DataDir: *dir, Fresh: *fresh, Logger: logger,
+		FileSync: *fileSync}
 	opts.Defaults.Partitions = int32(*partitions)
 	// No initial rebalance delay, as Kafka's shipped server.properties sets
 	// it for development: a group's first consumer starts at once.

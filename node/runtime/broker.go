@@ -55,6 +55,15 @@ type Options struct {
 	MinFreeBytes      int64
 	DiskCheckInterval time.Duration
 	FreeSpace         func(dir string) (uint64, error)
+	// FileSync: a group commit syncs each file it touched with its own
+	// fdatasync. By default, where the data directory's file system offers
+	// a whole sync that reports errors (Linux 5.8+ syncfs), a commit
+	// touching several partitions' files syncs them all with one syncfs:
+	// one device flush instead of one per file (writer.Options.WholeSync).
+	// It also writes back whatever else is dirty on that file system, so
+	// give the data directory a file system of its own, or set FileSync
+	// when it shares one with heavy writers.
+	FileSync bool
 	// Join: the data directory is new but the cluster already exists (a
 	// wiped disk, a replacement): node.Config.Join. The identity passed to
 	// Start must then carry a new incarnation.
@@ -124,6 +133,7 @@ type Broker struct {
 	n     *node.Node
 	tr    transport.Transport
 	w     *writer.Writer
+	whole vfs.WholeSync // the writer's, closed after it; nil: file by file
 
 	requests chan node.Request // from connection readers; bounded
 	mu       sync.Mutex        // guards pending
@@ -134,6 +144,7 @@ type Broker struct {
 	inboxBytes atomic.Int64
 	diskFree   atomic.Uint64
 	reqs       *requestMetrics
+	commits    *commitMetrics
 	conns      sync.Map // conn id -> *conn
 	nextConn   atomic.Uint64
 
@@ -163,7 +174,7 @@ func Start(opts Options, id Identity) (*Broker, error) {
 		opts: opts, log: log, clock: realtime.NewClock(),
 		requests: make(chan node.Request, 1024), wake: make(chan struct{}, 1),
 		reads: make(chan readJob, 1024), quit: make(chan struct{}), stopped: make(chan struct{}),
-		reqs: newRequestMetrics(),
+		reqs: newRequestMetrics(), commits: newCommitMetrics(),
 	}
 	n, err := node.Open(node.Config{
 		ID: opts.ID, ClusterID: id.ClusterID, Incarnation: id.Incarnation, Brokers: opts.Brokers,
@@ -175,7 +186,17 @@ func Start(opts Options, id Identity) (*Broker, error) {
 		return nil, err
 	}
 	b.n = n
-	b.w = writer.New(opts.FS, writer.Options{})
+	var wopts writer.Options
+	if ws, ok := opts.FS.(vfs.WholeSyncer); ok && !opts.FileSync {
+		s, err := ws.OpenWholeSync(opts.DataDir)
+		if err != nil {
+			log.Info("group commit syncs file by file", "reason", err)
+		} else {
+			b.whole, wopts.WholeSync = s, s
+		}
+	}
+	b.w = writer.New(opts.FS, wopts)
+	b.w.OnCycle = b.commits.cycle
 	b.tr = opts.Net.Attach(uint64(opts.ID), inbox{b})
 	for i := 0; i < 4; i++ {
 		b.wg.Add(1)
@@ -213,6 +234,9 @@ func (b *Broker) Stop() {
 	})
 	<-b.stopped
 	b.w.Close()
+	if b.whole != nil {
+		b.whole.Close()
+	}
 	close(b.reads)
 	b.wg.Wait()
 	b.n.Close()

@@ -132,6 +132,8 @@ type DevOptions struct {
 	MinFreeBytes      int64
 	DiskCheckInterval time.Duration
 	FreeSpace         func(dir string) (uint64, error)
+	// FileSync: Options'.
+	FileSync bool
 }
 
 func (o *DevOptions) listen(addr string) (net.Listener, error) {
@@ -255,7 +257,8 @@ func (c *Cluster) start(i int, ln net.Listener) error {
 	b, err := Start(Options{ID: int32(i + 1), Brokers: c.members, Listener: ln, DataDir: dir,
 		Logger: c.opts.Logger, Defaults: c.opts.Defaults, Groups: c.opts.Groups, TickMs: c.opts.TickMs, Net: c.net, Join: join,
 		RetentionCheckMs: c.opts.RetentionCheckMs,
-		MinFreeBytes:     c.opts.MinFreeBytes, DiskCheckInterval: c.opts.DiskCheckInterval, FreeSpace: c.opts.FreeSpace}, id)
+		MinFreeBytes:     c.opts.MinFreeBytes, DiskCheckInterval: c.opts.DiskCheckInterval, FreeSpace: c.opts.FreeSpace,
+		FileSync: c.opts.FileSync}, id)
 	if err != nil {
 		return err
 	}

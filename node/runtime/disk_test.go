@@ -11,6 +11,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"sluice/node/runtime"
 )
@@ -36,6 +37,11 @@ func TestDiskLowAndBrokerMetrics(t *testing.T) {
 	td := waitLeaders(t, adm, topic, 1)
 	leader := td.Partitions[0].Leader
 	produceN(t, c, topic, 50)
+	// Ask the leader itself for metadata: the clients may have asked any
+	// broker, and its Metadata series must count at least one.
+	if _, err := newClient(t, c).Broker(int(leader)).Request(context.Background(), kmsg.NewPtrMetadataRequest()); err != nil {
+		t.Fatal(err)
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -129,6 +129,7 @@ func ServeMetrics(b *Broker, ln net.Listener, opts MetricsOptions) (*MetricsServ
 	sluiceReg := prometheus.WrapRegistererWith(prometheus.Labels{"broker": strconv.Itoa(int(b.opts.ID))}, reg)
 	sluiceReg.MustRegister(&brokerCollector{b: b, timeout: opts.ScrapeTimeout, maxSeries: opts.MaxPartitionSeries}, lag)
 	sluiceReg.MustRegister(b.reqs.collectors()...)
+	sluiceReg.MustRegister(b.commits.collectors()...)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))

@@ -1,6 +1,7 @@
 package vfs
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ const (
 	OpPreallocate        // File.Preallocate
 	OpStat               // FS.Stat and File.Size
 	OpMkdirAll           // FS.MkdirAll
+	OpSyncFS             // WholeSync.Sync (Path: the directory it was opened on)
 )
 
 var opKindNames = [...]string{
@@ -45,6 +47,7 @@ var opKindNames = [...]string{
 	OpPreallocate: "preallocate",
 	OpStat:        "stat",
 	OpMkdirAll:    "mkdirall",
+	OpSyncFS:      "syncfs",
 }
 
 func (k OpKind) String() string {
@@ -271,6 +274,37 @@ func (x *InjectFS) Stat(name string) (int64, error) {
 	}
 	return x.fs.Stat(name)
 }
+
+var _ WholeSyncer = (*InjectFS)(nil)
+
+// OpenWholeSync opens the wrapped FS's WholeSync (ErrWholeSyncUnsupported
+// if it has none); each Sync passes through the rule as OpSyncFS.
+func (x *InjectFS) OpenWholeSync(dir string) (WholeSync, error) {
+	ws, ok := x.fs.(WholeSyncer)
+	if !ok {
+		return nil, fmt.Errorf("%w: the wrapped file system has none", ErrWholeSyncUnsupported)
+	}
+	s, err := ws.OpenWholeSync(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &injectWholeSync{s: s, x: x, dir: dir}, nil
+}
+
+type injectWholeSync struct {
+	s   WholeSync
+	x   *InjectFS
+	dir string
+}
+
+func (s *injectWholeSync) Sync() error {
+	if _, err := s.x.check(Op{Kind: OpSyncFS, Path: s.dir}); err != nil {
+		return err
+	}
+	return s.s.Sync()
+}
+
+func (s *injectWholeSync) Close() error { return s.s.Close() }
 
 // injectFile passes each operation of f through x's rule.
 type injectFile struct {

@@ -18,7 +18,16 @@ func OS() FS { return osFS{} }
 // osFS is stateless: all state lives in the kernel.
 type osFS struct{}
 
-var _ FS = osFS{}
+var (
+	_ FS          = osFS{}
+	_ WholeSyncer = osFS{}
+)
+
+// OpenWholeSync opens dir for syncfs(2) (Linux 5.8 and later, the first to
+// report write-back errors from it; ErrWholeSyncUnsupported elsewhere). The
+// descriptor stays open so that an error of any write-back since it was
+// opened is reported by the next Sync.
+func (osFS) OpenWholeSync(dir string) (WholeSync, error) { return openWholeSync(dir) }
 
 func (osFS) Create(name string) (File, error) {
 	return openOS(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC)

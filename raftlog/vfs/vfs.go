@@ -34,6 +34,35 @@ type VectorWriter interface {
 	WriteVAt(bufs [][]byte, off int64) (int, error)
 }
 
+// WholeSyncer is an FS that can make the data written to all of its files
+// durable in one call: Linux syncfs(2), which writes back every dirty file
+// of a file system and flushes the device once, where a group commit
+// touching n files would otherwise pay n fdatasyncs (and the device n
+// cache flushes).
+type WholeSyncer interface {
+	// OpenWholeSync returns a WholeSync for the file system that holds dir.
+	// It fails (wrapping ErrWholeSyncUnsupported) where such a sync would
+	// not report every file's write errors; callers then sync file by file.
+	OpenWholeSync(dir string) (WholeSync, error)
+}
+
+// WholeSync makes every file's written data durable at once. It covers
+// writes made after it was opened.
+type WholeSync interface {
+	// Sync makes durable what was written to every file before the call,
+	// at least as fdatasync on each would. An error means the write-back
+	// of some file failed since the WholeSync was opened or last synced,
+	// without saying which: every file written since the last successful
+	// Sync must be taken as failed (never retried, reopened from disk), as
+	// after a failed File.Sync.
+	Sync() error
+	Close() error
+}
+
+// ErrWholeSyncUnsupported is returned (wrapped) by OpenWholeSync where a
+// whole-file-system sync cannot be trusted to report errors.
+var ErrWholeSyncUnsupported = errors.New("vfs: whole-file-system sync unsupported")
+
 // FS is the file system the log runs on. Paths are slash-separated.
 //
 // Creating, renaming and removing a name is durable only after SyncDir on
