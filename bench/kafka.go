@@ -124,6 +124,7 @@ func (s *kafkaSystem) newProducer(w Workload, _ int) (producer, error) {
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.WithHooks(s),
 		kgo.MaxBufferedRecords(w.inflight()),
+		kgo.ProducerLinger(w.Linger()),
 	}
 	if w.Acks == "1" {
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())

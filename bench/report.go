@@ -287,7 +287,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.miss{color:#b00}.met{color:#070}</style>
 </head><body>
 <h1>sluice bench: {{.R.Workload.Name}}</h1>
-<p>{{.R.Workload.Partitions}} partitions, {{.R.Workload.RecordBytes}} B records, {{.R.Workload.Producers}} producers, {{.R.Workload.Consumers}} consumers, acks={{.R.Workload.Acks}}, {{.R.Workload.Mode}}{{if .R.Workload.Rate}} at {{f0 .R.Workload.Rate}} records/s{{end}};
+<p>{{.R.Workload.Partitions}} partitions, {{.R.Workload.RecordBytes}} B records, {{.R.Workload.Producers}} producers, {{.R.Workload.Consumers}} consumers, acks={{.R.Workload.Acks}}, Kafka producers' linger {{.R.Workload.Linger}}, {{.R.Workload.Mode}}{{if .R.Workload.Rate}} at {{f0 .R.Workload.Rate}} records/s{{end}};
 {{f0 .R.DurationS}} s measured after {{f0 .R.WarmupS}} s warm-up; started {{.R.Started.Format "2006-01-02 15:04:05 UTC"}} on {{.R.Machine.CPUs}} CPUs ({{.R.Machine.GOOS}}/{{.R.Machine.GOARCH}}, {{.R.Machine.GoVersion}}).</p>
 <h2>Targets</h2>
 <table><tr><th>target</th><th>records/s</th><th>MB/s</th><th>ack p50 ms</th><th>ack p99 ms</th><th>ack p99.9 ms</th><th>e2e p50 ms</th><th>e2e p99 ms</th><th>acked</th><th>consumed</th><th>errors</th></tr>

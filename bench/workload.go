@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Mode is how producers pace themselves.
@@ -47,7 +48,16 @@ type Workload struct {
 	// publishes); 0 takes DefaultInflight. At max rate it sets the
 	// latency: Little's law, inflight ÷ throughput.
 	Inflight int `json:"inflight_per_producer"`
+	// LingerMs is how long a Kafka producer waits for more records before
+	// it sends a partition's batch (linger.ms; JetStream has none): 0 takes
+	// DefaultLingerMs, -1 means none.
+	LingerMs int `json:"linger_ms,omitempty"`
 }
+
+// DefaultLingerMs is the OpenMessaging Benchmark Kafka driver's linger.ms.
+// franz-go's own default is 10 ms, which alone would put a floor of up to
+// 10 ms under every produce latency at low rates.
+const DefaultLingerMs = 1
 
 // DefaultInflight is the default per-producer bound on unacknowledged
 // records, the same for every client: 8 MiB of 1 KiB records.
@@ -102,6 +112,8 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("bench: workload %s: producers %d outside [1, %d]", w.Name, w.Producers, MaxClients)
 	case w.Consumers < 1 || w.Consumers > MaxClients || w.Consumers > w.Partitions:
 		return fmt.Errorf("bench: workload %s: consumers %d outside [1, min(%d, partitions)]", w.Name, w.Consumers, MaxClients)
+	case w.LingerMs < -1 || w.LingerMs > 10_000:
+		return fmt.Errorf("bench: workload %s: linger %d ms outside [-1, 10000]", w.Name, w.LingerMs)
 	case w.Inflight < 0 || w.Inflight > 1<<20:
 		return fmt.Errorf("bench: workload %s: inflight %d outside [0, %d]", w.Name, w.Inflight, 1<<20)
 	case w.Acks != "all" && w.Acks != "1":
@@ -121,6 +133,17 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("bench: workload %s: unknown mode %q", w.Name, w.Mode)
 	}
 	return nil
+}
+
+// Linger is the Kafka producers' linger.ms as a duration.
+func (w Workload) Linger() time.Duration {
+	switch w.LingerMs {
+	case 0:
+		return DefaultLingerMs * time.Millisecond
+	case -1:
+		return 0
+	}
+	return time.Duration(w.LingerMs) * time.Millisecond
 }
 
 func (w Workload) inflight() int {

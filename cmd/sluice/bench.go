@@ -37,6 +37,7 @@ func runBench(c *command, args []string, stdout, stderr io.Writer) int {
 	consumers := fs.Int("consumers", 0, "override the workload's consumers")
 	acks := fs.String("acks", "", "override the workload's acks: all or 1")
 	rate := fs.Float64("rate", 0, "fixed-rate workloads: records/s in total (default: a fraction of a calibration run's max rate)")
+	linger := fs.Int("linger-ms", 0, fmt.Sprintf("Kafka producers' linger.ms (default %d, as the OpenMessaging Benchmark's Kafka driver; -1: none)", bench.DefaultLingerMs))
 	inflight := fs.Int("inflight", 0, fmt.Sprintf("records each producer may have unacknowledged (default %d)", bench.DefaultInflight))
 	backlog := fs.Int64("backlog-bytes", 0, "catch-up workloads: override the backlog size")
 	noFloors := fs.Bool("no-floors", false, "skip the disk and loopback floors")
@@ -85,6 +86,9 @@ func runBench(c *command, args []string, stdout, stderr io.Writer) int {
 	}
 	if *rate != 0 {
 		w.Rate = *rate
+	}
+	if *linger != 0 {
+		w.LingerMs = *linger
 	}
 	if *inflight != 0 {
 		w.Inflight = *inflight

@@ -249,10 +249,12 @@ func (p *Pool) make(id uint64) (string, error) {
 	return ready, nil
 }
 
+// zero fills f with zeros and syncs it. It does not fallocate first: on
+// ext4 a fallocated 64 MiB file landed off any 1 MiB boundary of the
+// (virtual) device, and every later write+fdatasync into it ran about 10%
+// slower than into a file the zero writes themselves allocated, which the
+// allocator aligns. The zero writes reserve the blocks all the same.
 func (p *Pool) zero(f vfs.File) error {
-	if err := f.Preallocate(0, p.segBytes); err != nil {
-		return err
-	}
 	for off := int64(0); off < p.segBytes; off += zeroChunk {
 		n := min(int64(zeroChunk), p.segBytes-off)
 		if _, err := f.WriteAt(zeros[:n], off); err != nil {
