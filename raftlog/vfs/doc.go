@@ -6,7 +6,9 @@
 // It owns three file systems:
 //
 //   - OS: real files. Sync is fdatasync, Preallocate is fallocate with
-//     FALLOC_FL_KEEP_SIZE (size unchanged), SyncDir fsyncs the directory.
+//     FALLOC_FL_KEEP_SIZE (size unchanged), SyncDir fsyncs the directory,
+//     and OpenWholeSync gives syncfs(2) on Linux 5.8+ (WholeSyncer: one
+//     call makes every file's data durable, for group commit).
 //   - Mem: an in-memory FS with crash semantics, modelled on Pebble's
 //     crashable MemFS. File data is durable only after File.Sync and a
 //     name (create, rename, remove, mkdir) only after SyncDir of the
@@ -14,9 +16,11 @@
 //     revert and, of the unsynced writes, a seeded-random subset of 4 KiB
 //     pages survives, the last of them possibly torn. ProcessCrash
 //     simulates a process crash (the OS page cache survives) and
-//     CrashClean keeps exactly the synced state.
+//     CrashClean keeps exactly the synced state. Its WholeSync syncs every
+//     file's data (names still need SyncDir).
 //   - InjectFS: a wrapper around any FS that injects errors (EIO, ENOSPC),
-//     latency and bit flips on reads, chosen by a Rule. Rules are small
+//     latency and bit flips on reads, chosen by a Rule (OpSyncFS for a
+//     WholeSync). Rules are small
 //     values composed from On, Times, After, Probability and Merge.
 //
 // Durability contract, for every FS: nothing in this package syncs

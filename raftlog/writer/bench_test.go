@@ -2,8 +2,9 @@ package writer
 
 // BenchmarkGroupCommit: P partitions each append one 1 KiB entry per
 // iteration; one group-commit cycle writes them all and syncs every touched
-// (preallocated) file once, in parallel. Reports MB/s, cycles/s and the p50
-// and p99 cycle latency.
+// (preallocated) file once: in parallel, one fdatasync each (sync=file), or
+// all with one syncfs (sync=whole, Options.WholeSync). Reports MB/s,
+// cycles/s and the p50 and p99 cycle latency.
 //
 //	go test -run '^$' -bench GroupCommit -benchtime=3s ./raftlog/writer/
 
@@ -22,11 +23,14 @@ import (
 
 func BenchmarkGroupCommit(b *testing.B) {
 	for _, parts := range []int{12, 1000} {
-		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) { benchGroupCommit(b, parts) })
+		for _, whole := range []bool{false, true} {
+			name := fmt.Sprintf("partitions=%d/sync=%s", parts, map[bool]string{false: "file", true: "whole"}[whole])
+			b.Run(name, func(b *testing.B) { benchGroupCommit(b, parts, whole) })
+		}
 	}
 }
 
-func benchGroupCommit(b *testing.B, parts int) {
+func benchGroupCommit(b *testing.B, parts int, whole bool) {
 	const entryBytes = 1 << 10
 	// Small segments keep preallocation (outside the timer) affordable for
 	// 1,000 partitions; each holds 200+ entries, so no partition rolls in a
@@ -53,7 +57,16 @@ func benchGroupCommit(b *testing.B, parts int) {
 		}
 		defer logs[p].Close()
 	}
-	w := New(fs, Options{})
+	var opts Options
+	if whole {
+		ws, err := fs.(vfs.WholeSyncer).OpenWholeSync(dir)
+		if err != nil {
+			b.Skipf("no whole-file-system sync here: %v", err)
+		}
+		defer ws.Close()
+		opts.WholeSync = ws
+	}
+	w := New(fs, opts)
 	defer w.Close()
 	results := make(chan result, parts)
 	done := func(r *raftlog.Round, err error) { results <- result{r, err} }
