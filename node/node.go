@@ -62,7 +62,10 @@ type Config struct {
 	FS      vfs.FS
 	Dir     string // the data directory within FS
 	Env     env.Env
-	// Allocator hands out segment files (a writer.Pool in production).
+	// Allocator hands out segment files (default: created empty). Brokers
+	// leave it unset: with group commit by syncfs a writer.Pool's
+	// background zero-filling is flushed inside the commits (see the note
+	// on Preallocation in the README).
 	Allocator    raftlog.Allocator
 	SegmentBytes int64
 	// TickMs is the interval between Tick calls (default 100): raft's
