@@ -46,6 +46,23 @@ func (c *opCounter) reset() {
 	c.fileSyncs, c.wholeSyncs, c.failedWhole = 0, 0, 0
 }
 
+// newWholeSyncWriter returns a Writer syncing with a WholeSync of an
+// injecting FS over Mem, and the rule counting its syncs.
+func newWholeSyncWriter(t *testing.T, seed uint64) (*vfs.Mem, *opCounter, *vfs.InjectFS, *Writer) {
+	t.Helper()
+	mem := vfs.NewMem(seed)
+	c := &opCounter{}
+	inj := vfs.Inject(mem, c)
+	if err := inj.MkdirAll("data"); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := inj.OpenWholeSync("data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mem, c, inj, New(inj, Options{WholeSync: ws})
+}
+
 // openLogs opens n logs under data/ on fs.
 func openLogs(t *testing.T, fs vfs.FS, n int) []*raftlog.Log {
 	t.Helper()
@@ -83,17 +100,7 @@ func submitRound(t *testing.T, lp *loop, ls []*raftlog.Log, i uint64) {
 // reported done; a cycle below WholeSyncMinFiles syncs file by file.
 func TestWholeSyncGroupCommit(t *testing.T) {
 	for seed := range uint64(5) {
-		mem := vfs.NewMem(seed)
-		c := &opCounter{}
-		inj := vfs.Inject(mem, c)
-		if err := inj.MkdirAll("data"); err != nil {
-			t.Fatal(err)
-		}
-		ws, err := inj.OpenWholeSync("data")
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := New(inj, Options{WholeSync: ws})
+		mem, c, inj, w := newWholeSyncWriter(t, seed)
 		var cycles []CycleStats
 		var mu sync.Mutex
 		w.OnCycle = func(s CycleStats) { mu.Lock(); cycles = append(cycles, s); mu.Unlock() }
@@ -162,17 +169,7 @@ func TestWholeSyncGroupCommit(t *testing.T) {
 // failed is unknown, so every log of the cycle stops, none counts the
 // round durable, and each reopens from disk once the disk is healthy.
 func TestFailedWholeSyncFailsEveryRoundOfTheCycle(t *testing.T) {
-	mem := vfs.NewMem(11)
-	c := &opCounter{}
-	inj := vfs.Inject(mem, c)
-	if err := inj.MkdirAll("data"); err != nil {
-		t.Fatal(err)
-	}
-	ws, err := inj.OpenWholeSync("data")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := New(inj, Options{WholeSync: ws})
+	_, c, inj, w := newWholeSyncWriter(t, 11)
 	defer w.Close()
 	lp := newLoop(t, w)
 	ls := openLogs(t, inj, 4)
