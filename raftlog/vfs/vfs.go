@@ -47,7 +47,8 @@ type WholeSyncer interface {
 }
 
 // WholeSync makes every file's written data durable at once. It covers
-// writes made after it was opened.
+// writes made after it was opened. On Linux it is syncfs(2) followed by an
+// fsync of the directory it was opened on (see osWholeSync.Sync).
 type WholeSync interface {
 	// Sync makes durable what was written to every file before the call,
 	// at least as fdatasync on each would. An error means the write-back
