@@ -62,6 +62,11 @@ func TestSubcommandFlags(t *testing.T) {
 	if status, _, _ := runArgs("version", "extra"); status != exitUsage {
 		t.Errorf("version extra: status %d, want %d", status, exitUsage)
 	}
+	status, _, errOut := runArgs("serve", "-id", "1", "-brokers", "1=127.0.0.1:1@127.0.0.1:2", "-cluster-id", "c",
+		"-data-dir", t.TempDir(), "-max-connections", "0")
+	if status != exitUsage || !strings.Contains(errOut, "-max-connections must be at least 1") {
+		t.Errorf("serve -max-connections 0: status %d, stderr %q; want %d and the reason", status, errOut, exitUsage)
+	}
 }
 
 func TestVersion(t *testing.T) {

@@ -66,6 +66,7 @@ type serveConfig struct {
 	join       bool
 	minFree    int64
 	fileSync   bool
+	maxConns   int
 	logger     *slog.Logger
 }
 
@@ -113,7 +114,8 @@ func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) 
 		return nil, err
 	}
 	opts := broker.Options{ID: cfg.id, Brokers: brokers, Listener: kafkaLn, DataDir: cfg.dataDir, Logger: cfg.logger, Net: tn,
-		Join: cfg.join, MinFreeBytes: cfg.minFree, FileSync: cfg.fileSync}
+		Join: cfg.join, MinFreeBytes: cfg.minFree, FileSync: cfg.fileSync,
+		MaxConnections: cfg.maxConns}
 	opts.Defaults.Partitions = int32(cfg.partitions)
 	b, err := broker.Start(opts, id)
 	if err != nil {
@@ -140,6 +142,7 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 	metrics := fs.String("metrics", "", "serve Prometheus /metrics on this address (default: off)")
 	minFree := fs.Int64("min-free-bytes", 64<<20, "below this much free space in the data directory's file system, produce is refused with KAFKA_STORAGE_ERROR (negative: never)")
 	fileSync := fs.Bool("file-sync", false, "group commit fdatasyncs each file it touched, instead of one syncfs of the data directory's file system per commit (the default on Linux 5.8+: one device flush for many partitions; it also flushes other writers' data on that file system)")
+	maxConns := fs.Int("max-connections", 4096, "client connections open at once (max.connections); one beyond it is closed at once")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long to hand leadership over before stopping anyway")
 	config := fs.String("config", "", "a file of KEY=VALUE lines with the same keys as these flags (# comments); flags on the command line win")
 	if status := parse(fs, args); status >= 0 {
@@ -154,6 +157,9 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 	members, err := parseBrokers(*brokersFlag)
 	if err == nil && (*id <= 0 || *clusterID == "" || *dataDir == "") {
 		err = fmt.Errorf("-id, -brokers, -cluster-id and -data-dir are required")
+	}
+	if err == nil && *maxConns < 1 {
+		err = fmt.Errorf("-max-connections must be at least 1, not %d", *maxConns)
 	}
 	var self member
 	if err == nil {
@@ -191,7 +197,7 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	s, err := startServe(serveConfig{id: int32(*id), members: members, clusterID: *clusterID, dataDir: *dataDir,
-		partitions: *partitions, join: *join, minFree: *minFree, fileSync: *fileSync, logger: logger}, kafkaLn, raftLn)
+		partitions: *partitions, join: *join, minFree: *minFree, fileSync: *fileSync, maxConns: *maxConns, logger: logger}, kafkaLn, raftLn)
 	if err != nil {
 		kafkaLn.Close()
 		raftLn.Close()

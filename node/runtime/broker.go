@@ -45,6 +45,11 @@ type Options struct {
 	// IdleTimeout closes a connection with nothing in flight after this
 	// long without a request (connections.max.idle.ms, default 10 min).
 	IdleTimeout time.Duration
+	// MaxConnections bounds the client connections open at once (Kafka's
+	// max.connections; default 4096): each holds read and write buffers
+	// and up to MaxInflightPerConn requests. One accepted beyond it is
+	// closed at once, and the refusal logged (at most once a second).
+	MaxConnections int
 	// FS overrides the real file system (tests).
 	FS vfs.FS
 	// MinFreeBytes: below this much free space in the data directory's
@@ -82,6 +87,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 10 * time.Minute
+	}
+	if o.MaxConnections == 0 {
+		o.MaxConnections = 4096
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -147,6 +155,8 @@ type Broker struct {
 	commits    *commitMetrics
 	conns      sync.Map // conn id -> *conn
 	nextConn   atomic.Uint64
+	openConns  atomic.Int64 // client connections open (MaxConnections)
+	refusedAt  time.Time    // last refusal logged (accept goroutine only)
 
 	quit    chan struct{}
 	stopped chan struct{}
@@ -425,6 +435,15 @@ func (b *Broker) accept() {
 			}
 			b.log.Warn("accept failed", "err", err)
 			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if b.openConns.Add(1) > int64(b.opts.MaxConnections) {
+			b.openConns.Add(-1)
+			nc.Close()
+			if now := time.Now(); now.Sub(b.refusedAt) >= time.Second {
+				b.refusedAt = now
+				b.log.Warn("refusing a client connection: too many open", "remote", nc.RemoteAddr().String(), "max_connections", b.opts.MaxConnections)
+			}
 			continue
 		}
 		c := newConn(b, b.nextConn.Add(1), nc)

@@ -51,6 +51,7 @@ func (c *conn) close() {
 		close(c.done)
 		c.nc.Close()
 		c.b.conns.Delete(c.id)
+		c.b.openConns.Add(-1)
 	})
 }
 

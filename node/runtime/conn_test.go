@@ -407,3 +407,39 @@ func recordBatch(v string) []byte {
 	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
 	return raw
 }
+
+// Beyond MaxConnections a new client connection is closed at once with a
+// log line, the open ones keep being served, and a slot freed by a closed
+// connection takes a new one.
+func TestConnMaxConnections(t *testing.T) {
+	b, logs := startOne(t, runtime.Options{MaxConnections: 2})
+	first, second := dialRaw(t, b.Addr()), dialRaw(t, b.Addr())
+	first.apiVersions(1)
+	second.apiVersions(1)
+	third := dialRaw(t, b.Addr())
+	third.expectClosed("a connection beyond max connections", 10*time.Second)
+	if got := logs.matching("too many open"); len(got) == 0 {
+		t.Error("no log line for the refused connection")
+	}
+	first.apiVersions(2)
+	second.apiVersions(2)
+
+	first.nc.Close()
+	// The broker notices the close when its reader fails; until then the
+	// slot is still taken.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := dialRaw(t, b.Addr())
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version = 3
+		c.send(req, 7)
+		if _, _, err := c.recv(2 * time.Second); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no connection accepted after one of the two closed")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	second.apiVersions(3)
+}
