@@ -22,6 +22,7 @@ const (
 // accept runs the listener.
 func (t *Transport) accept() {
 	defer t.wg.Done()
+	var refusalLogged time.Time // at most one such log line a second
 	for {
 		c, err := t.cfg.Listener.Accept()
 		if err != nil {
@@ -41,6 +42,16 @@ func (t *Transport) accept() {
 			t.mu.Unlock()
 			c.Close()
 			return
+		}
+		if len(t.inbound) >= t.cfg.MaxInbound {
+			t.mu.Unlock()
+			c.Close()
+			t.stats.refusedInbound.Add(1)
+			if now := time.Now(); now.Sub(refusalLogged) >= time.Second {
+				refusalLogged = now
+				t.log.Warn("tcp: refusing a connection: too many open", "remote", c.RemoteAddr(), "max_inbound", t.cfg.MaxInbound)
+			}
+			continue
 		}
 		t.inbound[c] = 0
 		t.wg.Add(1)

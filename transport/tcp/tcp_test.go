@@ -662,3 +662,57 @@ func TestNewerConnectionReplacesOlder(t *testing.T) {
 	c.Write(encodeBatch(t, hb, DefaultMaxFrameBytes))
 	equalBatch(t, n2.next(t), hb)
 }
+
+// TestMaxInbound: with MaxInbound connections open (the peer's, and a
+// stranger's still in its handshake), one more is closed at once and
+// counted; the peer's traffic goes on, and a freed slot takes a new one.
+func TestMaxInbound(t *testing.T) {
+	n1, n2 := pair(t, func(c *Config) { c.MaxInbound = 2 })
+	waitFor(t, "connection", func() bool { return n1.tr.Connected(2) })
+	stranger, err := net.Dial("tcp", n2.tr.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	// Broker 2 has accepted broker 1's connection and the stranger's.
+	waitFor(t, "two inbound", func() bool {
+		n2.tr.mu.Lock()
+		defer n2.tr.mu.Unlock()
+		return len(n2.tr.inbound) == 2
+	})
+	extra, err := net.Dial("tcp", n2.tr.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := extra.Read(make([]byte, 1)); err == nil || os.IsTimeout(err) {
+		t.Fatalf("a connection beyond MaxInbound gave %v, want it closed", err)
+	}
+	// The count and the log line follow the close.
+	waitFor(t, "the refusal counted and logged", func() bool {
+		return n2.tr.Stats().RefusedInbound == 1 && strings.Contains(n2.logs.String(), "too many open")
+	})
+	n1.tr.Send(transport.Batch{From: 1, To: 2, Leaders: []transport.LeaderInfo{{Group: g2, Term: 5, Leader: 1}}})
+	if got := n2.next(t); len(got.Leaders) != 1 || got.Leaders[0].Term != 5 {
+		t.Fatalf("received %+v", got)
+	}
+	stranger.Close()
+	waitFor(t, "the stranger's slot freed", func() bool {
+		n2.tr.mu.Lock()
+		defer n2.tr.mu.Unlock()
+		return len(n2.tr.inbound) == 1
+	})
+	again, err := net.Dial("tcp", n2.tr.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	h := hello{version: protocolVersion, from: 3, to: 2, clusterID: clusterA}
+	b := h.encode()
+	again.Write(b[:])
+	again.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if reply, err := readHello(again); err != nil || reply.status != statusOK {
+		t.Fatalf("handshake in the freed slot: %+v %v", reply, err)
+	}
+}

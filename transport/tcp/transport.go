@@ -72,7 +72,16 @@ type Config struct {
 	// WriteTimeout (default 10 s; a peer that takes no bytes for this long
 	// is treated as gone) bound the blocking calls.
 	DialTimeout, HandshakeTimeout, WriteTimeout time.Duration
+	// MaxInbound bounds the accepted connections open at once, handshakes
+	// included (default DefaultMaxInbound): one beyond it is closed at
+	// once, so a flood of connections to the raft port cannot grow the
+	// broker's goroutines and buffers without end.
+	MaxInbound int
 }
+
+// DefaultMaxInbound is Config.MaxInbound's default: peers keep one
+// connection each, and a broker replacing a broken one briefly two.
+const DefaultMaxInbound = 1024
 
 func (c Config) withDefaults() (Config, error) {
 	c.MaxQueueBytes = cmp.Or(c.MaxQueueBytes, transport.DefaultMaxQueueBytes)
@@ -83,6 +92,7 @@ func (c Config) withDefaults() (Config, error) {
 	c.DialTimeout = cmp.Or(c.DialTimeout, 5*time.Second)
 	c.HandshakeTimeout = cmp.Or(c.HandshakeTimeout, 5*time.Second)
 	c.WriteTimeout = cmp.Or(c.WriteTimeout, 10*time.Second)
+	c.MaxInbound = cmp.Or(c.MaxInbound, DefaultMaxInbound)
 	if c.Rand == nil {
 		c.Rand = rand.Uint64
 	}
@@ -94,8 +104,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("tcp: broker id 0 is raft's None")
 	case c.Listener != nil && c.Deliver == nil:
 		return c, errors.New("tcp: a transport with a listener needs Deliver")
-	case c.MaxQueueBytes < 0 || c.MaxSnapshotBytes < 0:
-		return c, fmt.Errorf("tcp: negative bound: MaxQueueBytes %d, MaxSnapshotBytes %d", c.MaxQueueBytes, c.MaxSnapshotBytes)
+	case c.MaxQueueBytes < 0 || c.MaxSnapshotBytes < 0 || c.MaxInbound < 0:
+		return c, fmt.Errorf("tcp: negative bound: MaxQueueBytes %d, MaxSnapshotBytes %d, MaxInbound %d", c.MaxQueueBytes, c.MaxSnapshotBytes, c.MaxInbound)
 	case c.MaxFrameBytes < minMaxFrameBytes || c.MaxFrameBytes > 1<<31:
 		return c, fmt.Errorf("tcp: MaxFrameBytes %d outside [%d, 2 GiB]", c.MaxFrameBytes, minMaxFrameBytes)
 	case c.BackoffMin <= 0 || c.BackoffMax < c.BackoffMin:
@@ -360,6 +370,8 @@ type Stats struct {
 	// RefusedHandshakes: connections refused on either side for another
 	// cluster, protocol version or broker identity.
 	RefusedHandshakes uint64
+	// RefusedInbound: connections closed on accept, MaxInbound being open.
+	RefusedInbound uint64
 	// Dials attempted, DialFailures among them (handshake included).
 	Dials, DialFailures uint64
 	// SnapshotsSent were streamed whole; SnapshotsDropped were reported
@@ -372,7 +384,7 @@ type Stats struct {
 type counters struct {
 	batchesSent, batchesDropped, itemsTooLarge         atomic.Uint64
 	batchesDelivered, deliverRefused                   atomic.Uint64
-	malformedFrames, refusedHandshakes                 atomic.Uint64
+	malformedFrames, refusedHandshakes, refusedInbound atomic.Uint64
 	dials, dialFailures                                atomic.Uint64
 	snapshotsSent, snapshotsDropped, snapshotsReceived atomic.Uint64
 	framesSent, framesReceived                         atomic.Uint64
@@ -386,7 +398,7 @@ func (t *Transport) Stats() Stats {
 	return Stats{
 		BatchesSent: c.batchesSent.Load(), BatchesDropped: c.batchesDropped.Load(), ItemsTooLarge: c.itemsTooLarge.Load(),
 		BatchesDelivered: c.batchesDelivered.Load(), DeliverRefused: c.deliverRefused.Load(),
-		MalformedFrames: c.malformedFrames.Load(), RefusedHandshakes: c.refusedHandshakes.Load(),
+		MalformedFrames: c.malformedFrames.Load(), RefusedHandshakes: c.refusedHandshakes.Load(), RefusedInbound: c.refusedInbound.Load(),
 		Dials: c.dials.Load(), DialFailures: c.dialFailures.Load(),
 		SnapshotsSent: c.snapshotsSent.Load(), SnapshotsDropped: c.snapshotsDropped.Load(), SnapshotsReceived: c.snapshotsReceived.Load(),
 		FramesSent: c.framesSent.Load(), FramesReceived: c.framesReceived.Load(),
