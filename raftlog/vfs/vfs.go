@@ -42,7 +42,9 @@ type VectorWriter interface {
 type WholeSyncer interface {
 	// OpenWholeSync returns a WholeSync for the file system that holds dir.
 	// It fails (wrapping ErrWholeSyncUnsupported) where such a sync would
-	// not report every file's write errors; callers then sync file by file.
+	// not report every file's write errors, or would not cover everything
+	// under dir (a directory below it on another file system); callers
+	// then sync file by file.
 	OpenWholeSync(dir string) (WholeSync, error)
 }
 

@@ -2,7 +2,9 @@ package vfs
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -37,11 +39,50 @@ func openWholeSync(dir string) (WholeSync, error) {
 	if !kernelAtLeast(release, 5, 8) {
 		return nil, fmt.Errorf("%w: syncfs reports write-back errors from Linux 5.8 on, this is %s", ErrWholeSyncUnsupported, release)
 	}
+	if err := oneFileSystem(dir); err != nil {
+		return nil, err
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return nil, mapOSError(err)
 	}
 	return &osWholeSync{d: d}, nil
+}
+
+// deviceOf returns the device of the file system holding path (tests
+// replace it).
+var deviceOf = func(path string) (uint64, error) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		return 0, mapOSError(&os.PathError{Op: "stat", Path: path, Err: err})
+	}
+	return uint64(st.Dev), nil
+}
+
+// oneFileSystem checks that every directory under dir lies on dir's file
+// system: syncfs syncs one file system, so a directory mounted from
+// another below dir would be left out.
+func oneFileSystem(dir string) error {
+	root, err := deviceOf(dir)
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return mapOSError(err)
+		}
+		if !d.IsDir() || path == dir {
+			return nil
+		}
+		dev, err := deviceOf(path)
+		if err != nil {
+			return err
+		}
+		if dev != root {
+			return fmt.Errorf("%w: %s is on another file system than %s", ErrWholeSyncUnsupported, path, dir)
+		}
+		return nil
+	})
 }
 
 // Sync is syncfs(2) and then fsync(2) of the directory. The fsync is for
