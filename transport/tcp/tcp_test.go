@@ -675,11 +675,7 @@ func TestMaxInbound(t *testing.T) {
 	}
 	defer stranger.Close()
 	// Broker 2 has accepted broker 1's connection and the stranger's.
-	waitFor(t, "two inbound", func() bool {
-		n2.tr.mu.Lock()
-		defer n2.tr.mu.Unlock()
-		return len(n2.tr.inbound) == 2
-	})
+	waitFor(t, "two inbound", func() bool { return n2.inboundOpen() == 2 })
 	extra, err := net.Dial("tcp", n2.tr.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -698,11 +694,7 @@ func TestMaxInbound(t *testing.T) {
 		t.Fatalf("received %+v", got)
 	}
 	stranger.Close()
-	waitFor(t, "the stranger's slot freed", func() bool {
-		n2.tr.mu.Lock()
-		defer n2.tr.mu.Unlock()
-		return len(n2.tr.inbound) == 1
-	})
+	waitFor(t, "the stranger's slot freed", func() bool { return n2.inboundOpen() == 1 })
 	again, err := net.Dial("tcp", n2.tr.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -715,4 +707,11 @@ func TestMaxInbound(t *testing.T) {
 	if reply, err := readHello(again); err != nil || reply.status != statusOK {
 		t.Fatalf("handshake in the freed slot: %+v %v", reply, err)
 	}
+}
+
+// inboundOpen is how many accepted connections n has open.
+func (n *testNode) inboundOpen() int {
+	n.tr.mu.Lock()
+	defer n.tr.mu.Unlock()
+	return len(n.tr.inbound)
 }
