@@ -61,13 +61,9 @@ func TestE2EConfigs(t *testing.T) {
 	c := startCluster(t, 3)
 	adm := newAdmin(t, c)
 	ctx := testCtx(t, 60*time.Second)
-	resp, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{
+	createTopicWith(t, adm, topic, 1, 3, map[string]*string{
 		"retention.ms": kadm.StringPtr("3600000"), "cleanup.policy": kadm.StringPtr("delete"),
-	}, topic)
-	if err != nil {
-		t.Fatalf("CreateTopic: %v (%s)", err, resp.ErrMessage)
-	}
-	waitLeaders(t, adm, topic, 1)
+	})
 	own, all := topicConfigs(t, adm, topic)
 	if !maps.Equal(own, map[string]string{"retention.ms": "3600000", "cleanup.policy": "delete"}) {
 		t.Errorf("own configs after create: %v", own)
@@ -98,7 +94,7 @@ func TestE2EConfigs(t *testing.T) {
 	waitConfigs(t, adm, topic, want)
 
 	// A bad value is refused and nothing of that alter is stored.
-	err = alter("bad", kadm.AlterConfig{Op: kadm.SetConfig, Name: "segment.ms", Value: kadm.StringPtr("60000")},
+	err := alter("bad", kadm.AlterConfig{Op: kadm.SetConfig, Name: "segment.ms", Value: kadm.StringPtr("60000")},
 		kadm.AlterConfig{Op: kadm.SetConfig, Name: "max.message.bytes", Value: kadm.StringPtr("lots")})
 	if !errors.Is(err, kerr.InvalidConfig) {
 		t.Fatalf("a bad max.message.bytes: %v, want INVALID_CONFIG", err)

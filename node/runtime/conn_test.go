@@ -263,17 +263,7 @@ func TestConnIdleTimeout(t *testing.T) {
 	})
 	t.Run("long poll outlasts the idle timeout, then silence", func(t *testing.T) {
 		c := dialRaw(t, b.Addr())
-		// Wait for the partition's leader (a fetch answers NONE then).
-		waitFor(t, 30*time.Second, "a leader for idle/0", func() bool {
-			c.send(fetchAt("idle", 0, 0), 1)
-			_, body, err := c.recv(10 * time.Second)
-			if err != nil {
-				t.Fatalf("fetch: %v", err)
-			}
-			resp := kmsg.NewPtrFetchResponse()
-			resp.Version = 4
-			return resp.ReadFrom(body) == nil && len(resp.Topics) == 1 && resp.Topics[0].Partitions[0].ErrorCode == 0
-		})
+		c.waitLeader("idle", 1)
 		c.send(fetchAt("idle", 0, 3*idle), 2)
 		start := time.Now()
 		corr, _, err := c.recv(10 * time.Second)
@@ -292,6 +282,22 @@ func TestConnIdleTimeout(t *testing.T) {
 
 // fetchAt is a Fetch v4 of topic/partition 0 from offset 0 that waits up
 // to wait for one byte.
+// waitLeader waits until topic's partition 0 has a leader: a fetch on c,
+// with correlation id corr, answers NONE then.
+func (c *rawConn) waitLeader(topic string, corr int32) {
+	c.t.Helper()
+	waitFor(c.t, 30*time.Second, "a leader for "+topic+"/0", func() bool {
+		c.send(fetchAt(topic, 0, 0), corr)
+		_, body, err := c.recv(10 * time.Second)
+		if err != nil {
+			c.t.Fatalf("fetch: %v", err)
+		}
+		resp := kmsg.NewPtrFetchResponse()
+		resp.Version = 4
+		return resp.ReadFrom(body) == nil && len(resp.Topics) == 1 && resp.Topics[0].Partitions[0].ErrorCode == 0
+	})
+}
+
 func fetchAt(topic string, p int32, wait time.Duration) *kmsg.FetchRequest {
 	req := kmsg.NewPtrFetchRequest()
 	req.Version, req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 4, -1, int32(wait.Milliseconds()), 1, 1<<20
@@ -322,16 +328,7 @@ func TestConnInflightBound(t *testing.T) {
 	if _, _, err := c.recv(30 * time.Second); err != nil {
 		t.Fatalf("CreateTopics: %v", err)
 	}
-	waitFor(t, 30*time.Second, "a leader for bound/0", func() bool {
-		c.send(fetchAt("bound", 0, 0), 2)
-		_, body, err := c.recv(10 * time.Second)
-		if err != nil {
-			t.Fatalf("fetch: %v", err)
-		}
-		resp := kmsg.NewPtrFetchResponse()
-		resp.Version = 4
-		return resp.ReadFrom(body) == nil && len(resp.Topics) == 1 && resp.Topics[0].Partitions[0].ErrorCode == 0
-	})
+	c.waitLeader("bound", 2)
 	start := time.Now()
 	for corr := int32(10); corr < 13; corr++ {
 		c.send(fetchAt("bound", 0, wait), corr)

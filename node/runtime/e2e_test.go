@@ -129,7 +129,13 @@ func allLed(td kadm.TopicDetail) bool {
 // leaders.
 func createTopic(t *testing.T, adm *kadm.Client, topic string, partitions int32, rf int16) kadm.CreateTopicResponse {
 	t.Helper()
-	resp, err := adm.CreateTopic(testCtx(t, 30*time.Second), partitions, rf, nil, topic)
+	return createTopicWith(t, adm, topic, partitions, rf, nil)
+}
+
+// createTopicWith is createTopic with topic configs.
+func createTopicWith(t *testing.T, adm *kadm.Client, topic string, partitions int32, rf int16, configs map[string]*string) kadm.CreateTopicResponse {
+	t.Helper()
+	resp, err := adm.CreateTopic(testCtx(t, 30*time.Second), partitions, rf, configs, topic)
 	if err != nil {
 		t.Fatalf("CreateTopic %s: %v (%s)", topic, err, resp.ErrMessage)
 	}

@@ -30,13 +30,9 @@ func TestE2ERetention(t *testing.T) {
 	t.Cleanup(c.Stop)
 	adm := newAdmin(t, c)
 	ctx := testCtx(t, 90*time.Second)
-	resp, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{
+	createTopicWith(t, adm, topic, 1, 3, map[string]*string{
 		"segment.bytes": kadm.StringPtr("65536"), "retention.bytes": kadm.StringPtr("131072"),
-	}, topic)
-	if err != nil {
-		t.Fatalf("CreateTopic: %v (%s)", err, resp.ErrMessage)
-	}
-	waitLeaders(t, adm, topic, 1)
+	})
 
 	// 100 records of 4 KiB (incompressible): about 400 KiB in 64 KiB
 	// segments, three times retention.bytes.
