@@ -156,7 +156,6 @@ type Broker struct {
 	conns      sync.Map // conn id -> *conn
 	nextConn   atomic.Uint64
 	openConns  atomic.Int64 // client connections open (MaxConnections)
-	refusedAt  time.Time    // last refusal logged (accept goroutine only)
 
 	quit    chan struct{}
 	stopped chan struct{}
@@ -422,6 +421,7 @@ func (b *Broker) reader() {
 // accept serves Kafka connections.
 func (b *Broker) accept() {
 	defer b.wg.Done()
+	var refusalLogged time.Time // at most one such log line a second
 	for {
 		nc, err := b.opts.Listener.Accept()
 		if err != nil {
@@ -440,8 +440,8 @@ func (b *Broker) accept() {
 		if b.openConns.Add(1) > int64(b.opts.MaxConnections) {
 			b.openConns.Add(-1)
 			nc.Close()
-			if now := time.Now(); now.Sub(b.refusedAt) >= time.Second {
-				b.refusedAt = now
+			if now := time.Now(); now.Sub(refusalLogged) >= time.Second {
+				refusalLogged = now
 				b.log.Warn("refusing a client connection: too many open", "remote", nc.RemoteAddr().String(), "max_connections", b.opts.MaxConnections)
 			}
 			continue

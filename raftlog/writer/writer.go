@@ -257,11 +257,11 @@ func (w *Writer) cycle(batch []item) {
 	var fileErrs []error
 	if w.opts.WholeSync != nil && len(files) >= w.opts.WholeSyncMinFiles {
 		stats.WholeSync = true
-		err := w.opts.WholeSync.Sync()
 		fileErrs = make([]error, len(files))
-		for k := range fileErrs {
-			if err != nil {
-				fileErrs[k] = fmt.Errorf("whole-file-system sync: %w", err)
+		if err := w.opts.WholeSync.Sync(); err != nil {
+			err = fmt.Errorf("whole-file-system sync: %w", err)
+			for k := range fileErrs {
+				fileErrs[k] = err
 			}
 		}
 	} else {
