@@ -445,7 +445,7 @@ func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta) error {
 		l.tail, l.tailBytes, l.tailFirst = l.tail[:0], 0, h.index
 	}
 	l.tail = append(l.tail, e)
-	l.tailBytes += int64(proto.Size(e))
+	l.tailBytes += int64(entrySize(e))
 	return nil
 }
 
@@ -898,7 +898,7 @@ func (l *Log) evictTail() {
 	budget := l.opts.TailCacheBytes
 	n := 0
 	for l.tailBytes > budget && n < len(l.tail) && l.tailFirst+uint64(n) <= l.stable {
-		l.tailBytes -= int64(proto.Size(l.tail[n]))
+		l.tailBytes -= int64(entrySize(l.tail[n]))
 		n++
 	}
 	if n > 0 {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	pb "go.etcd.io/raft/v3/raftpb"
-	"google.golang.org/protobuf/proto"
 
 	"sluice/raftlog/vfs"
 )
@@ -107,7 +106,7 @@ func (p *ReadPlan) Execute() ([]*pb.Entry, error) {
 			if h.index != next {
 				return nil, fmt.Errorf("%w: segment %d offset %d holds entry %d, want %d", ErrCorrupt, part.gen, pos, h.index, next)
 			}
-			n := uint64(proto.Size(e))
+			n := uint64(entrySize(e))
 			if len(out) > 0 && size+n > p.maxSize {
 				return out, nil
 			}

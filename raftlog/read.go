@@ -120,7 +120,7 @@ func (l *Log) read(lo, hi, maxSize uint64) ([]*pb.Entry, error) {
 	var size uint64
 	full := false
 	add := func(e *pb.Entry) bool {
-		n := uint64(proto.Size(e))
+		n := uint64(entrySize(e))
 		if len(out) > 0 && size+n > maxSize {
 			full = true
 			return false

@@ -538,7 +538,7 @@ func (l *Log) truncateMem(i uint64) {
 		l.tail, l.tailBytes, l.tailFirst = nil, 0, i
 	} else if n := i - l.tailFirst; n < uint64(len(l.tail)) {
 		for _, e := range l.tail[n:] {
-			l.tailBytes -= int64(proto.Size(e))
+			l.tailBytes -= int64(entrySize(e))
 		}
 		clear(l.tail[n:])
 		l.tail = l.tail[:n]
