@@ -255,7 +255,10 @@ func decodeEntry(fr frame) (*pb.Entry, entryHeader, error) {
 
 // FindOffset returns the first entry holding records at or after offset:
 // the entry containing offset, or the next one with records. found is false
-// when no retained entry ends after offset.
+// when no retained entry ends after offset. Entries' offsets must not
+// decrease with their index (the partition assigns them in log order): the
+// search is binary, in the active segment's dense index as in a closed
+// segment's sparse one.
 func (l *Log) FindOffset(offset int64) (index uint64, found bool, err error) {
 	if l.err != nil {
 		return 0, false, l.err
@@ -265,10 +268,8 @@ func (l *Log) FindOffset(offset int64) (index uint64, found bool, err error) {
 			continue
 		}
 		if d := s.liveDense(); d != nil {
-			for i, e := range d {
-				if e.meta.Count > 0 && e.meta.NextOffset() > offset {
-					return s.first + uint64(i), true, nil
-				}
+			if i := findDense(d, offset); i < len(d) {
+				return s.first + uint64(i), true, nil
 			}
 			continue
 		}
@@ -376,4 +377,25 @@ func (l *Log) scanClosed(s *segment, from int64, match func(entryHeader) bool) (
 			return h.index, true, nil
 		}
 	}
+}
+
+// findDense returns the position in d of the first entry with records
+// whose records end after offset, or len(d). A consumer reading the tail
+// asks for offsets near the end of a dense index of tens of thousands of
+// entries, on every fetch: scanning it from the start cost more than the
+// rest of the fetch. Entries without records (raft's no-ops, conf changes)
+// carry no offsets; each probe skips forward over them to the next entry
+// with records.
+func findDense(d []entryPos, offset int64) int {
+	withRecords := func(i int) int {
+		for i < len(d) && d[i].meta.Count == 0 {
+			i++
+		}
+		return i
+	}
+	i := sort.Search(len(d), func(i int) bool {
+		j := withRecords(i)
+		return j == len(d) || d[j].meta.NextOffset() > offset
+	})
+	return withRecords(i)
 }
