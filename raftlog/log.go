@@ -107,10 +107,12 @@ type Log struct {
 
 	readBuf []byte // reused by reads of closed segments
 	compBuf []byte // snappy scratch
-	// Adaptive compression: consecutive entries snappy did not shrink, and
-	// entries stored raw without trying since.
-	compFailures, compSkipped int
-	freeBufs                  [][]byte // write buffers of completed rounds
+	// Adaptive compression (compress): consecutive entries snappy did not
+	// shrink, entries stored raw without trying since the last try, the
+	// entries to skip between tries, and tries in all (for tests).
+	compFailures, compSkipped, compInterval int
+	compTries                               int64
+	freeBufs                                [][]byte // write buffers of completed rounds
 
 	err error
 }
