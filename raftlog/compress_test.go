@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/golang/snappy"
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"sluice/raftlog/vfs"
@@ -81,5 +82,50 @@ func TestAdaptiveCompression(t *testing.T) {
 		if !bytes.Equal(e.Data, compressible) {
 			t.Fatalf("entry %d reads back %d bytes, not what was written", e.GetIndex(), len(e.Data))
 		}
+	}
+}
+
+// TestMarginalCompressionIsNotCompression: a Kafka batch of random records
+// still gives snappy its headers to shrink, a few percent. Such bodies are
+// stored raw and count as failures, so the log stops trying them too.
+func TestMarginalCompressionIsNotCompression(t *testing.T) {
+	fs := vfs.NewMem(1)
+	l, err := Open(fs, "p0", Options{SegmentBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	body := func() []byte {
+		b := make([]byte, 1024) // 64 zero bytes of "headers", then random
+		for i := 64; i < len(b); i++ {
+			b[i] = byte(rng.Uint32())
+		}
+		return b
+	}
+	if b := body(); len(snappy.Encode(nil, b)) >= len(b) {
+		t.Fatal("test data: snappy does not shrink the body at all")
+	}
+	var disk int64
+	const n = 640
+	for i := uint64(1); i <= n; i += 64 {
+		var ents []*pb.Entry
+		for k := range uint64(64) {
+			ents = append(ents, &pb.Entry{Index: new(i + k), Term: new(uint64(1)), Data: body()})
+		}
+		r, err := l.Append(Batch{Entries: ents})
+		if err != nil {
+			t.Fatal(err)
+		}
+		disk += r.Bytes()
+		if err := l.Complete(r, r.Run(fs)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if disk < n*1024 {
+		t.Fatalf("%d marginally compressible entries took %d bytes: stored compressed", n, disk)
+	}
+	if want := int64(8 + 5); l.compTries != want { // 8 tries, then probes 16, 48, 112, 240 and 496 entries after them
+		t.Fatalf("%d snappy tries over %d entries, want %d", l.compTries, n, want)
 	}
 }
