@@ -1,5 +1,5 @@
 // Package raftlog stores one Kafka partition's raft log and state: segment
-// files of CRC32C-framed records (snappy-compressed when that shrinks them),
+// files of CRC32C-framed records (snappy-compressed when that saves an eighth),
 // sparse offset and time indexes for closed segments, a checkpoint that
 // bounds recovery, and torn-tail truncation. A Log implements etcd raft's
 // Storage, and its write side is shaped for AsyncStorageWrites: Append
