@@ -461,15 +461,14 @@ const (
 // minCompressBytes: below this, snappy rarely pays for its header.
 const minCompressBytes = 64
 
-// Entries of a partition tend to be alike: when snappy fails to shrink
-// several in a row (client batches already compressed, or random data), the
-// log stops trying on most entries and probes one now and then until one
-// shrinks again: first one in probeEvery, and each probe that fails doubles
-// the interval, up to maxProbeEvery. That keeps snappy's cost off
-// incompressible streams: probing one entry in 16 still cost 4% of the
-// CPU of `sluice dev` taking 42 MB/s of random records (sluice bench
-// -profile cpu). A stream that turns compressible is noticed within
-// maxProbeEvery entries.
+// Entries of a partition tend to be alike: when several in a row do not
+// compress enough (worthCompressing) — client batches compressed already,
+// or random records — the log stops trying on most entries and probes one
+// now and then until one does again: first one in probeEvery, each failed
+// probe doubling the interval up to maxProbeEvery, so a stream that turns
+// compressible is noticed within maxProbeEvery entries. Snappy gives up on
+// random bytes at memory speed, but a batch of random records between
+// headers it shrinks by a few percent at full cost (about 2.4 GB/s here).
 const (
 	skipAfterFailures = 8
 	probeEvery        = 16
@@ -551,11 +550,11 @@ func maybeCompress(b []byte) ([]byte, bool) {
 }
 
 // worthCompressing: a body is stored compressed only when snappy saves at
-// least an eighth of it. Random payloads in a Kafka batch leave snappy a
-// few dozen bytes of headers to shrink: counted as a success, that kept
-// the adaptive skip from ever starting, so every batch went through snappy
-// (4% of a broker's CPU) and every read through its decoder, to save 0.5%
-// of the disk.
+// least an eighth of it. Less is not worth decoding on every cold read, and
+// a stream of such bodies must count as failures for compress to stop
+// trying: batches of random records, which snappy shrinks by a few percent,
+// counted as successes before, so snappy ran on every entry (4.3% of `sluice
+// dev`'s CPU taking 42 MB/s in sluice bench -profile cpu).
 func worthCompressing(compressed, raw int) bool {
 	return compressed <= raw-raw/8
 }
