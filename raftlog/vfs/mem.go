@@ -137,6 +137,15 @@ func (m *Mem) ProcessCrash() {
 // and so the result, depend only on the seed and the operations.
 func (m *Mem) restart(crashFile func(*memNode)) {
 	m.gen++
+	walkFiles(m.root, func(d *memNode) []*memNode {
+		d.children = maps.Clone(d.durableChildren)
+		return sortedEntries(d.children)
+	}, crashFile)
+}
+
+// walkFiles calls file once for every file reachable from root, entering
+// each directory once and taking its entries, in order, from entries.
+func walkFiles(root *memNode, entries func(dir *memNode) []*memNode, file func(*memNode)) {
 	seen := map[*memNode]bool{}
 	var visit func(n *memNode)
 	visit = func(n *memNode) {
@@ -145,15 +154,23 @@ func (m *Mem) restart(crashFile func(*memNode)) {
 		}
 		seen[n] = true
 		if !n.dir {
-			crashFile(n)
+			file(n)
 			return
 		}
-		n.children = maps.Clone(n.durableChildren)
-		for _, name := range slices.Sorted(maps.Keys(n.children)) {
-			visit(n.children[name])
+		for _, c := range entries(n) {
+			visit(c)
 		}
 	}
-	visit(m.root)
+	visit(root)
+}
+
+// sortedEntries returns a directory's nodes in the order of their names.
+func sortedEntries(names map[string]*memNode) []*memNode {
+	out := make([]*memNode, 0, len(names))
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		out = append(out, names[name])
+	}
+	return out
 }
 
 // crashFile replaces the file's contents by what a power loss leaves: the
@@ -726,27 +743,11 @@ func (s *memWholeSync) Sync() error {
 	if s.closed || s.gen != s.m.gen {
 		return pathErr("syncfs", s.dir, ErrClosed)
 	}
-	seen := map[*memNode]bool{}
-	var visit func(n *memNode)
-	visit = func(n *memNode) {
-		if seen[n] {
-			return
-		}
-		seen[n] = true
-		if !n.dir {
-			n.sync()
-			return
-		}
-		// Files reachable under either name: one renamed since the last
-		// SyncDir comes back under its old name after a crash.
-		for _, c := range n.children { //lint:maporder-ok each file is synced independently of the others
-			visit(c)
-		}
-		for _, c := range n.durableChildren { //lint:maporder-ok as above
-			visit(c)
-		}
-	}
-	visit(s.m.root)
+	// Files reachable under either name: one renamed since the last
+	// SyncDir comes back under its old name after a crash.
+	walkFiles(s.m.root, func(d *memNode) []*memNode {
+		return append(sortedEntries(d.children), sortedEntries(d.durableChildren)...)
+	}, (*memNode).sync)
 	return nil
 }
 
