@@ -16,12 +16,7 @@ import (
 // entry in 16, 32, ... 1,024); when the stream turns compressible, a probe
 // notices within 1,024 entries and every entry after it is compressed.
 func TestAdaptiveCompression(t *testing.T) {
-	fs := vfs.NewMem(1)
-	l, err := Open(fs, "p0", Options{SegmentBytes: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	h := newCompressLog(t)
 	rng := rand.New(rand.NewPCG(3, 4))
 	random := func() []byte {
 		b := make([]byte, 1024)
@@ -30,51 +25,32 @@ func TestAdaptiveCompression(t *testing.T) {
 		}
 		return b
 	}
-	index := uint64(1)
-	appendN := func(n int, data func() []byte) (bytesOnDisk int64) {
-		for ; n > 0; n -= 64 {
-			var ents []*pb.Entry
-			for k := 0; k < min(n, 64); k++ {
-				ents = append(ents, &pb.Entry{Index: new(index), Term: new(uint64(1)), Data: data()})
-				index++
-			}
-			r, err := l.Append(Batch{Entries: ents})
-			if err != nil {
-				t.Fatal(err)
-			}
-			bytesOnDisk += r.Bytes()
-			if err := l.Complete(r, r.Run(fs)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return bytesOnDisk
-	}
 
-	appendN(20000, random)
+	h.appendN(20000, random)
 	// 8 tries, then a probe ending each run of 16, 32, ..., 1,024 entries
 	// (7 probes in 2,032 entries), then one in every 1,024.
 	want := int64(8 + 7 + (20000-8-2032)/1024)
-	if l.compTries != want {
-		t.Fatalf("%d snappy tries over 20,000 random entries, want %d", l.compTries, want)
+	if h.l.compTries != want {
+		t.Fatalf("%d snappy tries over 20,000 random entries, want %d", h.l.compTries, want)
 	}
 
 	compressible := bytes.Repeat([]byte("sluice "), 150)
-	before := l.compTries
-	appendN(1025, func() []byte { return compressible })
-	if l.compTries-before < 1 || l.compFailures != 0 {
-		t.Fatalf("no successful probe within 1,025 compressible entries (tries %d, failures %d)", l.compTries-before, l.compFailures)
+	before := h.l.compTries
+	h.appendN(1025, func() []byte { return compressible })
+	if h.l.compTries-before < 1 || h.l.compFailures != 0 {
+		t.Fatalf("no successful probe within 1,025 compressible entries (tries %d, failures %d)", h.l.compTries-before, h.l.compFailures)
 	}
-	before = l.compTries
-	disk := appendN(640, func() []byte { return compressible })
-	if l.compTries-before != 640 {
-		t.Fatalf("%d tries over 640 compressible entries after the stream turned, want every one", l.compTries-before)
+	before = h.l.compTries
+	disk := h.appendN(640, func() []byte { return compressible })
+	if h.l.compTries-before != 640 {
+		t.Fatalf("%d tries over 640 compressible entries after the stream turned, want every one", h.l.compTries-before)
 	}
 	if raw := int64(640 * len(compressible)); disk > raw/4 {
 		t.Fatalf("640 compressible entries took %d bytes on disk (raw %d)", disk, raw)
 	}
 
 	// Reading back returns the data as written, compressed or not.
-	ents, err := l.Entries(index-700, index, 1<<30)
+	ents, err := h.l.Entries(h.index-700, h.index, 1<<30)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,12 +65,7 @@ func TestAdaptiveCompression(t *testing.T) {
 // still gives snappy its headers to shrink, a few percent. Such bodies are
 // stored raw and count as failures, so the log stops trying them too.
 func TestMarginalCompressionIsNotCompression(t *testing.T) {
-	fs := vfs.NewMem(1)
-	l, err := Open(fs, "p0", Options{SegmentBytes: 64 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	h := newCompressLog(t)
 	rng := rand.New(rand.NewPCG(5, 6))
 	body := func() []byte {
 		b := make([]byte, 1024) // 64 zero bytes of "headers", then random
@@ -106,26 +77,50 @@ func TestMarginalCompressionIsNotCompression(t *testing.T) {
 	if b := body(); len(snappy.Encode(nil, b)) >= len(b) {
 		t.Fatal("test data: snappy does not shrink the body at all")
 	}
-	var disk int64
 	const n = 640
-	for i := uint64(1); i <= n; i += 64 {
-		var ents []*pb.Entry
-		for k := range uint64(64) {
-			ents = append(ents, &pb.Entry{Index: new(i + k), Term: new(uint64(1)), Data: body()})
-		}
-		r, err := l.Append(Batch{Entries: ents})
-		if err != nil {
-			t.Fatal(err)
-		}
-		disk += r.Bytes()
-		if err := l.Complete(r, r.Run(fs)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if disk < n*(1024+frameHeaderSize+entryMetaSize) {
+	if disk := h.appendN(n, body); disk < n*(1024+frameHeaderSize+entryMetaSize) {
 		t.Fatalf("%d marginally compressible entries took %d bytes: stored compressed", n, disk)
 	}
-	if want := int64(8 + 5); l.compTries != want { // 8 tries, then probes 16, 48, 112, 240 and 496 entries after them
-		t.Fatalf("%d snappy tries over %d entries, want %d", l.compTries, n, want)
+	if want := int64(8 + 5); h.l.compTries != want { // 8 tries, then probes 16, 48, 112, 240 and 496 entries after them
+		t.Fatalf("%d snappy tries over %d entries, want %d", h.l.compTries, n, want)
 	}
+}
+
+// compressLog is a log on a Mem that the compression tests append to.
+type compressLog struct {
+	t     *testing.T
+	fs    *vfs.Mem
+	l     *Log
+	index uint64 // the next entry's
+}
+
+func newCompressLog(t *testing.T) *compressLog {
+	fs := vfs.NewMem(1)
+	l, err := Open(fs, "p0", Options{SegmentBytes: 64 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return &compressLog{t: t, fs: fs, l: l, index: 1}
+}
+
+// appendN appends n entries of data(), 64 to a round, runs the rounds and
+// returns the bytes they wrote.
+func (h *compressLog) appendN(n int, data func() []byte) (bytesOnDisk int64) {
+	for ; n > 0; n -= 64 {
+		var ents []*pb.Entry
+		for k := 0; k < min(n, 64); k++ {
+			ents = append(ents, &pb.Entry{Index: new(h.index), Term: new(uint64(1)), Data: data()})
+			h.index++
+		}
+		r, err := h.l.Append(Batch{Entries: ents})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		bytesOnDisk += r.Bytes()
+		if err := h.l.Complete(r, r.Run(h.fs)); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	return bytesOnDisk
 }
