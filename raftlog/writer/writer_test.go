@@ -66,14 +66,7 @@ func TestGroupCommitManyLogs(t *testing.T) {
 	lp := newLoop(t, w)
 
 	const logs, perLog = 8, 50
-	var ls []*raftlog.Log
-	for p := 0; p < logs; p++ {
-		l, err := raftlog.Open(mem, fmt.Sprintf("data/p%d", p), raftlog.Options{SegmentBytes: 8 << 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-	}
+	ls := openLogs(t, mem, logs)
 	for i := uint64(1); i <= perLog; i++ {
 		for p, l := range ls {
 			r, err := l.Append(raftlog.Batch{Entries: []*pb.Entry{ent(i, 1, bytes.Repeat([]byte{byte(p)}, 300))}})
