@@ -68,13 +68,19 @@ func openLogs(t *testing.T, fs vfs.FS, n int) []*raftlog.Log {
 	t.Helper()
 	var ls []*raftlog.Log
 	for p := 0; p < n; p++ {
-		l, err := raftlog.Open(fs, fmt.Sprintf("data/p%d", p), raftlog.Options{SegmentBytes: 8 << 10})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
+		ls = append(ls, openLog(t, fs, p))
 	}
 	return ls
+}
+
+// openLog opens (or reopens) log p under data/ on fs.
+func openLog(t *testing.T, fs vfs.FS, p int) *raftlog.Log {
+	t.Helper()
+	l, err := raftlog.Open(fs, fmt.Sprintf("data/p%d", p), raftlog.Options{SegmentBytes: 8 << 10})
+	if err != nil {
+		t.Fatalf("open data/p%d: %v", p, err)
+	}
+	return l
 }
 
 // submitRound appends entry i to every log and submits the rounds together,
@@ -152,10 +158,7 @@ func TestWholeSyncGroupCommit(t *testing.T) {
 			if p == 0 {
 				want++
 			}
-			l, err := raftlog.Open(mem, fmt.Sprintf("data/p%d", p), raftlog.Options{SegmentBytes: 8 << 10})
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := openLog(t, mem, p)
 			got, err := l.Entries(1, want+1, 1<<30)
 			if err != nil || uint64(len(got)) != want {
 				t.Fatalf("seed %d: p%d after power loss: %d entries, %v; want %d", seed, p, len(got), err, want)
@@ -202,10 +205,7 @@ func TestFailedWholeSyncFailsEveryRoundOfTheCycle(t *testing.T) {
 	c.failWhole = false
 	c.mu.Unlock()
 	for p := range ls {
-		l, err := raftlog.Open(inj, fmt.Sprintf("data/p%d", p), raftlog.Options{SegmentBytes: 8 << 10})
-		if err != nil {
-			t.Fatalf("p%d reopens: %v", p, err)
-		}
+		l := openLog(t, inj, p)
 		if got, _ := l.Entries(1, 2, 1<<30); len(got) != 1 {
 			t.Fatalf("p%d lost its durable entry", p)
 		}

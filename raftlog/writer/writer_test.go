@@ -3,7 +3,6 @@ package writer
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 
@@ -96,10 +95,7 @@ func TestGroupCommitManyLogs(t *testing.T) {
 	// Power loss keeps everything the writer reported done.
 	mem.Crash()
 	for p := 0; p < logs; p++ {
-		l, err := raftlog.Open(mem, fmt.Sprintf("data/p%d", p), raftlog.Options{SegmentBytes: 8 << 10})
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := openLog(t, mem, p)
 		got, err := l.Entries(1, perLog+1, 1<<30)
 		if err != nil || len(got) != perLog {
 			t.Fatalf("p%d after crash: %d entries, %v", p, len(got), err)
