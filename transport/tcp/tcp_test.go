@@ -387,17 +387,7 @@ func TestMalformedFrameClosesOnlyItsConnection(t *testing.T) {
 	n1, n2 := pair(t, nil)
 	waitFor(t, "connection", func() bool { return n1.tr.Connected(2) })
 
-	c, err := net.Dial("tcp", n2.tr.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	h := hello{version: protocolVersion, from: 3, to: 2, clusterID: clusterA}
-	b := h.encode()
-	c.Write(b[:])
-	if reply, err := readHello(c); err != nil || reply.status != statusOK {
-		t.Fatalf("handshake: %+v %v", reply, err)
-	}
+	c := dialAsBroker3(t, n2.tr.Addr().String())
 	c.Write([]byte{0, 0, 0, 3, protocolVersion, kindBatch, 0xff})
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err != io.EOF {
@@ -637,23 +627,9 @@ func TestRefusesWrongIdentity(t *testing.T) {
 func TestNewerConnectionReplacesOlder(t *testing.T) {
 	l2 := listen(t, "127.0.0.1:0")
 	n2 := startNode(t, 2, l2, nil, nil)
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", l2.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		h := hello{version: protocolVersion, from: 3, to: 2, clusterID: clusterA}
-		b := h.encode()
-		c.Write(b[:])
-		if reply, err := readHello(c); err != nil || reply.status != statusOK {
-			t.Fatalf("handshake: %+v %v", reply, err)
-		}
-		return c
-	}
-	old := dial()
+	old := dialAsBroker3(t, l2.Addr().String())
 	<-n2.got // its incarnation
-	c := dial()
+	c := dialAsBroker3(t, l2.Addr().String())
 	old.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := old.Read(make([]byte, 1)); err != io.EOF {
 		t.Fatalf("the older connection gave %v, want EOF", err)
@@ -695,18 +671,28 @@ func TestMaxInbound(t *testing.T) {
 	}
 	stranger.Close()
 	waitFor(t, "the stranger's slot freed", func() bool { return n2.inboundOpen() == 1 })
-	again, err := net.Dial("tcp", n2.tr.Addr().String())
+	dialAsBroker3(t, n2.tr.Addr().String()) // the freed slot serves a handshake
+}
+
+// dialAsBroker3 connects to addr and completes the handshake as broker 3
+// of clusterA (to broker 2); the connection closes when the test ends.
+func dialAsBroker3(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer again.Close()
+	t.Cleanup(func() { c.Close() })
 	h := hello{version: protocolVersion, from: 3, to: 2, clusterID: clusterA}
 	b := h.encode()
-	again.Write(b[:])
-	again.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if reply, err := readHello(again); err != nil || reply.status != statusOK {
-		t.Fatalf("handshake in the freed slot: %+v %v", reply, err)
+	c.Write(b[:])
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	reply, err := readHello(c)
+	if err != nil || reply.status != statusOK {
+		t.Fatalf("handshake as broker 3 with %s: %+v %v", addr, reply, err)
 	}
+	c.SetReadDeadline(time.Time{})
+	return c
 }
 
 // inboundOpen is how many accepted connections n has open.
