@@ -166,8 +166,19 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 	return c, d.err
 }
 
-func encodeIndex(s *segment) []byte {
-	e := enc{b: make([]byte, 0, 40+len(s.sparse)*24+len(s.times)*16+len(s.dead)*16)}
+// indexBytes is the size of segment s's index file.
+func indexBytes(s *segment) int {
+	return len(indexMagic) + 2 + 8 + 4 + len(s.sparse)*24 + 4 + len(s.times)*16 + 4 + len(s.dead)*16 + 4
+}
+
+// encodeIndex encodes segment s's index file into dst's memory when it is
+// large enough.
+func encodeIndex(dst []byte, s *segment) []byte {
+	n := indexBytes(s)
+	if cap(dst) < n {
+		dst = make([]byte, 0, n)
+	}
+	e := enc{b: dst[:0]}
 	e.b = append(e.b, indexMagic...)
 	e.u16(formatVersion)
 	e.u64(s.gen)

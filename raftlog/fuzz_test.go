@@ -486,8 +486,12 @@ func FuzzDecodeIndex(f *testing.F) {
 			if len(s.sparse)*24+len(s.times)*16+len(s.dead)*16 > len(in) {
 				t.Fatalf("%d+%d+%d index points from %d bytes", len(s.sparse), len(s.times), len(s.dead), len(in))
 			}
+			enc := encodeIndex(nil, s)
+			if len(enc) != indexBytes(s) {
+				t.Fatalf("index encodes to %d bytes, indexBytes says %d", len(enc), indexBytes(s))
+			}
 			s2 := &segment{gen: gen}
-			if err := decodeIndex(encodeIndex(s), s2); err != nil ||
+			if err := decodeIndex(enc, s2); err != nil ||
 				fmt.Sprint(s2.sparse, s2.times, s2.dead) != fmt.Sprint(s.sparse, s.times, s.dead) {
 				t.Fatalf("index does not round-trip: %v", err)
 			}

@@ -92,6 +92,7 @@ type Log struct {
 	terms []termRun
 
 	tail      []*pb.Entry // recent entries, tailFirst...last
+	tailArr   []*pb.Entry // the array tail lies in (pushTail)
 	tailFirst uint64
 	tailBytes int64
 	stable    uint64 // entries up to here are written by completed rounds
@@ -113,6 +114,9 @@ type Log struct {
 	compFailures, compSkipped, compInterval int
 	compTries                               int64
 	freeBufs                                [][]byte // write buffers of completed rounds
+	// spareDense is the dense index array of the last closed segment, once
+	// no reader needs it: the next segment's index reuses it (recycleDense).
+	spareDense []entryPos
 
 	err error
 }

@@ -497,6 +497,9 @@ func (l *Log) addEntry(s *segment, h entryHeader, pos, size int64) {
 	if s.empty() {
 		s.first = h.index
 	}
+	if s.dense == nil && l.spareDense != nil {
+		s.dense, l.spareDense = l.spareDense, nil
+	}
 	s.dense = appendDense(s.dense, entryPos{pos: pos, size: size, meta: h.meta}, s.denseHint)
 	s.last = h.index
 	s.addRecords(h.meta)
