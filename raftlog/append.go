@@ -453,8 +453,9 @@ func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta) error {
 // pushTail appends e to the tail cache. The cache slides forward through
 // its array as evictTail drops entries from the front; at the array's end
 // the entries move back to its start when they fill at most half of it,
-// rather than into a fresh array as append would put them: fresh memory is
-// costly to fault in (recycleDense).
+// rather than into a fresh array as append would put them (fresh memory is
+// costly to fault in, see recycleDense); a new array is at least twice the
+// old, so a cache whose length wavers settles in one.
 func (l *Log) pushTail(e *pb.Entry) {
 	if len(l.tail) == cap(l.tail) && 2*len(l.tail) <= cap(l.tailArr) {
 		n := copy(l.tailArr, l.tail)
@@ -462,7 +463,7 @@ func (l *Log) pushTail(e *pb.Entry) {
 		l.tail = l.tailArr[:n]
 	}
 	if len(l.tail) == cap(l.tail) {
-		l.tailArr = make([]*pb.Entry, len(l.tail), max(2*len(l.tail), 64))
+		l.tailArr = make([]*pb.Entry, len(l.tail), max(2*cap(l.tailArr), 2*len(l.tail), 64))
 		copy(l.tailArr, l.tail)
 		l.tail = l.tailArr
 	}
