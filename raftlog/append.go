@@ -740,14 +740,19 @@ func (l *Log) closeSegment(r *Round, s *segment) {
 	l.ckptDirty = true
 }
 
-// recycleDense keeps d, the dense index of a closed segment no reader needs
-// any more, for the next segment's index. Each roll otherwise allocated a
-// fresh array as large as the last (2.5 MB for 64 MiB of 1 KiB entries),
-// and faulting that memory in cost about as much as the roll's syncs on
-// this project's VM (~14 µs a page): a fifth of Append's time at 1 KiB ×
-// 256, in BenchmarkAppend's fault profile. The price is one spare array per
-// log that has rolled.
+// recycleDense hands d, the dense index array of a closed segment no reader
+// needs any more, to the active segment: its index moves into d when d is
+// larger (it began in a small array at the roll, see roll), or starts there
+// if it has none yet; otherwise d is kept as a spare for the next segment.
+// Each roll used to allocate a fresh array as large as the last (2.5 MB for
+// 64 MiB of 1 KiB entries), and faulting that memory in cost about as much
+// as the roll's syncs on this project's VM (~14 µs a page): a fifth of
+// Append's time at 1 KiB × 256, in BenchmarkAppend's fault profile.
 func (l *Log) recycleDense(d []entryPos) {
+	if s := l.active(); s.dense != nil && cap(d) > cap(s.dense) {
+		s.dense = append(d[:0], s.dense...)
+		return
+	}
 	if cap(d) > cap(l.spareDense) {
 		l.spareDense = d[:0]
 	}
@@ -756,9 +761,10 @@ func (l *Log) recycleDense(d []entryPos) {
 // roll seals the active segment and starts a new one that begins with a
 // copy of the log's state.
 func (l *Log) roll(r *Round) error {
-	// The new segment's dense index starts as large as the last one ended:
-	// a partition's entries tend to be alike, so it will likely fill as far,
-	// and the memory is what the old index held until now.
+	// The new segment's dense index starts as large as the last one ended
+	// (a partition's entries tend to be alike, so it will likely fill as
+	// far), unless it can move into the old index's array once the round
+	// completes.
 	denseHint := 0
 	if len(l.segs) > 0 {
 		old := l.active()
@@ -766,6 +772,11 @@ func (l *Log) roll(r *Round) error {
 		if !old.sealed {
 			l.writeSeal(r, old)
 			l.closeSegment(r, old)
+		}
+		if old.closing != nil {
+			// The new index moves into the old one's array when this round
+			// completes (recycleDense); a small array holds it until then.
+			denseHint = 0
 		}
 	}
 	gen := l.nextGen

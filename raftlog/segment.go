@@ -32,9 +32,8 @@ type segment struct {
 	base    int64 // size after the header and carried-over state
 
 	// Active segment: dense[i] is the frame of entry first+i. denseHint is
-	// the capacity its first array gets: the size the previous segment's
-	// index reached, since a partition's entries tend to be alike (and that
-	// memory was just released).
+	// the capacity its first array gets when it finds no spare one (see
+	// roll and recycleDense).
 	dense     []entryPos
 	denseHint int
 
