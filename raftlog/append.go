@@ -48,6 +48,13 @@ type WriteOp struct {
 type FileWrite struct {
 	Path string
 	Data []byte
+	// Cache marks a file recovery rebuilds when it is missing or damaged (a
+	// closed segment's index, loadIndex): it is renamed into place without
+	// a sync, which saves a device flush per roll (0.7–0.8 ms of the roll's
+	// 4–5 ms on the development VM), and is written back in the file
+	// system's own time. Its contents never change once written: a segment
+	// is indexed after its seal is durable.
+	Cache bool
 }
 
 // Round is the I/O one Append (or Compact, DeleteBefore, Sync) needs, in
@@ -154,7 +161,7 @@ func (r *Round) Finish(fs vfs.FS) error {
 // round's file and directory syncs.
 func (r *Round) ReplaceFiles(fs vfs.FS) error {
 	for _, fw := range r.Files {
-		if err := replaceFile(fs, fw.Path, fw.Data); err != nil {
+		if err := replaceFile(fs, fw.Path, fw.Data, !fw.Cache); err != nil {
 			return err
 		}
 	}
@@ -184,7 +191,7 @@ func (r *Round) Run(fs vfs.FS) error {
 	return r.Finish(fs)
 }
 
-func replaceFile(fs vfs.FS, path string, data []byte) error {
+func replaceFile(fs vfs.FS, path string, data []byte, sync bool) error {
 	tmp := path + tmpSuffix
 	f, err := fs.Create(tmp)
 	if err != nil {
@@ -194,9 +201,11 @@ func replaceFile(fs vfs.FS, path string, data []byte) error {
 		f.Close()
 		return fmt.Errorf("raftlog: write %s: %w", tmp, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("raftlog: sync %s: %w", tmp, err)
+	if sync {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("raftlog: sync %s: %w", tmp, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("raftlog: close %s: %w", tmp, err)
@@ -736,7 +745,7 @@ func (l *Log) closeSegment(r *Round, s *segment) {
 	// every roll otherwise.
 	b := encodeIndex(l.takeBuf(indexBytes(s)), s)
 	r.owned = append(r.owned, b)
-	r.Files = append(r.Files, FileWrite{Path: l.path(indexName(s.gen)), Data: b})
+	r.Files = append(r.Files, FileWrite{Path: l.path(indexName(s.gen)), Data: b, Cache: true})
 	l.ckptDirty = true
 }
 

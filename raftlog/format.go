@@ -6,7 +6,8 @@ package raftlog
 // A log directory holds:
 //
 //	<gen>.seg    segment files, gen = 20-digit decimal generation, increasing
-//	<gen>.idx    sparse offset/time index of a closed (sealed) segment
+//	<gen>.idx    sparse offset/time index of a closed (sealed) segment, a cache:
+//	             written unsynced, rebuilt from the segment when missing or damaged
 //	checkpoint   which segments are closed and known good (replaced by rename)
 //
 // A segment is a sequence of frames, starting at file offset 0:
