@@ -466,15 +466,16 @@ func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta) error {
 // costly to fault in, see recycleDense); a new array is at least twice the
 // old, so a cache whose length wavers settles in one.
 func (l *Log) pushTail(e *pb.Entry) {
-	if len(l.tail) == cap(l.tail) && 2*len(l.tail) <= cap(l.tailArr) {
-		n := copy(l.tailArr, l.tail)
-		clear(l.tailArr[n:])
-		l.tail = l.tailArr[:n]
-	}
 	if len(l.tail) == cap(l.tail) {
-		l.tailArr = make([]*pb.Entry, len(l.tail), max(2*cap(l.tailArr), 2*len(l.tail), 64))
-		copy(l.tailArr, l.tail)
-		l.tail = l.tailArr
+		arr := l.tailArr[:cap(l.tailArr)]
+		if len(arr) == 0 || 2*len(l.tail) > len(arr) {
+			arr = make([]*pb.Entry, max(2*len(arr), 2*len(l.tail), 64))
+			copy(arr, l.tail)
+		} else {
+			n := copy(arr, l.tail)
+			clear(arr[n:])
+		}
+		l.tailArr, l.tail = arr, arr[:len(l.tail)]
 	}
 	l.tail = append(l.tail, e)
 }

@@ -164,3 +164,48 @@ func TestUnsyncedIndexLostAtPowerLoss(t *testing.T) {
 		}
 	}
 }
+
+// The tail cache keeps every entry from tailFirst to the last while its
+// length wavers with the entries' sizes: moving back to the start of its
+// array or into a larger one loses none.
+func TestTailCacheKeepsEveryRecentEntry(t *testing.T) {
+	l, err := Open(vfs.NewMem(6), "p0", Options{SegmentBytes: 1 << 20, TailCacheBytes: 32 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	var appended []*pb.Entry
+	idx := uint64(1)
+	for round := 0; round < 2000; round++ {
+		var ents []*pb.Entry
+		for range 1 + rng.IntN(8) {
+			data := make([]byte, 1+rng.IntN(3000))
+			for i := range data {
+				data[i] = byte(rng.Uint32())
+			}
+			ents = append(ents, ent(idx, 1, data))
+			idx++
+		}
+		appended = append(appended, ents...)
+		r, err := l.Append(Batch{Entries: ents})
+		mustRun(t, l, r, err)
+		if got, want := uint64(len(l.tail)), l.last+1-l.tailFirst; got != want {
+			t.Fatalf("round %d: tail cache holds %d entries, [%d,%d] is %d", round, got, l.tailFirst, l.last, want)
+		}
+		var bytes int64
+		for i, e := range l.tail {
+			if e != appended[l.tailFirst+uint64(i)-1] {
+				t.Fatalf("round %d: tail cache entry %d is not the one appended", round, l.tailFirst+uint64(i))
+			}
+			bytes += int64(entrySize(e))
+		}
+		if bytes != l.tailBytes {
+			t.Fatalf("round %d: tail cache counts %d bytes, holds %d", round, l.tailBytes, bytes)
+		}
+		// Entries leave the cache only while it is over its budget.
+		if f := l.tailFirst; f > 1 && bytes+int64(entrySize(appended[f-2])) <= l.opts.TailCacheBytes {
+			t.Fatalf("round %d: tail cache dropped entry %d with %d bytes held, budget %d", round, f-1, bytes, l.opts.TailCacheBytes)
+		}
+	}
+}
