@@ -17,17 +17,29 @@ import (
 // at every roll: on this project's VM each fresh page costs ~14 µs to fault
 // in, and a new dense index per segment (2.5 MB at 64 MiB of 1 KiB entries)
 // cost as much as the roll's syncs (recycleDense, pushTail).
-func TestAppendReusesIndexAndTailArrays(t *testing.T) {
-	l, err := Open(vfs.NewMem(3), "p0", Options{SegmentBytes: 256 << 10, TailCacheBytes: 32 << 10})
+// memLog opens a log on a fresh vfs.Mem, closed with the test.
+func memLog(t *testing.T, mem *vfs.Mem, opts Options) *Log {
+	t.Helper()
+	l, err := Open(mem, "p0", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	rng := rand.New(rand.NewPCG(3, 4))
-	data := make([]byte, 1<<10)
-	for i := range data {
-		data[i] = byte(rng.Uint32())
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// randomBytes returns n bytes snappy cannot shrink (stored raw).
+func randomBytes(rng *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rng.Uint32())
 	}
+	return b
+}
+
+func TestAppendReusesIndexAndTailArrays(t *testing.T) {
+	l := memLog(t, vfs.NewMem(3), Options{SegmentBytes: 256 << 10, TailCacheBytes: 32 << 10})
+	data := randomBytes(rand.New(rand.NewPCG(3, 4)), 1<<10)
 	dense := map[*entryPos]uint64{} // array (its last element) -> first segment using it
 	tails := map[**pb.Entry]bool{}
 	segs := map[uint64]bool{}
@@ -72,15 +84,8 @@ func TestAppendReusesIndexAndTailArrays(t *testing.T) {
 func TestUnsyncedIndexLostAtPowerLoss(t *testing.T) {
 	mem := vfs.NewMem(5)
 	opts := Options{SegmentBytes: 16 << 10}
-	l, err := Open(mem, "p0", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(5, 6))
-	data := make([]byte, 700) // random: stored raw
-	for i := range data {
-		data[i] = byte(rng.Uint32())
-	}
+	l := memLog(t, mem, opts)
+	data := randomBytes(rand.New(rand.NewPCG(5, 6)), 700)
 	cached := 0
 	for i := uint64(1); i <= 120; i++ {
 		r, err := l.Append(Batch{Entries: []*pb.Entry{ent(i, 1, data)}, Metas: []EntryMeta{{BaseOffset: int64(i-1) * 5, Count: 5, MaxTimestamp: int64(i) * 10}}})
@@ -169,22 +174,14 @@ func TestUnsyncedIndexLostAtPowerLoss(t *testing.T) {
 // length wavers with the entries' sizes: moving back to the start of its
 // array or into a larger one loses none.
 func TestTailCacheKeepsEveryRecentEntry(t *testing.T) {
-	l, err := Open(vfs.NewMem(6), "p0", Options{SegmentBytes: 1 << 20, TailCacheBytes: 32 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := memLog(t, vfs.NewMem(6), Options{SegmentBytes: 1 << 20, TailCacheBytes: 32 << 10})
 	rng := rand.New(rand.NewPCG(7, 8))
 	var appended []*pb.Entry
 	idx := uint64(1)
 	for round := 0; round < 2000; round++ {
 		var ents []*pb.Entry
 		for range 1 + rng.IntN(8) {
-			data := make([]byte, 1+rng.IntN(3000))
-			for i := range data {
-				data[i] = byte(rng.Uint32())
-			}
-			ents = append(ents, ent(idx, 1, data))
+			ents = append(ents, ent(idx, 1, randomBytes(rng, 1+rng.IntN(3000))))
 			idx++
 		}
 		appended = append(appended, ents...)
