@@ -215,9 +215,13 @@ func (n *Node) ReadDone(id uint64, batches [][]byte, err error) {
 	}
 	if err != nil {
 		s.op.ErrorCode = errCode(err)
-		if h := n.hosts[s.g]; h != nil && h.p.Err() == nil && s.rp.FetchOffset < h.p.LogStartOffset() {
-			// Retention deleted the segment while it was being read.
-			s.op.ErrorCode = kerr.OffsetOutOfRange.Code
+		if h := n.hosts[s.g]; h != nil {
+			// LogStartOffset first: it stops a partition whose log can no
+			// longer be read, which is then a storage error, not a range one.
+			if start := h.p.LogStartOffset(); h.p.Err() == nil && s.rp.FetchOffset < start {
+				// Retention deleted the segment while it was being read.
+				s.op.ErrorCode = kerr.OffsetOutOfRange.Code
+			}
 		}
 		s.op.HighWatermark, s.op.LastStableOffset, s.op.LogStartOffset = -1, -1, -1
 	} else {

@@ -43,6 +43,9 @@ func (n *Node) listOffset(req *kmsg.ListOffsetsRequest, t *topicInfo, rp kmsg.Li
 	switch ts := rp.Timestamp; {
 	case ts == -2 || ts == -4:
 		op.Offset = p.LogStartOffset()
+		if p.Err() != nil {
+			return kerr.KafkaStorageError.Code
+		}
 	case ts == -1:
 		hw, ok := p.HighWatermark()
 		if !ok {

@@ -2,10 +2,12 @@ package partition
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"sluice/raftlog"
@@ -24,7 +26,11 @@ func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 	if !p.isLeader() {
 		return nil, kerr.NotLeaderForPartition
 	}
-	if offset < p.LogStartOffset() || offset > p.leo {
+	start, err := p.logStart()
+	if err != nil {
+		return nil, err
+	}
+	if offset < start || offset > p.leo {
 		return nil, kerr.OffsetOutOfRange
 	}
 	if planted("fetch-above-hw") {
@@ -51,14 +57,33 @@ func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 }
 
 // LogStartOffset is the first offset still retained (Kafka's log start
-// offset): the base offset of the oldest entry on disk.
+// offset): the base offset of the oldest entry on disk. When the log can
+// no longer be read (it stopped on a read error) the partition stops too,
+// and callers must check Err: the applied state's start, the answer when
+// nothing is retained, would send a consumer below it to
+// OFFSET_OUT_OF_RANGE and reset it past records still on disk (found by
+// the simulator: a sector error on the leader, then a group member skipped
+// 123 records).
 func (p *Partition) LogStartOffset() int64 {
 	m, err := p.log.Meta(p.log.OldestIndex())
 	if err != nil {
+		if !errors.Is(err, raft.ErrCompacted) && !errors.Is(err, raft.ErrUnavailable) {
+			p.stop(err)
+		}
 		// Nothing retained below the applied state's start.
 		return p.marks[0].next
 	}
 	return m.BaseOffset
+}
+
+// logStart is LogStartOffset, or the storage error that stopped the
+// partition.
+func (p *Partition) logStart() (int64, error) {
+	start := p.LogStartOffset()
+	if p.err != nil {
+		return 0, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+	}
+	return start, nil
 }
 
 // LastStableOffset is the offset below which a read_committed consumer may
@@ -119,7 +144,11 @@ func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, err
 	if planted("fetch-above-hw") {
 		hw, ok = p.leo, true
 	}
-	if offset < p.LogStartOffset() || offset > p.leo {
+	start, err := p.logStart()
+	if err != nil {
+		return nil, nil, err
+	}
+	if offset < start || offset > p.leo {
 		return nil, nil, kerr.OffsetOutOfRange
 	}
 	if !ok || offset >= hw {
@@ -158,7 +187,11 @@ func (p *Partition) ReadApplied(offset int64, maxBytes int) ([][]byte, error) {
 	if offset >= p.appliedNext {
 		return nil, nil
 	}
-	if offset < p.LogStartOffset() {
+	start, err := p.logStart()
+	if err != nil {
+		return nil, err
+	}
+	if offset < start {
 		return nil, kerr.OffsetOutOfRange
 	}
 	idx, found, err := p.log.FindOffset(offset)
