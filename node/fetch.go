@@ -216,9 +216,7 @@ func (n *Node) ReadDone(id uint64, batches [][]byte, err error) {
 	if err != nil {
 		s.op.ErrorCode = errCode(err)
 		if h := n.hosts[s.g]; h != nil {
-			// LogStartOffset first: it stops a partition whose log can no
-			// longer be read, which is then a storage error, not a range one.
-			if start := h.p.LogStartOffset(); h.p.Err() == nil && s.rp.FetchOffset < start {
+			if start, err := h.p.LogStart(); err == nil && s.rp.FetchOffset < start {
 				// Retention deleted the segment while it was being read.
 				s.op.ErrorCode = kerr.OffsetOutOfRange.Code
 			}

@@ -42,10 +42,11 @@ func (n *Node) listOffset(req *kmsg.ListOffsetsRequest, t *topicInfo, rp kmsg.Li
 	op.LeaderEpoch = int32(h.term)
 	switch ts := rp.Timestamp; {
 	case ts == -2 || ts == -4:
-		op.Offset = p.LogStartOffset()
-		if p.Err() != nil {
-			return kerr.KafkaStorageError.Code
+		start, err := p.LogStart()
+		if err != nil {
+			return errCode(err)
 		}
+		op.Offset = start
 	case ts == -1:
 		hw, ok := p.HighWatermark()
 		if !ok {

@@ -18,12 +18,7 @@ import (
 // clients retry elsewhere.
 func TestUnreadableLogStartIsAStorageError(t *testing.T) {
 	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
-	value := string(bytes.Repeat([]byte("v"), 20000))
-	for id := uint64(1); id <= 40; id++ {
-		if r := c.send(id, makeBatch(2, value, 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendLarge(40)
 	l := c.waitLeader()
 	if got := l.LogStartOffset(); got != 0 || l.Err() != nil {
 		t.Fatalf("log start %d, err %v before the damage", got, l.Err())

@@ -367,14 +367,21 @@ func TestLeaderCrashLosesNoAckedRecord(t *testing.T) {
 
 // Fetch answers tail reads at once and cold ones with a plan that reads the
 // same batches off the loop.
-func TestFetchPlan(t *testing.T) {
-	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+// sendLarge sends n batches of two 20,000-byte records (request ids 1..n),
+// each acknowledged: the log spans several of the harness's 64 KiB segments.
+func (c *cluster) sendLarge(n uint64) {
+	c.t.Helper()
 	value := string(bytes.Repeat([]byte("v"), 20000))
-	for id := uint64(1); id <= 200; id++ {
+	for id := uint64(1); id <= n; id++ {
 		if r := c.send(id, makeBatch(2, value, 1)); r.Err != nil {
-			t.Fatal(r.Err)
+			c.t.Fatal(r.Err)
 		}
 	}
+}
+
+func TestFetchPlan(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	c.sendLarge(200)
 	l := c.waitLeader()
 	planned := 0
 	for _, off := range []int64{0, 5, 101, 250, 398, 399} {

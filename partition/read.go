@@ -26,7 +26,7 @@ func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 	if !p.isLeader() {
 		return nil, kerr.NotLeaderForPartition
 	}
-	start, err := p.logStart()
+	start, err := p.LogStart()
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 // nothing is retained, would send a consumer below it to
 // OFFSET_OUT_OF_RANGE and reset it past records still on disk (found by
 // the simulator: a sector error on the leader, then a group member skipped
-// 123 records).
+// 123 records). LogStart returns that error.
 func (p *Partition) LogStartOffset() int64 {
 	m, err := p.log.Meta(p.log.OldestIndex())
 	if err != nil {
@@ -76,9 +76,9 @@ func (p *Partition) LogStartOffset() int64 {
 	return m.BaseOffset
 }
 
-// logStart is LogStartOffset, or the storage error that stopped the
-// partition.
-func (p *Partition) logStart() (int64, error) {
+// LogStart is LogStartOffset, or the storage error that stopped the
+// partition: what a caller deciding OFFSET_OUT_OF_RANGE must use.
+func (p *Partition) LogStart() (int64, error) {
 	start := p.LogStartOffset()
 	if p.err != nil {
 		return 0, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
@@ -144,7 +144,7 @@ func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, err
 	if planted("fetch-above-hw") {
 		hw, ok = p.leo, true
 	}
-	start, err := p.logStart()
+	start, err := p.LogStart()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,7 +187,7 @@ func (p *Partition) ReadApplied(offset int64, maxBytes int) ([][]byte, error) {
 	if offset >= p.appliedNext {
 		return nil, nil
 	}
-	start, err := p.logStart()
+	start, err := p.LogStart()
 	if err != nil {
 		return nil, err
 	}
