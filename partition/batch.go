@@ -29,6 +29,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"sluice/raftlog"
 )
 
 const (
@@ -164,6 +166,18 @@ func encodeEnvelope(id uint64, clockMs int64, batch []byte) []byte {
 	binary.LittleEndian.PutUint64(out[8:], uint64(clockMs))
 	copy(out[envelopeBytes:], batch)
 	return out
+}
+
+// knownCRC is the CRC32C a produce entry's batch carries over its bytes
+// from the attributes on: the leader checked it against the bytes before
+// proposing (validateBatch), or computed it when it stamped LogAppendTime,
+// and what the leader stamps later lies before the attributes. The log
+// derives the entry's frame CRC from it (raftlog.KnownCRC), on every
+// replica, instead of reading the batch again. data must hold a produce
+// envelope (entryCount > 0).
+func knownCRC(data []byte) raftlog.KnownCRC {
+	b := data[envelopeBytes:]
+	return raftlog.KnownCRC{Len: len(b) - 21, CRC: binary.BigEndian.Uint32(b[17:])}
 }
 
 // decodeEnvelope splits an entry's data; ok is false for entries that are

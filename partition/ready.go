@@ -87,6 +87,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 	}
 	ents := m.GetEntries()
 	metas := make([]raftlog.EntryMeta, len(ents))
+	known := make([]raftlog.KnownCRC, len(ents))
 	if len(ents) > 0 && !planted("skip-truncate") {
 		p.truncateMarks(ents[0].GetIndex())
 	}
@@ -94,13 +95,14 @@ func (p *Partition) storageAppend(m *pb.Message) {
 		metas[i] = p.appendDerive(e)
 		if metas[i].Count > 0 {
 			p.learnIndex(e)
+			known[i] = knownCRC(e.GetData())
 		}
 	}
 	var hs *pb.HardState
 	if m.Term != nil || m.Vote != nil || m.Commit != nil {
 		hs = &pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
 	}
-	b := raftlog.Batch{Snapshot: m.GetSnapshot(), Entries: ents, Metas: metas, HardState: hs, Relaxed: p.relaxWrite(len(ents))}
+	b := raftlog.Batch{Snapshot: m.GetSnapshot(), Entries: ents, Metas: metas, Known: known, HardState: hs, Relaxed: p.relaxWrite(len(ents))}
 	// The amnesia and member records go before the applied state: records
 	// are written in order, so a torn round that keeps the applied state
 	// keeps them too (the conf changes they derive from are not applied

@@ -18,9 +18,12 @@ import (
 // partition's own state. Entries' metadata is parallel to Entries.
 type Batch struct {
 	// Snapshot, if set, came from the leader and replaces the whole log.
-	Snapshot  *pb.Snapshot
-	Entries   []*pb.Entry
-	Metas     []EntryMeta
+	Snapshot *pb.Snapshot
+	Entries  []*pb.Entry
+	Metas    []EntryMeta
+	// Known, if set, is parallel to Entries: a CRC the caller already
+	// holds for the end of each entry's Data (see KnownCRC).
+	Known     []KnownCRC
 	HardState *pb.HardState
 	ConfState *pb.ConfState
 	States    []State
@@ -357,7 +360,11 @@ func (l *Log) Append(b Batch) (*Round, error) {
 			if b.Metas != nil {
 				m = b.Metas[len(b.Metas)-len(ents)+i]
 			}
-			if err := l.appendEntry(r, e, m); err != nil {
+			var k KnownCRC
+			if b.Known != nil {
+				k = b.Known[len(b.Known)-len(ents)+i]
+			}
+			if err := l.appendEntry(r, e, m, k); err != nil {
 				return nil, l.fail(err)
 			}
 		}
@@ -395,6 +402,9 @@ func (l *Log) validate(b *Batch) ([]*pb.Entry, error) {
 	if b.Metas != nil && len(b.Metas) != len(b.Entries) {
 		return nil, fmt.Errorf("raftlog: %d metas for %d entries", len(b.Metas), len(b.Entries))
 	}
+	if b.Known != nil && len(b.Known) != len(b.Entries) {
+		return nil, fmt.Errorf("raftlog: %d known CRCs for %d entries", len(b.Known), len(b.Entries))
+	}
 	first, last := l.firstIndex(), l.last
 	if s := b.Snapshot; s != nil {
 		idx := s.GetMetadata().GetIndex()
@@ -410,6 +420,9 @@ func (l *Log) validate(b *Batch) ([]*pb.Entry, error) {
 		}
 		if n := entryMetaSize + len(e.GetData()); n > maxFramePayload {
 			return nil, fmt.Errorf("raftlog: entry %d of %d bytes exceeds the frame limit %d", e.GetIndex(), n, maxFramePayload)
+		}
+		if b.Known != nil && (b.Known[i].Len < 0 || b.Known[i].Len > len(e.GetData())) {
+			return nil, fmt.Errorf("raftlog: entry %d: known CRC of %d bytes for %d bytes of data", e.GetIndex(), b.Known[i].Len, len(e.GetData()))
 		}
 	}
 	if len(ents) == 0 {
@@ -427,7 +440,7 @@ func (l *Log) validate(b *Batch) ([]*pb.Entry, error) {
 	return ents, nil
 }
 
-func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta) error {
+func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta, known KnownCRC) error {
 	hdr := make([]byte, entryMetaSize)
 	h := entryHeader{index: e.GetIndex(), term: e.GetTerm(), meta: m}
 	h.etype = uint8(e.GetType()) & 0x0f
@@ -445,7 +458,10 @@ func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta) error {
 	}
 	putEntryHeader(hdr, h)
 	body, compressed := l.compress(e.Data)
-	pos, s, err := l.emitParts(r, recEntry, compressed, hdr, body)
+	if compressed {
+		known = KnownCRC{}
+	}
+	pos, s, err := l.emitParts(r, recEntry, compressed, hdr, body, known)
 	if err != nil {
 		return err
 	}
@@ -636,9 +652,9 @@ func encodeSnapshot(s *pb.Snapshot, reset bool) payload {
 func (l *Log) emit(r *Round, typ recordType, p any) (int64, *segment, error) {
 	switch p := p.(type) {
 	case []byte:
-		return l.emitParts(r, typ, false, p, nil)
+		return l.emitParts(r, typ, false, p, nil, KnownCRC{})
 	case payload:
-		return l.emitParts(r, typ, p.compressed, p.header, p.body)
+		return l.emitParts(r, typ, p.compressed, p.header, p.body, KnownCRC{})
 	}
 	panic("raftlog: emit of unknown payload")
 }
@@ -646,7 +662,7 @@ func (l *Log) emit(r *Round, typ recordType, p any) (int64, *segment, error) {
 // rollSlackBytes keeps room for the seal and a sync mark past SegmentBytes.
 const rollSlackBytes = 2 * (frameHeaderSize + 16)
 
-func (l *Log) emitParts(r *Round, typ recordType, compressed bool, header, body []byte) (int64, *segment, error) {
+func (l *Log) emitParts(r *Round, typ recordType, compressed bool, header, body []byte, tail KnownCRC) (int64, *segment, error) {
 	n := int64(frameHeaderSize + len(header) + len(body))
 	s := l.active()
 	if s.size > s.base && s.size+n+rollSlackBytes > l.opts.SegmentBytes {
@@ -655,7 +671,7 @@ func (l *Log) emitParts(r *Round, typ recordType, compressed bool, header, body 
 		}
 		s = l.active()
 	}
-	return l.writeTo(r, s, typ, compressed, header, body), s, nil
+	return l.writeTo(r, s, typ, compressed, header, body, tail), s, nil
 }
 
 // zeroCopyBytes: a raw body this large is written from the entry's own
@@ -666,7 +682,7 @@ const zeroCopyBytes = 4 << 10
 // writeTo appends a frame to segment s within round r and returns its
 // position. The first write of a round to a segment is preceded by a sync
 // mark when the segment became more durable since the last mark.
-func (l *Log) writeTo(r *Round, s *segment, typ recordType, compressed bool, header, body []byte) int64 {
+func (l *Log) writeTo(r *Round, s *segment, typ recordType, compressed bool, header, body []byte, tail KnownCRC) int64 {
 	if r.cur != s {
 		r.flush()
 		r.cur, r.pend, r.pendOff = s, 0, s.size
@@ -686,7 +702,7 @@ func (l *Log) writeTo(r *Round, s *segment, typ recordType, compressed bool, hea
 		r.buf = appendFrame(r.buf, typ, compressed, s.gen, header, body)
 		return pos
 	}
-	r.buf = appendFrameHead(r.buf, typ, compressed, s.gen, header, body)
+	r.buf = appendFrameHead(r.buf, typ, compressed, s.gen, header, body, tail)
 	r.cut()
 	r.Writes = append(r.Writes, WriteOp{File: s.f, Off: r.pendOff, Data: body})
 	r.pendOff += int64(len(body))
@@ -729,7 +745,7 @@ func (r *Round) flush() {
 func (l *Log) writeSeal(r *Round, s *segment) {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], l.last+1)
-	l.writeTo(r, s, recSeal, false, b[:], nil)
+	l.writeTo(r, s, recSeal, false, b[:], nil, KnownCRC{})
 	s.sealed = true
 }
 
@@ -806,20 +822,20 @@ func (l *Log) roll(r *Round) error {
 	h = binary.LittleEndian.AppendUint16(h, formatVersion)
 	h = binary.LittleEndian.AppendUint64(h, gen)
 	h = binary.LittleEndian.AppendUint64(h, l.last+1)
-	l.writeTo(r, s, recSegmentHeader, false, h, nil)
+	l.writeTo(r, s, recSegmentHeader, false, h, nil, KnownCRC{})
 	if l.snap.GetMetadata().GetIndex() > 0 || len(l.snap.GetData()) > 0 {
 		p := encodeSnapshot(l.snap, false)
-		l.writeTo(r, s, recSnapshot, p.compressed, p.header, p.body)
+		l.writeTo(r, s, recSnapshot, p.compressed, p.header, p.body, KnownCRC{})
 	}
 	if l.csExplicit {
-		l.writeTo(r, s, recConfState, false, encodeConfState(l.cs), nil)
+		l.writeTo(r, s, recConfState, false, encodeConfState(l.cs), nil, KnownCRC{})
 	}
 	for _, st := range l.states {
 		p := encodeState(st)
-		l.writeTo(r, s, recState, p.compressed, p.header, p.body)
+		l.writeTo(r, s, recState, p.compressed, p.header, p.body, KnownCRC{})
 	}
 	if !raft.IsEmptyHardState(l.hs) {
-		l.writeTo(r, s, recHardState, false, encodeHardState(l.hs), nil)
+		l.writeTo(r, s, recHardState, false, encodeHardState(l.hs), nil, KnownCRC{})
 	}
 	s.base = s.size
 	l.ckptDirty = true

@@ -132,12 +132,13 @@ func (f frame) size() int64 { return int64(frameHeaderSize + len(f.payload)) }
 
 // appendFrame appends one frame made of header and body to dst.
 func appendFrame(dst []byte, typ recordType, compressed bool, gen uint64, header, body []byte) []byte {
-	return append(appendFrameHead(dst, typ, compressed, gen, header, body), body...)
+	return append(appendFrameHead(dst, typ, compressed, gen, header, body, KnownCRC{}), body...)
 }
 
 // appendFrameHead appends the frame of header and body to dst without body,
-// which the caller writes right after it: the CRC still covers body.
-func appendFrameHead(dst []byte, typ recordType, compressed bool, gen uint64, header, body []byte) []byte {
+// which the caller writes right after it: the CRC still covers body, whose
+// last tail.Len bytes have the CRC tail.CRC (see KnownCRC).
+func appendFrameHead(dst []byte, typ recordType, compressed bool, gen uint64, header, body []byte, tail KnownCRC) []byte {
 	n := len(header) + len(body)
 	if n > maxFramePayload {
 		panic(fmt.Sprintf("raftlog: frame payload %d exceeds %d", n, maxFramePayload))
@@ -153,8 +154,7 @@ func appendFrameHead(dst []byte, typ recordType, compressed bool, gen uint64, he
 	binary.LittleEndian.PutUint64(h[9:], gen)
 	dst = append(dst, h[:]...)
 	dst = append(dst, header...)
-	crc := crc32.Update(crc32.Checksum(dst[start+4:], crcTable), crcTable, body)
-	binary.LittleEndian.PutUint32(dst[start:], crc)
+	binary.LittleEndian.PutUint32(dst[start:], frameCRC(dst[start+4:], body, tail))
 	return dst
 }
 
