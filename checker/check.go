@@ -100,7 +100,9 @@ type part struct {
 		// logStart: greatest LogStart of a Final poll (0 if none).
 		logStart int64
 	}
-	covered [][2]int64 // merged offset ranges some OK poll read across, ascending
+	// endLogStart: greatest LogStart of an End poll (0 if none).
+	endLogStart int64
+	covered     [][2]int64 // merged offset ranges some OK poll read across, ascending
 }
 
 type analysis struct {
@@ -266,6 +268,9 @@ func (a *analysis) buildVersionOrder(p *part) {
 			}
 			p.final.logStart = max(p.final.logStart, q.LogStart)
 			p.final.ok = true
+		}
+		if q.End {
+			p.endLogStart = max(p.endLogStart, q.LogStart)
 		}
 		for ri, r := range q.Records {
 			if r.Offset < 0 {

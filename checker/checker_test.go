@@ -557,6 +557,37 @@ func TestRetentionExcusesOnlyBelowLogStart(t *testing.T) {
 	}
 }
 
+// Retention goes on after the final read: a group member that resets past
+// records the final read saw, because retention deleted them later, skipped
+// them lawfully when an End poll (after the group settled) reports a log
+// start above them; without one it is a group-missed.
+func TestRetentionAfterTheFinalReadExcusesGroupSkips(t *testing.T) {
+	withStart := func(p Poll, start int64) Poll { p.LogStart = start; return p }
+	end := func(p Poll) Poll { p.End = true; return p }
+	// The final reader (process 9) reads a, b, c with the log start at 0;
+	// member 4 reads only c, after a reset to the log start 2, and commits 3.
+	polls := []Poll{
+		final(withStart(poll(9, 20, 30, 0, 3, "a@0", "b@1", "c@2"), 0)),
+		seek(withStart(poll(4, 40, 50, 2, 3, "c@2"), 2)),
+	}
+	h := groupHist(polls, []Commit{commit(4, 3, 60, 70, OK)})
+	if r := Check(h, Options{Retention: true}); r.Valid || !found(r, GroupMissed) {
+		t.Fatalf("without an End poll: valid %v, violations %v; want group-missed", r.Valid, r.Violations)
+	}
+	h = groupHist(append(polls, end(withStart(poll(9, 80, 90, 3, 3), 2))), []Commit{commit(4, 3, 60, 70, OK)})
+	if r := Check(h, Options{Retention: true}); !r.Valid {
+		t.Fatalf("with an End poll at log start 2: %v", r.Violations)
+	}
+	if r := Check(h, Options{}); r.Valid || !found(r, GroupMissed) {
+		t.Fatalf("without Options.Retention the End poll excuses nothing: valid %v", r.Valid)
+	}
+	// An End poll excuses only what lies below its log start.
+	h = groupHist(append(polls, end(withStart(poll(9, 80, 90, 3, 3), 1))), []Commit{commit(4, 3, 60, 70, OK)})
+	if r := Check(h, Options{Retention: true}); r.Valid || !found(r, GroupMissed) {
+		t.Fatalf("with an End poll at log start 1, offset 1 is still owed: valid %v", r.Valid)
+	}
+}
+
 // Offset expiry counts as a reset: with Options.OffsetsRetention, a group
 // that reads no offset long enough after its last commit lost it lawfully,
 // and may then commit and read lower offsets; read any sooner, or without

@@ -192,7 +192,9 @@ func (a *analysis) checkGroups() {
 		slices.SortFunc(rs, func(x, y [2]int64) int { return cmp.Compare(x[0], y[0]) })
 		next := int64(0)
 		if pt := a.byID[k.partition]; pt != nil && a.opts.Retention && pt.final.ok {
-			next = pt.final.logStart // retention may have deleted what lies below
+			// Retention may have deleted what lies below, also after the
+			// final read (Poll.End).
+			next = max(pt.final.logStart, pt.endLogStart)
 		}
 		for _, r := range rs {
 			if r[0] > next {

@@ -144,6 +144,13 @@ type Poll struct {
 	// final read began, or whose offset lies below the high watermark it
 	// reported, must have been read by some poll, or it is a lost-write.
 	Final bool
+
+	// End marks a poll made after the consumer groups settled, at the end
+	// of the run. With Options.Retention its LogStart bounds what retention
+	// deleted before a group's last commit: retention goes on after the
+	// final read, so a group member that catches up later may lawfully
+	// reset past records the final read still saw (group-missed).
+	End bool
 }
 
 // History is everything the clients of one run did, in any order.

@@ -12,4 +12,7 @@ var disk = []sim.Scenario{
 		Faults: []sim.Weighted{fault("misdirected-write", 1)}, EveryMs: [2]int64{1000, 3000}},
 	{Name: "slow-disk-1s", Doc: "one broker's writes and syncs take about a second each",
 		Faults: []sim.Weighted{fault("slow-disk-1s", 1)}},
+	{Name: "large-records", Doc: "records of 6 KB of incompressible bytes, stored raw under frame CRCs derived from their batches' own, through power losses mid-fsync and mid-roll, torn writes, flipped bits on read and sector errors (64 KiB segments, retention.bytes 1 MiB)",
+		Faults:     []sim.Weighted{fault("crash", 2), fault("crash-in-fsync", 1), fault("crash-in-roll", 1), fault("flaky-reads", 1), fault("sector-errors", 1)},
+		ValueBytes: 6000, SegmentBytes: 64 << 10, RetentionBytes: 1 << 20},
 }

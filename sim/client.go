@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -42,6 +43,7 @@ type client struct {
 	seek    []bool
 	polling bool
 	final   bool // the liveness phase's reader
+	end     bool // the same, polling once more after the group settled
 
 	acks int16 // a loose producer's acks: 1 or 0
 
@@ -207,7 +209,7 @@ func (c *client) sendBatch(b *pbatch) {
 	t.Topic = w.topic
 	pp := kmsg.NewProduceRequestTopicPartition()
 	pp.Partition = b.partition
-	pp.Records = encodeBatch(b.values, b.pid, b.epoch, b.baseSeq, w.nowMs())
+	pp.Records = encodeBatch(b.values, b.pid, b.epoch, b.baseSeq, w.nowMs(), w.cfg.ValueBytes)
 	t.Partitions = append(t.Partitions, pp)
 	req.Topics = append(req.Topics, t)
 	if req.Acks == 0 {
@@ -323,7 +325,7 @@ func (c *client) pollTick(p int32, done func()) {
 	t.Partitions = append(t.Partitions, fp)
 	req.Topics = append(req.Topics, t)
 	poll := Poll{Process: c.id, Partition: p, Invoke: w.nowNs, From: c.pos[p], LeaderEpoch: c.epochs[p], Seek: c.seek[p], Final: c.final,
-		Generation: c.generation}
+		End: c.end, Generation: c.generation}
 	c.call(leader, req, func(r kmsg.Response) {
 		c.polling = false
 		defer func() {
@@ -411,11 +413,12 @@ func (c *client) resetToEarliest(p int32, leader int32) {
 	})
 }
 
-// encodeBatch builds an uncompressed magic-2 batch of values.
-func encodeBatch(values []string, pid int64, epoch int16, baseSeq int32, nowMs int64) []byte {
+// encodeBatch builds an uncompressed magic-2 batch of values, each padded
+// to valueBytes (padValue).
+func encodeBatch(values []string, pid int64, epoch int16, baseSeq int32, nowMs int64, valueBytes int) []byte {
 	var recs []byte
 	for i, v := range values {
-		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(v)}
+		r := kmsg.Record{OffsetDelta: int32(i), Value: padValue(v, valueBytes)}
 		body := r.AppendTo(nil)
 		r.Length = int32(len(body) - 1)
 		recs = r.AppendTo(recs)
@@ -426,6 +429,45 @@ func encodeBatch(values []string, pid int64, epoch int16, baseSeq int32, nowMs i
 	binary.BigEndian.PutUint32(b[8:], uint32(len(b)-12))
 	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
 	return b
+}
+
+// padValue is v's record value, n bytes long when n leaves room: v, a
+// '|', then bytes generated from v alone (incompressible), so that every
+// retry of a batch sends the same bytes and a reader can check them all
+// (Config.ValueBytes).
+func padValue(v string, n int) []byte {
+	if n <= len(v)+1 {
+		return []byte(v)
+	}
+	b := make([]byte, n, n+7)
+	copy(b, v)
+	b[len(v)] = '|'
+	x := uint64(14695981039346656037) // FNV-1a of v seeds a splitmix64
+	for i := 0; i < len(v); i++ {
+		x = (x ^ uint64(v[i])) * 1099511628211
+	}
+	for i := len(v) + 1; i < n; i += 8 {
+		x += 0x9e3779b97f4a7c15
+		z := x
+		z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+		z = (z ^ z>>27) * 0x94d049bb133111eb
+		binary.LittleEndian.PutUint64(b[i:i+8:cap(b)], z^z>>31)
+	}
+	return b
+}
+
+// unpadValue is the identity a record value was padded from, once its
+// padding checks out.
+func unpadValue(b []byte) (string, error) {
+	i := bytes.IndexByte(b, '|')
+	if i < 0 {
+		return string(b), nil
+	}
+	v := string(b[:i])
+	if !bytes.Equal(b, padValue(v, len(b))) {
+		return "", fmt.Errorf("value %q: its %d bytes of padding are damaged", v, len(b)-i-1)
+	}
+	return v, nil
 }
 
 // decodeBatches parses concatenated uncompressed batches.
@@ -457,7 +499,11 @@ func decodeBatches(b []byte) ([]Record, error) {
 				return nil, err
 			}
 			raw = raw[used+int(n):]
-			out = append(out, Record{Offset: rb.FirstOffset + int64(r.OffsetDelta), Value: string(r.Value)})
+			v, err := unpadValue(r.Value)
+			if err != nil {
+				return nil, fmt.Errorf("batch at offset %d: record %d: %w", rb.FirstOffset, i, err)
+			}
+			out = append(out, Record{Offset: rb.FirstOffset + int64(r.OffsetDelta), Value: v})
 		}
 		b = b[size:]
 	}

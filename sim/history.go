@@ -69,6 +69,9 @@ type Poll struct {
 	// Final: one of the liveness phase's reads of every partition from the
 	// start, after faults healed and every send resolved.
 	Final bool
+	// End: the final reader's last poll of a partition, after the
+	// consumer group settled (checker.Poll.End).
+	End bool
 	// Generation: a group member's generation when it polled (0 for
 	// consumers outside a group).
 	Generation int32

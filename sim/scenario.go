@@ -29,6 +29,8 @@ type Scenario struct {
 	// RetentionBytes and SegmentBytes: the workload topic's
 	// retention.bytes and segment.bytes (Config's).
 	RetentionBytes, SegmentBytes int64
+	// ValueBytes: Config's.
+	ValueBytes int
 }
 
 // Weighted is a fault kind and its relative weight in a scenario.

@@ -62,6 +62,11 @@ type Config struct {
 	// brokers check it every second and the checker excuses records below
 	// the log start (History.Retention).
 	RetentionBytes, SegmentBytes int64
+	// ValueBytes pads every record's value to this many bytes of
+	// incompressible data (zero: the scenario's, else none), so produce
+	// batches are stored raw, their frame CRCs derived from the batches'
+	// own (raftlog.KnownCRC); readers check every padding byte.
+	ValueBytes int
 }
 
 func (c Config) withDefaults() Config {
@@ -74,6 +79,7 @@ func (c Config) withDefaults() Config {
 	c.RF = cmp.Or(c.RF, c.Scenario.RF)
 	c.RetentionBytes = cmp.Or(c.RetentionBytes, c.Scenario.RetentionBytes)
 	c.SegmentBytes = cmp.Or(c.SegmentBytes, c.Scenario.SegmentBytes)
+	c.ValueBytes = cmp.Or(c.ValueBytes, c.Scenario.ValueBytes)
 	if c.Nodes == 0 {
 		c.Nodes = 3
 	}

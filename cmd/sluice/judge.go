@@ -40,7 +40,7 @@ func toChecker(h *sim.History) checker.History {
 		}
 		out.Polls = append(out.Polls, checker.Poll{Process: p.Process, Partition: p.Partition, Invoke: p.Invoke,
 			Complete: p.Complete, Outcome: outcome(p.Outcome), From: p.From, Records: recs,
-			HighWatermark: p.HighWatermark, LeaderEpoch: p.LeaderEpoch, LogStart: p.LogStart, Seek: p.Seek, Final: p.Final, Generation: p.Generation})
+			HighWatermark: p.HighWatermark, LeaderEpoch: p.LeaderEpoch, LogStart: p.LogStart, Seek: p.Seek, Final: p.Final, End: p.End, Generation: p.Generation})
 	}
 	for _, c := range h.Commits {
 		out.Commits = append(out.Commits, checker.Commit{Group: c.Group, Process: c.Process, Partition: c.Partition,
