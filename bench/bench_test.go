@@ -143,6 +143,19 @@ func TestFixedRateAndCatchUp(t *testing.T) {
 		t.Errorf("fixed rate 2000/s: acknowledged %.0f records/s", tr.RecordsPerS)
 	}
 
+	// Five produce requests in flight per broker (not idempotent): every
+	// record still acknowledged and consumed.
+	o.Workload.Requests = 5
+	res, err = Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkTarget(t, res.Targets[0])
+	if tr := res.Targets[0]; tr.Acked == 0 || tr.Consumed != tr.Acked {
+		t.Errorf("5 requests in flight: acked %d, consumed %d", tr.Acked, tr.Consumed)
+	}
+	o.Workload.Requests = 0
+
 	o.Workload.Mode, o.Workload.Rate, o.Workload.BacklogBytes = CatchUp, 0, 2<<20
 	res, err = Run(context.Background(), o)
 	if err != nil {
@@ -216,6 +229,11 @@ func TestParseTargetsAndWorkloads(t *testing.T) {
 	bad.Consumers = 4
 	if bad.Validate() == nil {
 		t.Error("more consumers than partitions accepted")
+	}
+	bad = smallWorkload()
+	bad.Requests = MaxRequestsInFlight + 1
+	if bad.Validate() == nil {
+		t.Error("too many produce requests in flight accepted")
 	}
 }
 

@@ -131,6 +131,12 @@ func (s *kafkaSystem) newProducer(w Workload, _ int) (producer, error) {
 	} else {
 		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
 	}
+	if w.Requests > 1 {
+		if w.Acks != "1" {
+			opts = append(opts, kgo.DisableIdempotentWrite())
+		}
+		opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(w.Requests))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("bench: kafka producer: %w", err)

@@ -363,9 +363,13 @@ func runTarget(ctx context.Context, o Options, t string, w Workload, prof string
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.Progress, "%s: %s; started in %v, topic ready in %v; workload %s (%d partitions, %d B records, %d producers, %d consumers, acks=%s, linger %v, %s)\n",
+	requests := "1 produce request in flight per broker (idempotent)"
+	if w.Requests > 1 {
+		requests = fmt.Sprintf("%d produce requests in flight per broker (not idempotent)", w.Requests)
+	}
+	fmt.Fprintf(o.Progress, "%s: %s; started in %v, topic ready in %v; workload %s (%d partitions, %d B records, %d producers, %d consumers, acks=%s, linger %v, %s, %s)\n",
 		t, desc, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond),
-		w.Name, w.Partitions, w.RecordBytes, w.Producers, w.Consumers, w.Acks, w.Linger(), w.Mode)
+		w.Name, w.Partitions, w.RecordBytes, w.Producers, w.Consumers, w.Acks, w.Linger(), requests, w.Mode)
 	l := &load{o: o, w: w, name: t, sys: sys}
 	tr, err := l.run(ctx, prof)
 	if err != nil {

@@ -52,12 +52,21 @@ type Workload struct {
 	// it sends a partition's batch (linger.ms; JetStream has none): 0 takes
 	// DefaultLingerMs, -1 means none.
 	LingerMs int `json:"linger_ms,omitempty"`
+	// Requests is how many produce requests a Kafka producer keeps in
+	// flight to each broker. 0 (or 1) is franz-go's idempotent producer,
+	// which allows exactly one, so a record waits for the request before
+	// it to be answered; more turns idempotence off (franz-go allows no
+	// more with it), as the Java client's five in flight would keep it.
+	Requests int `json:"produce_requests_in_flight,omitempty"`
 }
 
 // DefaultLingerMs is the OpenMessaging Benchmark Kafka driver's linger.ms.
 // franz-go's own default is 10 ms, which alone would put a floor of up to
 // 10 ms under every produce latency at low rates.
 const DefaultLingerMs = 1
+
+// MaxRequestsInFlight bounds Workload.Requests.
+const MaxRequestsInFlight = 64
 
 // DefaultInflight is the default per-producer bound on unacknowledged
 // records, the same for every client: 8 MiB of 1 KiB records.
@@ -116,6 +125,8 @@ func (w Workload) Validate() error {
 		return fmt.Errorf("bench: workload %s: linger %d ms outside [-1, 10000]", w.Name, w.LingerMs)
 	case w.Inflight < 0 || w.Inflight > 1<<20:
 		return fmt.Errorf("bench: workload %s: inflight %d outside [0, %d]", w.Name, w.Inflight, 1<<20)
+	case w.Requests < 0 || w.Requests > MaxRequestsInFlight:
+		return fmt.Errorf("bench: workload %s: produce requests in flight %d outside [0, %d]", w.Name, w.Requests, MaxRequestsInFlight)
 	case w.Acks != "all" && w.Acks != "1":
 		return fmt.Errorf("bench: workload %s: acks %q: want all or 1", w.Name, w.Acks)
 	}
