@@ -259,13 +259,11 @@ func (w *World) liveness(deadlineNs int64) {
 		w.fail("liveness: the consumer group committed %v, want the ends %v, within the bound; %s", got, ends, strings.Join(states, "; "))
 		return
 	}
-	// Retention goes on after the final read: a broker restarted late in
-	// the run seals its torn segment and starts another, which can put the
-	// log over retention.bytes. A group member catching up after that
-	// lawfully resets past what it deleted, records the final read still
-	// saw. The final reader polls every partition once more, and the log
-	// start those polls report bounds what the group may have skipped
-	// (checker.Poll.End).
+	// Retention goes on after the final read: a later pass can delete
+	// records the final read still saw, and a group member catching up
+	// after it lawfully resets past them. The final reader polls every
+	// partition once more, and the log start those polls report bounds
+	// what the group may have skipped (checker.Poll.End).
 	if w.hist.Retention {
 		reader.final, reader.end = false, true
 		if missed := w.pollEach(reader, deadlineNs, func(_ int32, last Poll) bool { return last.Outcome == OK }); missed != nil {
