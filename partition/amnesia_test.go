@@ -1,6 +1,8 @@
 package partition
 
 import (
+	"bytes"
+	"slices"
 	"testing"
 
 	pb "go.etcd.io/raft/v3/raftpb"
@@ -214,5 +216,94 @@ func TestLostAmnesiaRecordReopensAmnesic(t *testing.T) {
 	}
 	if _, ok := c.parts[lost].RejoinedAt(); !ok {
 		t.Fatal("the re-added replica does not record that it rejoined")
+	}
+}
+
+// A wiped replica whose re-add its group compacted away before the replica
+// applied it (it was down, or far behind) learns of the re-add from the
+// snapshot it installs: the snapshot's member table holds its incarnation.
+// Its amnesia must end there, as applying the learner change would have
+// ended it. The leader takes the re-add as done and never starts another,
+// so otherwise the replica would never vote again: the simulator's
+// large-records scenario, under swarm settings, left one amnesic for good.
+func TestReaddCoveredBySnapshotEndsAmnesia(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	for id := uint64(1); id <= 10; id++ {
+		if r := c.send(id, makeBatch(1, "x", 1)); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	l := c.waitLeader()
+	wiped := l.cfg.ID%3 + 1
+	c.wipe(wiped)
+	c.crash(wiped) // down while its group re-adds it
+	l.ReplaceIncarnation(wiped, c.incarnation[wiped])
+	for i := 0; i < 200 && !slices.Contains(l.ConfState().GetLearners(), wiped); i++ {
+		c.tick()
+	}
+	if !slices.Contains(l.ConfState().GetLearners(), wiped) {
+		t.Fatalf("not re-added as a learner: %v", l.ConfState())
+	}
+	for id := uint64(11); id <= 20; id++ {
+		if r := c.send(id, makeBatch(1, "y", 1)); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	c.settle()
+	for _, id := range c.ids {
+		if id == wiped {
+			continue
+		}
+		p := c.parts[id]
+		w, err := p.Compact(p.applied)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.WriteDone(w, w.Round.Run(c.fs[id]))
+	}
+	c.start(wiped)
+	w := c.parts[wiped]
+	if !w.Amnesic() {
+		t.Fatal("the wiped replica reopened not amnesic before it heard of its re-add")
+	}
+	for i := 0; i < 300 && (w.Amnesic() || len(c.waitLeader().ConfState().GetVoters()) != 3); i++ {
+		c.tick()
+	}
+	if w.Amnesic() {
+		t.Fatal("the replica installed a snapshot covering its re-add and is still amnesic")
+	}
+	if cs := c.waitLeader().ConfState(); len(cs.GetVoters()) != 3 || len(cs.GetLearners()) != 0 {
+		t.Fatalf("the re-added learner was not promoted: %v", cs)
+	}
+	if at, ok := w.RejoinedAt(); !ok || at < 10 || at > 20 {
+		t.Fatalf("rejoined at %d (%v), want an offset in [10, 20]", at, ok)
+	}
+	// Its log begins after the snapshot; what it holds, the leader holds.
+	if r := c.send(21, makeBatch(1, "z", 1)); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	for i := 0; i < 20; i++ {
+		c.tick() // the followers learn the commit
+	}
+	nl := c.waitLeader()
+	ents, err := w.log.ReadEntries(w.log.OldestIndex(), w.applied+1, 1<<30)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("the re-added replica's entries: %d, %v", len(ents), err)
+	}
+	for _, e := range ents {
+		le, err := nl.log.ReadEntries(e.GetIndex(), e.GetIndex()+1, 1<<30)
+		if err != nil || len(le) != 1 || !bytes.Equal(le[0].GetData(), e.GetData()) {
+			t.Fatalf("entry %d differs from the leader's (%v)", e.GetIndex(), err)
+		}
+	}
+	if w.appliedNext != nl.appliedNext || w.appliedNext != 21 {
+		t.Fatalf("the re-added replica applied up to offset %d, the leader %d, want 21", w.appliedNext, nl.appliedNext)
+	}
+	// It survives a restart.
+	c.settle()
+	c.crash(wiped)
+	c.start(wiped)
+	if c.parts[wiped].Amnesic() {
+		t.Fatal("amnesic again after a restart")
 	}
 }

@@ -418,6 +418,7 @@ func (p *Partition) loadState() error {
 				return fmt.Errorf("partition: %v: snapshot state: %w", p.cfg.Group, err)
 			}
 			p.pendingMembers = true
+			p.rejoinBySnapshot(snap.GetMetadata().GetConfState())
 		}
 	}
 	if hs, _, err := p.log.InitialState(); err == nil && hs.GetCommit() < snap.GetMetadata().GetIndex() {

@@ -214,6 +214,28 @@ func (p *Partition) noteConfChange(cc *pb.ConfChangeV2) {
 	}
 }
 
+// rejoinBySnapshot ends this replica's amnesia when a snapshot it installs
+// (whose member table it has just loaded) covers its re-add: the learner
+// change that added it under its incarnation lies below the snapshot, so
+// the replica never applies it (noteConfChange), and the leader, whose
+// table shows the re-add done, never starts another. The snapshot's offset
+// stands for the re-add's: it is no earlier, which is all rejoinedAt must
+// promise (node.checkBorn takes any offset at or after the true one).
+func (p *Partition) rejoinBySnapshot(cs *pb.ConfState) {
+	if !p.amnesic {
+		return
+	}
+	inc, ok := p.memberIncarnation(p.cfg.ID)
+	if !ok || inc != p.cfg.Incarnation {
+		return
+	}
+	if !slices.Contains(cs.GetVoters(), p.cfg.ID) && !slices.Contains(cs.GetLearners(), p.cfg.ID) {
+		return
+	}
+	p.amnesic, p.rejoined, p.rejoinedAt = false, true, p.appliedNext
+	p.pendingAmnesia = true
+}
+
 func (p *Partition) memberIncarnation(id uint64) ([16]byte, bool) {
 	if i, ok := slices.BinarySearchFunc(p.members, id, func(m memberInc, id uint64) int { return cmpU64(m.id, id) }); ok {
 		return p.members[i].inc, true

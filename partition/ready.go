@@ -79,6 +79,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 				p.stop(fmt.Errorf("snapshot at %d holds state applied at %d", idx, p.applied))
 				return
 			}
+			p.rejoinBySnapshot(s.GetMetadata().GetConfState())
 		}
 		p.marks = []offsetMark{{index: idx, next: p.appliedNext}}
 		p.leo = p.appliedNext
