@@ -46,7 +46,9 @@ func startProc(t *testing.T, args ...string) *proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	scanned := make(chan struct{})
 	go func() {
+		defer close(scanned)
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
 			p.mu.Lock()
@@ -57,6 +59,11 @@ func startProc(t *testing.T, args ...string) *proc {
 	go func() {
 		p.cmd.Wait()
 		w.Close()
+		// Wait returns once the last bytes are read from the pipe, maybe
+		// before the scanner has put the last line in out: done means all
+		// of the output is there (TestDevCommand once missed its last
+		// lines under load).
+		<-scanned
 		close(p.done)
 	}()
 	t.Cleanup(func() {
