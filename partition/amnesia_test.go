@@ -10,6 +10,17 @@ import (
 	"sluice/raftlog/vfs"
 )
 
+// sendRecords produces a one-record batch of value for each request id in
+// [from, to], each of which must be acknowledged.
+func (c *cluster) sendRecords(from, to uint64, value string) {
+	c.t.Helper()
+	for id := from; id <= to; id++ {
+		if r := c.send(id, makeBatch(1, value, 1)); r.Err != nil {
+			c.t.Fatal(r.Err)
+		}
+	}
+}
+
 // wipe destroys node id's disk and restarts it as a new incarnation.
 func (c *cluster) wipe(id uint64) {
 	c.fs[id] = vfs.NewMem(id + 100)
@@ -25,11 +36,7 @@ func (c *cluster) wipe(id uint64) {
 // learner under its new incarnation and promotes it once caught up.
 func TestWipedReplicaDoesNotVote(t *testing.T) {
 	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
-	for id := uint64(1); id <= 10; id++ {
-		if r := c.send(id, makeBatch(1, "x", 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendRecords(1, 10, "x")
 	amnesicVotes := 0
 	c.observe = func(m *pb.Message) {
 		if m.GetFrom() == 3 && c.parts[3].amnesic && !m.GetReject() &&
@@ -69,11 +76,7 @@ func TestWipedReplicaDoesNotVote(t *testing.T) {
 	if cs := c.waitLeader().ConfState(); len(cs.GetVoters()) != 3 || len(cs.GetLearners()) != 0 {
 		t.Fatalf("membership after re-add: %v", cs)
 	}
-	for id := uint64(11); id <= 15; id++ {
-		if r := c.send(id, makeBatch(1, "y", 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendRecords(11, 15, "y")
 	c.checkReplicasAgree()
 	if p := c.parts[wiped]; p.appliedNext != 15 {
 		t.Fatalf("re-added replica applied up to offset %d, want 15", p.appliedNext)
@@ -91,11 +94,7 @@ func TestWipedReplicaDoesNotVote(t *testing.T) {
 // learner added under an incarnation is promoted by whoever leads.
 func TestWipedFollowerLiveLeader(t *testing.T) {
 	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
-	for id := uint64(1); id <= 10; id++ {
-		if r := c.send(id, makeBatch(1, "x", 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendRecords(1, 10, "x")
 	l := c.waitLeader()
 	wiped := l.cfg.ID%3 + 1
 	c.wipe(wiped)
@@ -172,11 +171,7 @@ func TestWipedFollowerLiveLeader(t *testing.T) {
 // and vote only once re-added.
 func TestLostAmnesiaRecordReopensAmnesic(t *testing.T) {
 	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
-	for id := uint64(1); id <= 5; id++ {
-		if r := c.send(id, makeBatch(1, "x", 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendRecords(1, 5, "x")
 	l := c.waitLeader()
 	lost := uint64(3)
 	if l.cfg.ID == lost {
@@ -228,11 +223,7 @@ func TestLostAmnesiaRecordReopensAmnesic(t *testing.T) {
 // large-records scenario, under swarm settings, left one amnesic for good.
 func TestReaddCoveredBySnapshotEndsAmnesia(t *testing.T) {
 	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
-	for id := uint64(1); id <= 10; id++ {
-		if r := c.send(id, makeBatch(1, "x", 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendRecords(1, 10, "x")
 	l := c.waitLeader()
 	wiped := l.cfg.ID%3 + 1
 	c.wipe(wiped)
@@ -244,11 +235,7 @@ func TestReaddCoveredBySnapshotEndsAmnesia(t *testing.T) {
 	if !slices.Contains(l.ConfState().GetLearners(), wiped) {
 		t.Fatalf("not re-added as a learner: %v", l.ConfState())
 	}
-	for id := uint64(11); id <= 20; id++ {
-		if r := c.send(id, makeBatch(1, "y", 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendRecords(11, 20, "y")
 	c.settle()
 	for _, id := range c.ids {
 		if id == wiped {

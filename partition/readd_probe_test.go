@@ -15,21 +15,13 @@ import (
 // out.) The leader probes such a follower once per heartbeat instead.
 func TestWipedFollowerProbedPerHeartbeat(t *testing.T) {
 	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
-	for id := uint64(1); id <= 10; id++ {
-		if r := c.send(id, makeBatch(1, "x", 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendRecords(1, 10, "x")
 	l := c.waitLeader()
 	wiped := l.cfg.ID%3 + 1
 	// It misses records while down, then comes back with its disk wiped:
 	// the leader holds a match index below its last index for it.
 	c.crash(wiped)
-	for id := uint64(11); id <= 15; id++ {
-		if r := c.send(id, makeBatch(1, "y", 1)); r.Err != nil {
-			t.Fatal(r.Err)
-		}
-	}
+	c.sendRecords(11, 15, "y")
 	c.wipe(wiped)
 	sent := 0
 	c.observe = func(m *pb.Message) {
