@@ -502,6 +502,12 @@ func entryCount(e *pb.Entry) int64 {
 // Err is the storage error that stopped the partition, if any.
 func (p *Partition) Err() error { return p.err }
 
+// storageErr is what a request to a stopped partition gets: the retriable
+// KAFKA_STORAGE_ERROR, naming the error that stopped it.
+func (p *Partition) storageErr() error {
+	return fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+}
+
 // Tick advances raft's logical clock; nowMs is the caller's clock, stamped
 // into proposals (the leader's reading is the replicated time).
 func (p *Partition) Tick(nowMs int64) {
@@ -785,12 +791,12 @@ func (p *Partition) Produce(req ProduceRequest) {
 		if v := recover(); v != nil {
 			p.stopOnRead()
 			if !proposed {
-				fail(fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err))
+				fail(p.storageErr())
 			}
 		}
 	}()
 	if p.err != nil {
-		fail(fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err))
+		fail(p.storageErr())
 		return
 	}
 	if !p.isLeader() {

@@ -20,7 +20,7 @@ import (
 // caller's goroutine.
 func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 	if p.err != nil {
-		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+		return nil, p.storageErr()
 	}
 	hw, ok := p.HighWatermark()
 	if !p.isLeader() {
@@ -81,7 +81,7 @@ func (p *Partition) LogStartOffset() int64 {
 func (p *Partition) LogStart() (int64, error) {
 	start := p.LogStartOffset()
 	if p.err != nil {
-		return 0, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+		return 0, p.storageErr()
 	}
 	return start, nil
 }
@@ -135,7 +135,7 @@ func (f *FetchPlan) Execute() ([][]byte, error) {
 // runtime to execute off the loop (DESIGN.md step 6).
 func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, error) {
 	if p.err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+		return nil, nil, p.storageErr()
 	}
 	hw, ok := p.HighWatermark()
 	if !p.isLeader() {
@@ -182,7 +182,7 @@ func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, err
 // caller's goroutine.
 func (p *Partition) ReadApplied(offset int64, maxBytes int) ([][]byte, error) {
 	if p.err != nil {
-		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+		return nil, p.storageErr()
 	}
 	if offset >= p.appliedNext {
 		return nil, nil
@@ -219,7 +219,7 @@ func (p *Partition) AppliedOffset() int64 { return p.appliedNext }
 // (and decompresses) the one batch that holds it.
 func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found bool, err error) {
 	if p.err != nil {
-		return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+		return 0, 0, false, p.storageErr()
 	}
 	if !p.isLeader() {
 		return 0, 0, false, kerr.NotLeaderForPartition
@@ -267,7 +267,7 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found
 // partition.
 func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err error) {
 	if p.err != nil {
-		return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
+		return 0, 0, false, p.storageErr()
 	}
 	if !p.isLeader() {
 		return 0, 0, false, kerr.NotLeaderForPartition

@@ -464,7 +464,7 @@ func (p *Partition) stop(err error) {
 // failAll completes every waiting request with a storage error.
 func (p *Partition) failAll() {
 	for _, pr := range p.proposals {
-		p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)})
+		p.out.Results = append(p.out.Results, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: p.storageErr()})
 	}
 	p.proposals = nil
 }
