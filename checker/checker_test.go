@@ -67,7 +67,11 @@ func poll(proc int, inv, comp, from, hw int64, recs ...string) Poll {
 }
 
 func final(p Poll) Poll { p.Final = true; return p }
-func seek(p Poll) Poll  { p.Seek = true; return p }
+func logStart(p Poll, s int64) Poll {
+	p.LogStart = s
+	return p
+}
+func seek(p Poll) Poll { p.Seek = true; return p }
 func epoch(p Poll, e int32) Poll {
 	p.LeaderEpoch = e
 	return p
@@ -125,6 +129,10 @@ func TestAnomalies(t *testing.T) {
 			poll(3, 20, 30, 0, 2, "a@0", "z@1"))},
 		{HWRegression, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)),
 			poll(3, 40, 50, 0, 2, "a@0"), poll(3, 60, 70, 1, 1))},
+		{LogStartRegression, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)),
+			logStart(poll(3, 40, 50, 1, 2, "b@1"), 1), logStart(epoch(poll(4, 60, 70, 0, 2, "a@0"), 2), 0))},
+		{LogStartRegression, hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1)), // the same epoch
+			logStart(poll(3, 40, 50, 1, 2, "b@1"), 1), logStart(poll(4, 51, 70, 0, 2, "a@0"), 0))},
 		{ReadAboveHW, hist(sends(ok(1, "a", 0, 10, 0)),
 			poll(3, 20, 30, 0, 0, "a@0"))},
 		{Nonlinearizable, realtimeRead()},
@@ -605,5 +613,23 @@ func TestOffsetExpiryIsAReset(t *testing.T) {
 	early := groupHist(polls, []Commit{commit(4, 3, 10, 20, OK)}, read(5, -1, 1_000, 1_010))
 	if r := Check(early, Options{OffsetsRetention: 5 * time.Second}); r.Valid || r.Counts[CommitRegression] == 0 {
 		t.Fatalf("an offset gone before the retention passed was not flagged:\n%v", r)
+	}
+}
+
+// A lower log start is no regression when the polls overlap in time, or
+// when the later one was answered at an older leader epoch (a deposed
+// leader that has not yet learned of its successor).
+func TestLogStartRegressionNeedsOrder(t *testing.T) {
+	s := sends(ok(1, "a", 0, 10, 0), ok(1, "b", 20, 30, 1))
+	for name, h := range map[string]History{
+		"overlapping": hist(s, logStart(poll(3, 40, 70, 1, 2, "b@1"), 1), logStart(poll(4, 60, 80, 0, 2, "a@0"), 0)),
+		"touching":    hist(s, logStart(poll(3, 40, 60, 1, 2, "b@1"), 1), logStart(poll(4, 60, 80, 0, 2, "a@0"), 0)),
+		"older epoch": hist(s, logStart(epoch(poll(3, 40, 50, 1, 2, "b@1"), 2), 1), logStart(poll(4, 60, 70, 0, 2, "a@0"), 0)),
+		"forward":     hist(s, logStart(poll(3, 40, 50, 0, 2, "a@0", "b@1"), 0), logStart(poll(4, 60, 70, 1, 2, "b@1"), 1)),
+		"unknown":     hist(s, logStart(poll(3, 40, 50, 1, 2, "b@1"), 1), logStart(poll(4, 60, 70, 0, 2, "a@0"), -1)),
+	} {
+		if r := Check(h, Options{}); !r.Valid {
+			t.Errorf("%s: flagged:\n%v", name, r)
+		}
 	}
 }

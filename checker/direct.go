@@ -173,33 +173,102 @@ func (a *analysis) checkProcessHW(p *part, polls []int32) {
 			epochs = append(epochs, q.LeaderEpoch)
 		}
 	}
-	slices.Sort(epochs)
-	epochs = slices.Compact(epochs)
-	tree := make([]int32, len(epochs)+1) // poll with the greatest hw, -1 for none
-	for i := range tree {
-		tree[i] = -1
-	}
 	hw := func(pi int32) int64 { return a.h.Polls[pi].HighWatermark }
+	tree := newEpochMax(epochs, hw)
 	for _, pi := range polls {
 		q := &a.h.Polls[pi]
 		if q.LeaderEpoch < 0 || q.HighWatermark < 0 {
 			continue
 		}
-		k, _ := slices.BinarySearch(epochs, q.LeaderEpoch)
-		best := int32(-1)
-		for i := k + 1; i > 0; i -= i & -i {
-			if t := tree[i]; t >= 0 && (best < 0 || hw(t) > hw(best)) {
-				best = t
-			}
-		}
-		if best >= 0 && hw(best) > q.HighWatermark {
+		if best := tree.best(q.LeaderEpoch); best >= 0 && hw(best) > q.HighWatermark {
 			a.violation(HWRegression, p, fmt.Sprintf("process %d saw high watermark %d at epoch %d, then %d at epoch %d",
 				q.Process, hw(best), a.h.Polls[best].LeaderEpoch, q.HighWatermark, q.LeaderEpoch), pollRef(best), pollRef(pi))
 		}
-		for i := k + 1; i < len(tree); i += i & -i {
-			if t := tree[i]; t < 0 || hw(t) < q.HighWatermark {
-				tree[i] = pi
-			}
+		tree.add(q.LeaderEpoch, pi)
+	}
+}
+
+// epochMax is a Fenwick tree over leader epochs holding, for each prefix of
+// epochs, the poll with the greatest key added so far.
+type epochMax struct {
+	epochs []int32 // sorted, distinct
+	tree   []int32 // 1-based; a poll, -1 for none
+	key    func(int32) int64
+}
+
+func newEpochMax(epochs []int32, key func(int32) int64) *epochMax {
+	epochs = slices.Clone(epochs)
+	slices.Sort(epochs)
+	epochs = slices.Compact(epochs)
+	t := &epochMax{epochs: epochs, tree: make([]int32, len(epochs)+1), key: key}
+	for i := range t.tree {
+		t.tree[i] = -1
+	}
+	return t
+}
+
+// add records poll pi answered at epoch (one of the tree's epochs).
+func (t *epochMax) add(epoch, pi int32) {
+	k, _ := slices.BinarySearch(t.epochs, epoch)
+	for i := k + 1; i < len(t.tree); i += i & -i {
+		if b := t.tree[i]; b < 0 || t.key(b) < t.key(pi) {
+			t.tree[i] = pi
+		}
+	}
+}
+
+// best is the poll with the greatest key among those added at epochs up to
+// epoch, or -1.
+func (t *epochMax) best(epoch int32) int32 {
+	k, _ := slices.BinarySearch(t.epochs, epoch)
+	best := int32(-1)
+	for i := k + 1; i > 0; i -= i & -i {
+		if b := t.tree[i]; b >= 0 && (best < 0 || t.key(b) > t.key(best)) {
+			best = b
+		}
+	}
+	return best
+}
+
+// checkLogStarts: the log start offset clients see never goes back. A poll
+// invoked after another completed, answered at the same or a later leader
+// epoch, reports a log start at least as high: retention only moves it
+// forward, and a new leader answers no fetch before it has applied every
+// log start its predecessors committed. A deposed leader that has not yet
+// learned of its successor answers at its older epoch and may lag, as for
+// the high watermark. A sweep in time over completions and invocations,
+// with a prefix maximum over epochs in a Fenwick tree.
+func (a *analysis) checkLogStarts(p *part) {
+	var polls, epochs []int32
+	for _, pi := range p.okPolls {
+		if q := &a.h.Polls[pi]; q.LeaderEpoch >= 0 && q.LogStart >= 0 {
+			polls = append(polls, pi)
+			epochs = append(epochs, q.LeaderEpoch)
+		}
+	}
+	if len(polls) < 2 {
+		return
+	}
+	byComplete := slices.Clone(polls)
+	slices.SortFunc(byComplete, func(x, y int32) int {
+		return cmp.Or(cmp.Compare(a.h.Polls[x].Complete, a.h.Polls[y].Complete), cmp.Compare(x, y))
+	})
+	byInvoke := polls
+	slices.SortFunc(byInvoke, func(x, y int32) int {
+		return cmp.Or(cmp.Compare(a.h.Polls[x].Invoke, a.h.Polls[y].Invoke), cmp.Compare(x, y))
+	})
+	start := func(pi int32) int64 { return a.h.Polls[pi].LogStart }
+	tree := newEpochMax(epochs, start)
+	j := 0
+	for _, pi := range byInvoke {
+		q := &a.h.Polls[pi]
+		for ; j < len(byComplete) && a.h.Polls[byComplete[j]].Complete < q.Invoke; j++ {
+			tree.add(a.h.Polls[byComplete[j]].LeaderEpoch, byComplete[j])
+		}
+		if best := tree.best(q.LeaderEpoch); best >= 0 && start(best) > q.LogStart {
+			b := &a.h.Polls[best]
+			a.violation(LogStartRegression, p, fmt.Sprintf("process %d saw log start %d at epoch %d; later process %d saw %d at epoch %d",
+				b.Process, b.LogStart, b.LeaderEpoch, q.Process, q.LogStart, q.LeaderEpoch), pollRef(best), pollRef(pi))
 		}
 	}
 }

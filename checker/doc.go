@@ -23,7 +23,8 @@
 // read must be explainable by an unread send of unknown outcome invoked in
 // time: a matching, decided by Hall's condition on nested candidate sets),
 // phantom (a read value nobody sent), hw-regression (per process, across
-// non-decreasing leader epochs) and read-above-hw. Finally porcupine checks
+// non-decreasing leader epochs), log-start-regression (across processes in
+// real time, over non-decreasing epochs) and read-above-hw. Finally porcupine checks
 // bounded windows of each partition against an append-only log model (see
 // linear.go for the model, the windows and why windowing never raises a
 // false alarm); Visualize draws a failing window as HTML.

@@ -220,6 +220,10 @@ const (
 	// HWRegression: the high watermark a process saw went backwards while
 	// the leader epoch did not.
 	HWRegression Anomaly = "hw-regression"
+	// LogStartRegression: a poll reported a lower log start offset than
+	// one that completed before it began, at the same or a lower leader
+	// epoch (records once gone came back).
+	LogStartRegression Anomaly = "log-start-regression"
 	// ReadAboveHW: a poll returned a record at or above the high watermark
 	// it reported.
 	ReadAboveHW Anomaly = "read-above-hw"
@@ -253,7 +257,7 @@ var Anomalies = []Anomaly{
 	InconsistentOffsets, Duplicate, LostWrite, G1a, PollSkip, NonmonotonicPoll,
 	IntPollSkip, IntNonmonotonicPoll, NonmonotonicSend, IntNonmonotonicSend,
 	IncompatibleOrder, DuplicateOffset, RealtimeOrder, UnexplainedGap, Phantom,
-	HWRegression, ReadAboveHW, Nonlinearizable,
+	HWRegression, LogStartRegression, ReadAboveHW, Nonlinearizable,
 	CommitRegression, PhantomCommit, GroupMissed, GroupRedelivered,
 }
 

@@ -42,6 +42,11 @@ func (n *Node) listOffset(req *kmsg.ListOffsetsRequest, t *topicInfo, rp kmsg.Li
 	op.LeaderEpoch = int32(h.term)
 	switch ts := rp.Timestamp; {
 	case ts == -2 || ts == -4:
+		if _, ok := p.HighWatermark(); !ok {
+			// A new leader may not have applied the log start its
+			// predecessor moved (KIP-207's case, as for the latest offset).
+			return kerr.OffsetNotAvailable.Code
+		}
 		start, err := p.LogStart()
 		if err != nil {
 			return errCode(err)

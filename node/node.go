@@ -720,6 +720,7 @@ func (n *Node) readyPartition(h *hosted) {
 	h.dirty = false
 	out := h.p.Ready()
 	h.ticking = out.NeedsTick
+	n.noteDeleted(h, out.Deleted)
 	for _, m := range out.Messages {
 		n.sendMsg(h.g, m)
 	}

@@ -94,7 +94,9 @@ func (n *Node) handleProduce(r Request, req *kmsg.ProduceRequest) {
 			if t.LogAppendTime {
 				op.LogAppendTime = n.nowMs
 			}
-			op.LogStartOffset = h.p.LogStartOffset()
+			if _, ok := h.p.HighWatermark(); ok {
+				op.LogStartOffset = h.p.LogStartOffset()
+			}
 			h.p.Produce(partition.ProduceRequest{ID: id, Batch: rp.Records, Acks: partition.Acks(req.Acks)})
 			h.dirty = true
 		}

@@ -83,6 +83,9 @@ func (p *Partition) stateAt(index uint64) ([]byte, *pb.ConfState, error) {
 				}
 			}
 			st.noteEpoch(e.GetTerm(), e.GetIndex(), st.appliedNext)
+			if start, ok := decodeLogStart(e); ok {
+				st.logStart = max(st.logStart, start)
+			}
 			if _, clockMs, b, ok := decodeEnvelope(e.GetData()); ok && entryCount(e) > 0 {
 				st.appliedMs = max(st.appliedMs, clockMs)
 				if bp, ok := producerOf(b); ok {
@@ -95,7 +98,7 @@ func (p *Partition) stateAt(index uint64) ([]byte, *pb.ConfState, error) {
 		lo = ents[len(ents)-1].GetIndex() + 1
 	}
 	st.producers.expire(st.appliedMs, p.cfg.ProducerExpiryMs)
-	data := encodeApplied(st.applied, st.appliedNext, st.appliedMs, st.epochs, &st.producers)
+	data := encodeApplied(st.applied, st.appliedNext, st.appliedMs, st.logStart, st.epochs, &st.producers)
 	return append(data, st.encodeMembers()...), conf.trk.ConfState(), nil
 }
 

@@ -134,6 +134,9 @@ type Output struct {
 	// NeedsTick is the timer the partition needs: false once it has
 	// quiesced (the runtime may stop ticking it until it has input again).
 	NeedsTick bool
+	// Deleted: segments this replica deleted below the log start
+	// (retention.go); their deletion is among Writes.
+	Deleted RetentionResult
 }
 
 // ErrStopped is returned after the partition stopped on a storage error.
@@ -231,7 +234,17 @@ type Partition struct {
 	lastExpiry   int64 // replicated time of the last producer expiry pass
 	appliedMs    int64 // replicated time of the last applied batch
 	pendingState bool  // the applied state changed since it was last persisted
-	voterBuf     []voterProgress
+	// logStart is the replicated log start offset (retention.go): records
+	// below it are gone on every replica, whatever its segments still
+	// hold. startProposed is the highest this leader proposed in term
+	// startTerm; deletedTo the log start this replica's segments were last
+	// deleted up to; waitRoll: its active segment lies wholly below it.
+	logStart      int64
+	startProposed int64
+	startTerm     uint64
+	deletedTo     int64
+	waitRoll      bool
+	voterBuf      []voterProgress
 	// amnesic: opened on an empty log as a joining replica; it answers no
 	// votes until a conf change adds it as a learner under its incarnation.
 	amnesic bool
@@ -350,7 +363,7 @@ func (p *Partition) bootstrap() error {
 	r, err := p.log.Append(raftlog.Batch{
 		Snapshot:  snap,
 		HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(uint64(1))},
-		States:    []raftlog.State{{Kind: stateApplied, Data: encodeApplied(1, 0, 0, nil, nil)}},
+		States:    []raftlog.State{{Kind: stateApplied, Data: encodeApplied(1, 0, 0, 0, nil, nil)}},
 	})
 	if err != nil {
 		return err
@@ -362,13 +375,23 @@ func (p *Partition) bootstrap() error {
 // Partition state record kinds in the raftlog.
 const stateApplied uint8 = 1
 
-// encodeApplied is the applied state record: applied index u64 | next
-// offset i64 | replicated time ms i64 | epoch cache | producer table.
-func encodeApplied(index uint64, next, nowMs int64, epochs []epochStart, producers *producerTable) []byte {
-	b := make([]byte, 24, 64)
-	binary.LittleEndian.PutUint64(b, index)
-	binary.LittleEndian.PutUint64(b[8:], uint64(next))
-	binary.LittleEndian.PutUint64(b[16:], uint64(nowMs))
+// encodeApplied is the applied state record (and the first part of a
+// compaction snapshot's data):
+//
+//	appliedV2 u64 | applied index u64 | next offset i64 | replicated time
+//	ms i64 | log start offset i64 | epoch cache | producer table
+//
+// Records written before the log start was replicated lack the marker and
+// the log start: index | next | time | epoch cache | producer table. They
+// still decode, with the log start 0 (the segments' own start then
+// stands), so an existing data directory opens as it was.
+func encodeApplied(index uint64, next, nowMs, logStart int64, epochs []epochStart, producers *producerTable) []byte {
+	b := make([]byte, 40, 72)
+	binary.LittleEndian.PutUint64(b, appliedV2)
+	binary.LittleEndian.PutUint64(b[8:], index)
+	binary.LittleEndian.PutUint64(b[16:], uint64(next))
+	binary.LittleEndian.PutUint64(b[24:], uint64(nowMs))
+	binary.LittleEndian.PutUint64(b[32:], uint64(logStart))
 	var keep []epochStart
 	for _, e := range epochs {
 		if e.index <= index {
@@ -384,8 +407,12 @@ func encodeApplied(index uint64, next, nowMs int64, epochs []epochStart, produce
 	return b
 }
 
+// appliedV2 marks an applied state record that carries the log start. No
+// applied index comes near it.
+const appliedV2 = 0xffff_ffff_ffff_ff02
+
 func (p *Partition) appliedRecord() []byte {
-	return encodeApplied(p.applied, p.appliedNext, p.appliedMs, p.epochs, &p.producers)
+	return encodeApplied(p.applied, p.appliedNext, p.appliedMs, p.logStart, p.epochs, &p.producers)
 }
 
 func (p *Partition) loadState() error {
@@ -412,7 +439,7 @@ func (p *Partition) loadState() error {
 		return err
 	}
 	if si := snap.GetMetadata().GetIndex(); si > p.applied {
-		p.applied, p.appliedNext, p.appliedMs, p.epochs, p.producers = si, 0, 0, nil, producerTable{}
+		p.applied, p.appliedNext, p.appliedMs, p.logStart, p.epochs, p.producers = si, 0, 0, 0, nil, producerTable{}
 		if data := snap.GetData(); len(data) > 0 {
 			if err := p.decodeSnapshot(data); err != nil {
 				return fmt.Errorf("partition: %v: snapshot state: %w", p.cfg.Group, err)
@@ -457,13 +484,21 @@ func (p *Partition) decodeApplied(b []byte) error {
 
 // decodeAppliedRest decodes the applied state and returns what follows it.
 func (p *Partition) decodeAppliedRest(b []byte) ([]byte, error) {
-	if len(b) < 24 {
+	p.logStart = 0
+	head := 24 // index | next | time
+	if len(b) >= 8 && binary.LittleEndian.Uint64(b) == appliedV2 {
+		b, head = b[8:], 32 // and the log start
+	}
+	if len(b) < head {
 		return nil, fmt.Errorf("%d bytes", len(b))
 	}
 	p.applied = binary.LittleEndian.Uint64(b)
 	p.appliedNext = int64(binary.LittleEndian.Uint64(b[8:]))
 	p.appliedMs = int64(binary.LittleEndian.Uint64(b[16:]))
-	es, rest, err := decodeEpochs(b[24:])
+	if head == 32 {
+		p.logStart = int64(binary.LittleEndian.Uint64(b[24:]))
+	}
+	es, rest, err := decodeEpochs(b[head:])
 	if err != nil {
 		return nil, err
 	}

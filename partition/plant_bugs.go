@@ -15,7 +15,10 @@ package partition
 //   - "apply-before-commit": the idempotent producer state is applied as
 //     batches are appended, before they are committed, so a batch raft
 //     later overwrites stays in it and its retry is answered as a
-//     duplicate at an offset that holds another record.
+//     duplicate at an offset that holds another record;
+//   - "log-start-per-replica": a replica reports the log start offset of
+//     the segments it holds, not the replicated one, so a new leader that
+//     cut its segments elsewhere reports an older one than its predecessor.
 //
 // The simulator's planted-bug tests set it and run seeds until the checker
 // catches the bug. Builds without the plantbugs tag have no such variable.

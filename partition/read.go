@@ -57,7 +57,11 @@ func (p *Partition) Read(offset int64, maxBytes int) ([][]byte, error) {
 }
 
 // LogStartOffset is the first offset still retained (Kafka's log start
-// offset): the base offset of the oldest entry on disk. When the log can
+// offset): the replicated log start (retention.go), or the base offset of
+// the oldest entry on disk when that is later (a replica caught up by a
+// snapshot holds nothing before it). A leader's is current once its high
+// watermark is (HighWatermark's ok): it has then applied every log start
+// its predecessors committed. When the log can
 // no longer be read (it stopped on a read error) the partition stops too,
 // and callers must check Err: the applied state's start, the answer when
 // nothing is retained, would send a consumer below it to
@@ -71,9 +75,16 @@ func (p *Partition) LogStartOffset() int64 {
 			p.stop(err)
 		}
 		// Nothing retained below the applied state's start.
-		return p.marks[0].next
+		return max(p.marks[0].next, p.replicatedStart())
 	}
-	return m.BaseOffset
+	return max(m.BaseOffset, p.replicatedStart())
+}
+
+func (p *Partition) replicatedStart() int64 {
+	if planted("log-start-per-replica") {
+		return 0
+	}
+	return p.logStart
 }
 
 // LogStart is LogStartOffset, or the storage error that stopped the
@@ -244,7 +255,7 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found
 			break
 		}
 		_, _, b, isBatch := decodeEnvelope(ents[0].GetData())
-		if isBatch {
+		if isBatch && stampedOffset(b) >= p.logStart { // below it: gone
 			if stampedOffset(b) >= hw {
 				break
 			}
@@ -283,7 +294,7 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err err
 		if err != nil {
 			return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 		}
-		if m.Count == 0 || m.BaseOffset >= hw {
+		if m.Count == 0 || m.BaseOffset >= hw || m.BaseOffset < p.logStart {
 			continue
 		}
 		if m.MaxTimestamp > best {

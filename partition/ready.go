@@ -17,6 +17,9 @@ import (
 // input; the caller carries out the writes and reports each with WriteDone.
 func (p *Partition) Ready() Output {
 	p.drainRaft()
+	if p.err == nil && (p.logStart > p.deletedTo || p.waitRoll && p.log.SegmentCount() > 1) {
+		p.deleteBelowStart()
+	}
 	if p.err != nil {
 		p.failAll()
 	} else {
@@ -67,7 +70,7 @@ func (p *Partition) storageAppend(m *pb.Message) {
 			}
 		}
 		p.epochs, p.producers, p.tail = nil, producerTable{}, nil
-		p.applied, p.appliedNext, p.appliedMs = idx, 0, 0
+		p.applied, p.appliedNext, p.appliedMs, p.logStart = idx, 0, 0, 0
 		if data := s.GetData(); len(data) > 0 {
 			// A compaction snapshot carries the member incarnations at
 			// its index too (compact.go).
@@ -250,6 +253,8 @@ func (p *Partition) apply(e *pb.Entry) {
 			}
 			p.applyProducer(idx, clockMs, b)
 			p.appliedNext += headerInfo(b).count
+		} else if start, isStart := decodeLogStart(e); isStart {
+			p.logStart = max(p.logStart, start)
 		}
 		p.resolveApplied(idx, e.GetTerm(), pid, ok)
 	}

@@ -23,7 +23,7 @@ func TestRegressTornBootstrap(t *testing.T) {
 		ConfState: &pb.ConfState{Voters: []uint64{1, 2, 3}}}}
 	r, err := l.Append(raftlog.Batch{Snapshot: snap,
 		HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(uint64(1))},
-		States:    []raftlog.State{{Kind: stateApplied, Data: encodeApplied(1, 0, 0, nil, nil)}}})
+		States:    []raftlog.State{{Kind: stateApplied, Data: encodeApplied(1, 0, 0, 0, nil, nil)}}})
 	if err != nil {
 		t.Fatal(err)
 	}

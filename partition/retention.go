@@ -1,19 +1,38 @@
 package partition
 
-// Retention (Kafka's delete cleanup policy): a replica deletes its oldest
-// closed segments once they are older than retention.ms (by the largest
-// record timestamp they hold, as Kafka compares it) or while the log
-// without them is still at least retention.bytes. The active segment is
-// never deleted, and neither is anything not yet applied.
+// Retention (Kafka's delete cleanup policy): the leader finds its oldest
+// closed segments that are older than retention.ms (by the largest record
+// timestamp they hold, as Kafka compares it) or that the log can lose while
+// still holding at least retention.bytes, and proposes moving the log start
+// offset to the first record after them. The active segment never goes, and
+// neither does anything not yet applied.
 //
-// Each replica decides on its own segments, as Kafka's replicas do. Before
-// deleting, it compacts raft's log to the last entry deleted (compact.go),
-// never further: a follower so far behind that its leader deleted what it
-// needs receives the snapshot at that point and then every retained entry
-// as ordinary appends, so it ends up holding what the leader retains. The
-// log start offset moves to the first record kept.
+// The log start offset is replicated state: a log-start entry in the raft
+// log, applied by every replica in order (like Kafka's DeleteRecords, which
+// followers learn from their leader). Each replica then deletes its closed
+// segments whose records all lie below it (Ready), so the offset a client
+// was told never goes back when leadership moves. It did when each replica
+// applied the policy to its own segments: replicas cut their segments at
+// different places (hard states and state records fall between entries
+// differently), so a new leader could still hold, and serve, records below
+// the log start its predecessor reported, after a consumer had reset past
+// them (the simulator's large-records scenario, -swarm seed 222).
+//
+// Before deleting, a replica compacts raft's log to the last entry deleted
+// (compact.go), never further: a follower so far behind that its leader
+// deleted what it needs receives the snapshot at that point and then every
+// retained entry as ordinary appends, so it ends up holding what the leader
+// retains.
 
-// RetentionResult says what one Retain call deleted.
+import (
+	"encoding/binary"
+	"errors"
+
+	"go.etcd.io/raft/v3"
+	pb "go.etcd.io/raft/v3/raftpb"
+)
+
+// RetentionResult says what one replica deleted below the log start.
 type RetentionResult struct {
 	Segments int   // segments deleted
 	Bytes    int64 // their size on disk
@@ -21,13 +40,43 @@ type RetentionResult struct {
 	LogStart int64
 }
 
+// A log-start entry's data: logStartTag | offset i64 (little-endian). It is
+// shorter than any produce envelope, so decodeEnvelope never takes it for
+// one, and it holds no records.
+const (
+	logStartTag   = 'S'
+	logStartBytes = 9
+)
+
+func encodeLogStart(offset int64) []byte {
+	b := make([]byte, logStartBytes)
+	b[0] = logStartTag
+	binary.LittleEndian.PutUint64(b[1:], uint64(offset))
+	return b
+}
+
+// decodeLogStart reads a log-start entry.
+func decodeLogStart(e *pb.Entry) (int64, bool) {
+	d := e.GetData()
+	if e.GetType() != pb.EntryNormal || len(d) != logStartBytes || d[0] != logStartTag {
+		return 0, false
+	}
+	return int64(binary.LittleEndian.Uint64(d[1:])), true
+}
+
 // Retain applies retention at nowMs (the broker's clock, in ms) with the
-// topic's retention.ms and retention.bytes (negative: unlimited). The
-// writes it needs are part of the next Ready's output. It deletes nothing
-// when the partition is stopped.
-func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (RetentionResult, error) {
-	if p.err != nil || (retentionMs < 0 && retentionBytes < 0) {
-		return RetentionResult{}, nil
+// topic's retention.ms and retention.bytes (negative: unlimited). On the
+// leader it proposes the log start offset the policy allows, never above
+// the high watermark, when that is beyond the current one, and returns it
+// (0: nothing proposed); followers, and a leader whose high watermark is
+// not current yet, do nothing. Segments are deleted once the entry is applied (Ready).
+func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (int64, error) {
+	if p.err != nil || (retentionMs < 0 && retentionBytes < 0) || !p.isLeader() {
+		return 0, nil
+	}
+	hw, ok := p.HighWatermark()
+	if !ok {
+		return 0, nil
 	}
 	segs := p.log.Segments()
 	var total int64
@@ -35,8 +84,7 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (RetentionR
 		total += s.Bytes
 	}
 	var (
-		res   RetentionResult
-		upTo  uint64 // last entry of the segments to delete
+		upTo  uint64 // last entry of the segments that may go
 		found bool
 	)
 	for _, s := range segs {
@@ -44,7 +92,10 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (RetentionR
 			break
 		}
 		empty := s.Last < s.First
-		if !empty && s.Last > p.applied {
+		// Only what every client can read goes, as in Kafka: records at
+		// or above the high watermark stay (with min.insync.replicas
+		// above a quorum it can lag the applied index).
+		if !empty && (s.Last > p.applied || p.offsetAfter(s.Last) > hw) {
 			break
 		}
 		expired := retentionMs >= 0 && (!s.HasRecords || s.MaxTimestamp <= nowMs-retentionMs)
@@ -53,19 +104,85 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (RetentionR
 			break
 		}
 		total -= s.Bytes
-		res.Segments++
-		res.Bytes += s.Bytes
 		if !empty {
 			upTo, found = s.Last, true
 		}
 	}
+	if !found {
+		return 0, nil
+	}
+	start := p.offsetAfter(upTo)
+	if p.err != nil {
+		return 0, p.storageErr()
+	}
+	_, term := p.Leader()
+	if p.startTerm != term {
+		p.startProposed, p.startTerm = 0, term
+	}
+	if start <= max(p.logStart, p.startProposed) {
+		return 0, nil
+	}
+	p.Wake()
+	if err := p.rn.Propose(encodeLogStart(start)); err != nil {
+		if errors.Is(err, raft.ErrProposalDropped) {
+			return 0, nil // leadership is moving; the next leader decides
+		}
+		return 0, err
+	}
+	p.startProposed = start
+	return start, nil
+}
+
+// deleteBelowStart deletes this replica's oldest closed segments whose
+// records all lie below the replicated log start, compacting raft's log
+// first; the writes go out with this Ready. What it deleted is
+// Output.Deleted. Ready calls it when the log start moved, or when a
+// segment wholly below it was active and another segment has appeared.
+func (p *Partition) deleteBelowStart() {
+	var (
+		res   RetentionResult
+		upTo  uint64
+		found bool
+		done  = true // every segment that can go went
+	)
+	p.waitRoll = false
+	for _, s := range p.log.Segments() {
+		if s.Active {
+			// A follower's active segment may hold nothing at or above
+			// the log start (it cut its segments elsewhere): it goes once
+			// it is closed.
+			p.waitRoll = s.Last >= s.First && p.offsetAfter(s.Last) <= p.logStart
+			break
+		}
+		if s.Last >= s.First { // not empty
+			if p.offsetAfter(s.Last) > p.logStart {
+				break
+			}
+			if s.Last > p.applied {
+				// Records below the log start are applied before it;
+				// empty entries after them may not be yet.
+				done = false
+				break
+			}
+			upTo, found = s.Last, true
+		}
+		res.Segments++
+		res.Bytes += s.Bytes
+	}
+	if p.err != nil {
+		return
+	}
+	if done {
+		p.deletedTo = p.logStart
+	}
 	if res.Segments == 0 {
-		return res, nil
+		return
 	}
 	if found {
 		w, err := p.Compact(upTo)
 		if err != nil {
-			return RetentionResult{}, err
+			p.stop(err)
+			return
 		}
 		if w != nil {
 			p.out.Writes = append(p.out.Writes, w)
@@ -75,11 +192,11 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (RetentionR
 	r, err := p.log.DeleteBefore(first)
 	if err != nil {
 		p.stop(err)
-		return RetentionResult{}, err
+		return
 	}
 	if r != nil {
 		p.out.Writes = append(p.out.Writes, &Write{Round: r})
 	}
 	res.LogStart = p.LogStartOffset()
-	return res, nil
+	p.out.Deleted = res
 }

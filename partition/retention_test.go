@@ -1,8 +1,10 @@
 package partition
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,18 +21,35 @@ func incompressible(r *rand.Rand, n int) string {
 	return string(b)
 }
 
-// retainAll runs retention on every live replica, then a few rounds.
+// retainAll runs retention on every live replica (only the leader's
+// proposes), then rounds until every live replica applied the log start.
 func (c *cluster) retainAll(retentionMs, retentionBytes int64) {
 	c.t.Helper()
+	var start int64
 	for _, id := range c.ids {
 		if c.down[id] {
 			continue
 		}
-		if _, err := c.parts[id].Retain(c.nowMs, retentionMs, retentionBytes); err != nil {
+		s, err := c.parts[id].Retain(c.nowMs, retentionMs, retentionBytes)
+		if err != nil {
 			c.t.Fatal(err)
 		}
+		if s > 0 && !c.parts[id].isLeader() {
+			c.t.Fatalf("follower %d proposed log start %d", id, s)
+		}
+		start = max(start, s)
 	}
-	c.step()
+	for range 10 {
+		c.step()
+		behind := false
+		for _, id := range c.ids {
+			behind = behind || (!c.down[id] && c.parts[id].logStart < start)
+		}
+		if !behind {
+			return
+		}
+	}
+	c.t.Fatalf("log start %d not applied on every live replica", start)
 }
 
 // A follower cut off while its leader's retention deleted the entries it
@@ -178,4 +197,222 @@ func TestRetentionByTime(t *testing.T) {
 		t.Fatalf("%d segments left; only the active one should stay", len(segs))
 	}
 	c.checkReplicasAgree()
+}
+
+// Replicas cut their segments at different places, so the segments the
+// policy allows each to delete end at different offsets. The log start is
+// the leader's decision, replicated: every replica reports the same one,
+// and it does not go back when leadership moves to a replica still holding
+// records below it (the simulator's large-records -swarm seed 222: a
+// consumer reset past records the next leader then served).
+func TestLogStartNeverGoesBack(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	rnd := rand.New(rand.NewPCG(5, 6))
+	l := c.waitLeader()
+	var lag uint64 // a follower that misses the first records
+	for _, id := range c.ids {
+		if c.parts[id] != l {
+			lag = id
+			break
+		}
+	}
+	produce := func(from, to int) {
+		for k := from; k < to; k++ {
+			id := uint64(k + 1)
+			c.waitLeader().Produce(ProduceRequest{ID: id, Batch: makeBatch(1, incompressible(rnd, 3000+k*97%2000), 1000+int64(k)), Acks: AcksAll})
+			c.settle(id)
+			if r := c.res[id]; r.Err != nil {
+				t.Fatalf("produce %d: %v", id, r.Err)
+			}
+		}
+	}
+	c.down[lag] = true
+	produce(0, 60)
+	c.down[lag] = false // it catches up in large appends
+	produce(60, 120)
+	for range 20 {
+		c.tick()
+	}
+	firsts := func(p *Partition) (out []uint64) {
+		for _, s := range p.log.Segments() {
+			out = append(out, s.First)
+		}
+		return out
+	}
+	if slices.Equal(firsts(l), firsts(c.parts[lag])) {
+		t.Fatalf("test setup: the replicas' segments start at the same entries %v", firsts(l))
+	}
+
+	before := map[uint64][]uint64{}
+	for _, id := range c.ids {
+		before[id] = firsts(c.parts[id])
+	}
+	c.retainAll(-1, 200<<10)
+	start := l.LogStartOffset()
+	if start <= 0 {
+		t.Fatalf("log start %d after retention", start)
+	}
+	below := false // some replica still holds records below the log start
+	for _, id := range c.ids {
+		p := c.parts[id]
+		if got := p.LogStartOffset(); got != start {
+			t.Fatalf("replica %d reports log start %d, the leader %d", id, got, start)
+		}
+		after := firsts(p)
+		if after[0] == before[id][0] {
+			t.Fatalf("replica %d deleted nothing: segments start at %v", id, after)
+		}
+		// What it kept begins at or below the log start, and the next
+		// segment above it: it deleted every segment wholly below.
+		m, err := p.log.Meta(after[0])
+		if err != nil || m.BaseOffset > start {
+			t.Fatalf("replica %d: oldest kept entry %d at offset %d (%v), log start %d", id, after[0], m.BaseOffset, err, start)
+		}
+		below = below || m.BaseOffset < start
+		if len(after) > 1 {
+			if m, err := p.log.Meta(after[1]); err == nil && m.BaseOffset <= start {
+				t.Fatalf("replica %d kept a segment wholly below the log start %d", id, start)
+			}
+		}
+	}
+	if !below {
+		t.Fatal("test setup: every replica cut its segments at the log start")
+	}
+	// The lagging replica leads; it may still hold records below the log
+	// start, but serves none of them.
+	l.TransferLeadership(lag)
+	for range 30 {
+		c.tick()
+	}
+	nl := c.waitLeader()
+	if nl != c.parts[lag] {
+		t.Fatalf("leadership did not move to %d", lag)
+	}
+	if got := nl.LogStartOffset(); got != start {
+		t.Fatalf("new leader's log start %d, its predecessor reported %d", got, start)
+	}
+	if _, err := nl.Read(start-1, 1<<20); !errors.Is(err, kerr.OffsetOutOfRange) {
+		t.Fatalf("new leader read below the log start: %v", err)
+	}
+	if b, err := nl.Read(start, 1<<20); err != nil || len(b) == 0 || stampedOffset(b[0]) != start {
+		t.Fatalf("new leader read at the log start: %d batches, %v", len(b), err)
+	}
+	if off, _, found, err := nl.OffsetForTimestamp(0); err != nil || !found || off != start {
+		t.Fatalf("offset for timestamp 0: %d %v %v, want the log start %d", off, found, err, start)
+	}
+	// It survives a restart of every replica (the applied state and the
+	// snapshot carry it).
+	for _, id := range c.ids {
+		c.crash(id)
+		c.start(id)
+	}
+	for range 30 {
+		c.tick()
+	}
+	for _, id := range c.ids {
+		if got := c.parts[id].LogStartOffset(); got != start {
+			t.Fatalf("replica %d after a restart: log start %d, want %d", id, got, start)
+		}
+	}
+	c.checkReplicasAgree()
+}
+
+// The log start is partition state: the snapshot retention compacts to
+// carries the one applied by then, so a replica caught up by it (or
+// restarted from it) has it before it applies what follows.
+func TestSnapshotCarriesLogStart(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	rnd := rand.New(rand.NewPCG(7, 8))
+	id := uint64(0)
+	produce := func(n int) {
+		for range n {
+			id++
+			c.waitLeader().Produce(ProduceRequest{ID: id, Batch: makeBatch(1, incompressible(rnd, 8000), 1000), Acks: AcksAll})
+			c.settle(id)
+			if r := c.res[id]; r.Err != nil {
+				t.Fatalf("produce %d: %v", id, r.Err)
+			}
+		}
+	}
+	produce(40)
+	c.retainAll(-1, 128<<10)
+	l := c.waitLeader()
+	first := l.LogStartOffset()
+	// More records, and retention again: this compaction passes the
+	// first log-start entry.
+	produce(40)
+	c.retainAll(-1, 128<<10)
+	if l.LogStartOffset() <= first {
+		t.Fatalf("second retention left the log start at %d", l.LogStartOffset())
+	}
+	snap, err := l.log.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &Partition{cfg: l.cfg}
+	if err := st.decodeSnapshot(snap.GetData()); err != nil {
+		t.Fatal(err)
+	}
+	if st.logStart != first {
+		t.Fatalf("snapshot at %d carries log start %d, want %d (applied by then)", snap.GetMetadata().GetIndex(), st.logStart, first)
+	}
+}
+
+// Applied state records written before the log start was replicated (no
+// marker, no log start) still decode: an existing data directory opens with
+// the log start its segments give.
+func TestAppliedRecordBeforeLogStart(t *testing.T) {
+	epochs := []epochStart{{epoch: 2, start: 0, index: 2}, {epoch: 5, start: 40, index: 30}}
+	var old []byte
+	old = binary.LittleEndian.AppendUint64(old, 77)
+	old = binary.LittleEndian.AppendUint64(old, 123)
+	old = binary.LittleEndian.AppendUint64(old, 9_000)
+	old = encodeEpochs(old, epochs)
+	old = (&producerTable{}).encode(old)
+	var p Partition
+	if err := p.decodeApplied(old); err != nil {
+		t.Fatal(err)
+	}
+	if p.applied != 77 || p.appliedNext != 123 || p.appliedMs != 9_000 || p.logStart != 0 || len(p.epochs) != 2 || p.epochs[1] != epochs[1] {
+		t.Fatalf("old record decoded as applied %d next %d ms %d log start %d epochs %v", p.applied, p.appliedNext, p.appliedMs, p.logStart, p.epochs)
+	}
+	var q Partition
+	if err := q.decodeApplied(encodeApplied(77, 123, 9_000, 60, epochs, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if q.applied != 77 || q.appliedNext != 123 || q.appliedMs != 9_000 || q.logStart != 60 || len(q.epochs) != 2 || q.epochs[1] != epochs[1] {
+		t.Fatalf("record decoded as applied %d next %d ms %d log start %d epochs %v", q.applied, q.appliedNext, q.appliedMs, q.logStart, q.epochs)
+	}
+}
+
+// Retention deletes only what clients can read, as Kafka does: with
+// min.insync.replicas 3 and a replica down, acks=1 records are committed
+// and applied by a quorum while the high watermark waits for the third,
+// and the log start must not pass it.
+func TestRetentionStopsAtTheHighWatermark(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 3}, 1, 2, 3)
+	rnd := rand.New(rand.NewPCG(9, 10))
+	l := c.waitLeader()
+	for _, id := range c.ids {
+		if c.parts[id] != l {
+			c.down[id] = true
+			break
+		}
+	}
+	for k := range 60 {
+		id := uint64(k + 1)
+		l.Produce(ProduceRequest{ID: id, Batch: makeBatch(1, incompressible(rnd, 8000), 1000), Acks: AcksLeader})
+		c.settle(id)
+		if r := c.res[id]; r.Err != nil {
+			t.Fatalf("produce %d: %v", id, r.Err)
+		}
+	}
+	hw, ok := l.HighWatermark()
+	if !ok || hw >= l.appliedNext {
+		t.Fatalf("test setup: high watermark %d (%v), applied offset %d", hw, ok, l.appliedNext)
+	}
+	c.retainAll(-1, 64<<10)
+	if start := l.LogStartOffset(); start > hw {
+		t.Fatalf("log start %d above the high watermark %d", start, hw)
+	}
 }

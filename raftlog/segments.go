@@ -27,3 +27,6 @@ func (l *Log) Segments() []SegmentInfo {
 	}
 	return out
 }
+
+// SegmentCount is the number of segments, the active one included.
+func (l *Log) SegmentCount() int { return len(l.segs) }

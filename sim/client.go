@@ -320,7 +320,10 @@ func (c *client) pollTick(p int32, done func()) {
 	t := kmsg.NewFetchRequestTopic()
 	t.Topic = w.topic
 	fp := kmsg.NewFetchRequestTopicPartition()
-	fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = p, c.pos[p], 256<<10, -1
+	// The leader epoch the client knows goes with the fetch (KIP-320, as
+	// Kafka clients send it): a broker at another epoch refuses it, so an
+	// answered poll's epoch is the one it was served at.
+	fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes, fp.CurrentLeaderEpoch = p, c.pos[p], 256<<10, c.epochs[p]
 	fp.LogStartOffset = -1
 	t.Partitions = append(t.Partitions, fp)
 	req.Topics = append(req.Topics, t)

@@ -16,7 +16,7 @@ import (
 // expose it: a bug that loses unsynced acknowledged entries needs power
 // losses, one in truncation needs leaders deposed on a minority, one in
 // applying needs quorums lost and regained, one in a coordinator needs
-// it to crash. Kitchen-sink finds them too, but more slowly: the point is
+// it to crash, one in retention needs retention and leaders moving. Kitchen-sink finds them too, but more slowly: the point is
 // that the net has no holes, not that one schedule finds everything.
 var plantedCases = []struct {
 	bug, scenario string
@@ -26,6 +26,7 @@ var plantedCases = []struct {
 	{"fetch-above-hw", "kitchen-sink", false},
 	{"skip-truncate", "majority-minority", false},
 	{"apply-before-commit", "majority-minority", false},
+	{"log-start-per-replica", "large-records", false},
 	{"commit-before-store", "crash-restart", true},
 	{"no-replay", "crash-restart", true},
 }
