@@ -31,6 +31,7 @@ var served = map[int16]versionRange{
 	18: {0, 5},  // ApiVersions
 	19: {2, 7},  // CreateTopics
 	20: {1, 6},  // DeleteTopics
+	21: {0, 2},  // DeleteRecords
 	22: {0, 5},  // InitProducerId
 	23: {2, 4},  // OffsetForLeaderEpoch
 	32: {1, 4},  // DescribeConfigs
@@ -80,6 +81,8 @@ func (n *Node) Handle(r Request) {
 		n.handleCreateTopics(r, req)
 	case *kmsg.DeleteTopicsRequest:
 		n.handleDeleteTopics(r, req)
+	case *kmsg.DeleteRecordsRequest:
+		n.handleDeleteRecords(r, req)
 	case *kmsg.InitProducerIDRequest:
 		n.respond(r, n.handleInitProducerID(req))
 	case *kmsg.OffsetForLeaderEpochRequest:

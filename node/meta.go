@@ -58,6 +58,9 @@ type topicInfo struct {
 	// (-1: unlimited) when cleanup.policy includes delete; both -1
 	// otherwise (retention.go).
 	RetentionMs, RetentionBytes int64 `json:"-"`
+	// DeletePolicy: cleanup.policy includes delete (not __consumer_offsets):
+	// records may be deleted, by retention or DeleteRecords.
+	DeletePolicy bool `json:"-"`
 }
 
 // command is one metadata log record.
@@ -148,7 +151,8 @@ func (n *Node) resolveConfigs(t *topicInfo) {
 			t.LogAppendTime = kv[1] == "LogAppendTime"
 		}
 	}
-	if !deletes || t.Name == OffsetsTopic {
+	t.DeletePolicy = deletes && t.Name != OffsetsTopic
+	if !t.DeletePolicy {
 		t.RetentionMs, t.RetentionBytes = -1, -1
 	}
 }

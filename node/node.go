@@ -283,16 +283,20 @@ type Node struct {
 	heard   map[uint64]int64
 	forward []transport.Forward
 
-	nextID    uint64
-	produces  map[uint64]*pendingProduce // by partition request id
-	produceQ  []*pendingProduce          // in arrival order, for timeouts
-	acks0     map[uint64]*acks0          // acks=0 partition request ids, this turn only
-	acks0list []*acks0
-	fetches   []*pendingFetch
-	reads     map[uint64]*pendingFetch
-	readSlots map[uint64]*fetchSlot
-	moved     map[transport.GroupID]bool // high watermark moved this turn
-	admin     []*adminWait
+	nextID   uint64
+	produces map[uint64]*pendingProduce // by partition request id
+	produceQ []*pendingProduce          // in arrival order, for timeouts
+	// deleteRecs: DeleteRecords requests waiting, by partition request
+	// id; deleteQ in arrival order, for timeouts (deleterecords.go).
+	deleteRecs map[uint64]*pendingDeleteRecords
+	deleteQ    []*pendingDeleteRecords
+	acks0      map[uint64]*acks0 // acks=0 partition request ids, this turn only
+	acks0list  []*acks0
+	fetches    []*pendingFetch
+	reads      map[uint64]*pendingFetch
+	readSlots  map[uint64]*fetchSlot
+	moved      map[transport.GroupID]bool // high watermark moved this turn
+	admin      []*adminWait
 	// Group coordinators (coordinator.go): requests waiting on them, their
 	// appends in flight by produce id, and whether they have output.
 	groupCalls   map[uint64]*groupFan
@@ -312,7 +316,7 @@ func Open(cfg Config) (*Node, error) {
 		cfg: cfg, log: cfg.Env.Log.With("broker", cfg.ID), self: uint64(cfg.ID),
 		hosts: map[transport.GroupID]*hosted{}, leaders: map[transport.GroupID]transport.LeaderInfo{},
 		heard:    map[uint64]int64{},
-		produces: map[uint64]*pendingProduce{}, acks0: map[uint64]*acks0{}, reads: map[uint64]*pendingFetch{}, readSlots: map[uint64]*fetchSlot{}, moved: map[transport.GroupID]bool{},
+		produces: map[uint64]*pendingProduce{}, deleteRecs: map[uint64]*pendingDeleteRecords{}, acks0: map[uint64]*acks0{}, reads: map[uint64]*pendingFetch{}, readSlots: map[uint64]*fetchSlot{}, moved: map[transport.GroupID]bool{},
 		outBatch:   map[uint64]*transport.Batch{},
 		topics:     newTopicTable(),
 		groupCalls: map[uint64]*groupFan{}, groupAppends: map[uint64]groupAppend{},
@@ -511,6 +515,7 @@ func (n *Node) Tick(nowMs int64) {
 		n.checkBorn() // a failed write of the born file is retried
 	}
 	n.expireProduces()
+	n.expireDeleteRecords()
 	n.expireFetches()
 	n.expireAdmin()
 	n.checkReassignments()
@@ -737,6 +742,9 @@ func (n *Node) readyPartition(h *hosted) {
 		if !n.groupAppendDone(r) {
 			n.produceResult(h, r)
 		}
+	}
+	for _, d := range out.Deletes {
+		n.deleteRecordsResult(d)
 	}
 	n.watchLeadership(h)
 	if hw, _ := h.p.HighWatermark(); hw != h.hw {

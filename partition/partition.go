@@ -137,6 +137,8 @@ type Output struct {
 	// Deleted: segments this replica deleted below the log start
 	// (retention.go); their deletion is among Writes.
 	Deleted RetentionResult
+	// Deletes: completed DeleteRecords requests (deleterecords.go).
+	Deletes []DeleteResult
 }
 
 // ErrStopped is returned after the partition stopped on a storage error.
@@ -244,6 +246,7 @@ type Partition struct {
 	startTerm     uint64
 	deletedTo     int64
 	waitRoll      bool
+	deletes       []pendingDelete // DeleteRecords waiting for their log start
 	voterBuf      []voterProgress
 	// amnesic: opened on an empty log as a joining replica; it answers no
 	// votes until a conf change adds it as a learner under its incarnation.
@@ -808,6 +811,19 @@ func (p *Partition) Leader() (uint64, uint64) {
 	return st.Lead, st.HardState.GetTerm()
 }
 
+// notLeading is the error a request to the leader gets here: the storage
+// error that stopped the partition, or NOT_LEADER_OR_FOLLOWER; nil on a
+// healthy leader.
+func (p *Partition) notLeading() error {
+	if p.err != nil {
+		return p.storageErr()
+	}
+	if !p.isLeader() {
+		return kerr.NotLeaderForPartition
+	}
+	return nil
+}
+
 func (p *Partition) isLeader() bool {
 	return p.rn.BasicStatus().RaftState == raft.StateLeader
 }
@@ -830,12 +846,8 @@ func (p *Partition) Produce(req ProduceRequest) {
 			}
 		}
 	}()
-	if p.err != nil {
-		fail(p.storageErr())
-		return
-	}
-	if !p.isLeader() {
-		fail(kerr.NotLeaderForPartition)
+	if err := p.notLeading(); err != nil {
+		fail(err)
 		return
 	}
 	p.Wake()

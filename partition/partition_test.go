@@ -47,6 +47,7 @@ type cluster struct {
 	joining map[uint64]bool
 	net     *transport.Mem
 	res     map[uint64]ProduceResult
+	dels    map[uint64]DeleteResult // completed DeleteRecords requests
 	nowMs   int64
 	cfg     Config
 	// trace, if set, sees every message, write and result in order.
@@ -65,7 +66,7 @@ type cluster struct {
 
 func newCluster(t *testing.T, cfg Config, ids ...uint64) *cluster {
 	c := &cluster{t: t, fs: map[uint64]*vfs.Mem{}, parts: map[uint64]*Partition{}, ids: ids, down: map[uint64]bool{},
-		res: map[uint64]ProduceResult{}, cfg: cfg, net: transport.NewMem(transport.MemOptions{}), joining: map[uint64]bool{}, incarnation: map[uint64][16]byte{}}
+		res: map[uint64]ProduceResult{}, dels: map[uint64]DeleteResult{}, cfg: cfg, net: transport.NewMem(transport.MemOptions{}), joining: map[uint64]bool{}, incarnation: map[uint64][16]byte{}}
 	for _, id := range ids {
 		c.fs[id] = vfs.NewMem(id)
 		c.start(id)
@@ -166,6 +167,12 @@ func (c *cluster) step() {
 					c.t.Fatalf("request %d completed twice", r.ID)
 				}
 				c.res[r.ID] = r
+			}
+			for _, d := range o.Deletes {
+				if _, dup := c.dels[d.ID]; dup {
+					c.t.Fatalf("delete request %d completed twice", d.ID)
+				}
+				c.dels[d.ID] = d
 			}
 		}
 	}

@@ -255,11 +255,13 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found
 			break
 		}
 		_, _, b, isBatch := decodeEnvelope(ents[0].GetData())
-		if isBatch && stampedOffset(b) >= p.logStart { // below it: gone
+		// Records below the log start are gone, though their batch may
+		// still be on disk (or straddle it, after DeleteRecords).
+		if isBatch && stampedOffset(b)+headerInfo(b).count > p.logStart {
 			if stampedOffset(b) >= hw {
 				break
 			}
-			off, rts, hit, err := firstAtOrAfter(b, ts)
+			off, rts, hit, err := firstAtOrAfter(b, ts, p.logStart)
 			if err != nil {
 				return 0, 0, false, err
 			}
@@ -287,65 +289,123 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err err
 	if !ok {
 		return 0, 0, false, kerr.OffsetNotAvailable
 	}
-	first, last := p.log.OldestIndex(), p.applied
+	first, last, start := p.log.OldestIndex(), p.applied, p.logStart
 	best, bestIdx := int64(-1), uint64(0)
 	for i := first; i <= last && i != 0; i++ {
 		m, err := p.log.Meta(i)
 		if err != nil {
 			return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 		}
-		if m.Count == 0 || m.BaseOffset >= hw || m.BaseOffset < p.logStart {
+		if m.Count == 0 || m.BaseOffset >= hw || m.NextOffset() <= start {
 			continue
 		}
-		if m.MaxTimestamp > best {
-			best, bestIdx = m.MaxTimestamp, i
+		ts := m.MaxTimestamp
+		if m.BaseOffset < start {
+			// DeleteRecords moved the log start inside this batch: only
+			// its records from the log start on count.
+			b, err := p.batchAt(i)
+			if err != nil {
+				return 0, 0, false, err
+			}
+			_, t, found, err := latestAtOrAfter(b, start)
+			if err != nil {
+				return 0, 0, false, err
+			}
+			if !found {
+				continue
+			}
+			ts = t
+		}
+		if ts > best {
+			best, bestIdx = ts, i
 		}
 	}
 	if bestIdx == 0 {
 		return 0, 0, false, nil
 	}
-	ents, err := p.log.ReadEntries(bestIdx, bestIdx+1, 1)
-	if err != nil || len(ents) == 0 {
-		return 0, 0, false, fmt.Errorf("%w: read entry %d: %v", kerr.KafkaStorageError, bestIdx, err)
+	b, err := p.batchAt(bestIdx)
+	if err != nil {
+		return 0, 0, false, err
 	}
-	_, _, b, _ := decodeEnvelope(ents[0].GetData())
-	return firstAtOrAfter(b, best)
+	return firstAtOrAfter(b, best, start)
 }
 
-// firstAtOrAfter finds the first record of batch b with a timestamp at
-// least ts. A LogAppendTime batch gives every record its max timestamp.
-func firstAtOrAfter(b []byte, ts int64) (offset, timestamp int64, found bool, err error) {
+// batchAt reads the batch of produce entry idx.
+func (p *Partition) batchAt(idx uint64) ([]byte, error) {
+	ents, err := p.log.ReadEntries(idx, idx+1, 1)
+	if err != nil || len(ents) == 0 {
+		return nil, fmt.Errorf("%w: read entry %d: %v", kerr.KafkaStorageError, idx, err)
+	}
+	_, _, b, ok := decodeEnvelope(ents[0].GetData())
+	if !ok {
+		return nil, fmt.Errorf("%w: entry %d holds no batch", kerr.KafkaStorageError, idx)
+	}
+	return b, nil
+}
+
+// firstAtOrAfter finds the first record of batch b at offset minOff or
+// later with a timestamp at least ts.
+func firstAtOrAfter(b []byte, ts, minOff int64) (offset, timestamp int64, found bool, err error) {
+	err = recordTimes(b, func(off, t int64) bool {
+		if off >= minOff && t >= ts {
+			offset, timestamp, found = off, t, true
+			return false
+		}
+		return true
+	})
+	return offset, timestamp, found, err
+}
+
+// latestAtOrAfter finds the record of batch b at offset minOff or later
+// with the largest timestamp (the first such on ties).
+func latestAtOrAfter(b []byte, minOff int64) (offset, timestamp int64, found bool, err error) {
+	err = recordTimes(b, func(off, t int64) bool {
+		if off >= minOff && (!found || t > timestamp) {
+			offset, timestamp, found = off, t, true
+		}
+		return true
+	})
+	return offset, timestamp, found, err
+}
+
+// recordTimes calls fn with each record's offset and timestamp, in order,
+// until fn returns false. A LogAppendTime batch gives every record its max
+// timestamp.
+func recordTimes(b []byte, fn func(off, ts int64) bool) error {
 	var rb kmsg.RecordBatch
 	if err := rb.ReadFrom(b); err != nil {
-		return 0, 0, false, fmt.Errorf("%w: stored batch: %v", kerr.CorruptMessage, err)
+		return fmt.Errorf("%w: stored batch: %v", kerr.CorruptMessage, err)
 	}
 	if rb.Attributes&attrLogAppendTime != 0 {
-		if rb.MaxTimestamp >= ts {
-			return rb.FirstOffset, rb.MaxTimestamp, true, nil
+		for d := int64(0); d <= int64(rb.LastOffsetDelta); d++ {
+			if !fn(rb.FirstOffset+d, rb.MaxTimestamp) {
+				return nil
+			}
 		}
-		return 0, 0, false, nil
+		return nil
 	}
 	raw := rb.Records
 	if codec := rb.Attributes & attrCodecMask; codec != 0 {
+		var err error
 		if raw, err = inflate(codec, rb.Records); err != nil {
-			return 0, 0, false, fmt.Errorf("%w: stored batch codec %d: %v", kerr.CorruptMessage, codec, err)
+			return fmt.Errorf("%w: stored batch codec %d: %v", kerr.CorruptMessage, codec, err)
 		}
 	}
 	for n := int32(0); n < rb.NumRecords && len(raw) > 0; n++ {
 		var r kmsg.Record
 		size, used := binary.Varint(raw)
 		if used <= 0 || size < 0 || int64(len(raw)-used) < size {
-			return 0, 0, false, fmt.Errorf("%w: stored record %d", kerr.CorruptMessage, n)
+			return fmt.Errorf("%w: stored record %d", kerr.CorruptMessage, n)
 		}
 		if err := r.ReadFrom(raw[:used+int(size)]); err != nil {
-			return 0, 0, false, fmt.Errorf("%w: stored record %d: %v", kerr.CorruptMessage, n, err)
+			return fmt.Errorf("%w: stored record %d: %v", kerr.CorruptMessage, n, err)
 		}
 		raw = raw[used+int(size):]
-		if t := rb.FirstTimestamp + r.TimestampDelta64; t >= ts {
-			return rb.FirstOffset + int64(r.OffsetDelta), t, true, nil
+		if !fn(rb.FirstOffset+int64(r.OffsetDelta), rb.FirstTimestamp+r.TimestampDelta64) {
+			return nil
 		}
 	}
-	return 0, 0, false, nil
+	return nil
 }
 
 // Committed is raft's commit index on this replica.

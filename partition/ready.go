@@ -20,6 +20,7 @@ func (p *Partition) Ready() Output {
 	if p.err == nil && (p.logStart > p.deletedTo || p.waitRoll && p.log.SegmentCount() > 1) {
 		p.deleteBelowStart()
 	}
+	p.resolveDeletes()
 	if p.err != nil {
 		p.failAll()
 	} else {

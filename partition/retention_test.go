@@ -302,6 +302,14 @@ func TestLogStartNeverGoesBack(t *testing.T) {
 	}
 	// It survives a restart of every replica (the applied state and the
 	// snapshot carry it).
+	c.restartAllKeepsLogStart(start)
+	c.checkReplicasAgree()
+}
+
+// restartAllKeepsLogStart crashes and restarts every replica, then checks
+// that each reports log start start.
+func (c *cluster) restartAllKeepsLogStart(start int64) {
+	c.t.Helper()
 	for _, id := range c.ids {
 		c.crash(id)
 		c.start(id)
@@ -311,10 +319,9 @@ func TestLogStartNeverGoesBack(t *testing.T) {
 	}
 	for _, id := range c.ids {
 		if got := c.parts[id].LogStartOffset(); got != start {
-			t.Fatalf("replica %d after a restart: log start %d, want %d", id, got, start)
+			c.t.Fatalf("replica %d after a restart: log start %d, want %d", id, got, start)
 		}
 	}
-	c.checkReplicasAgree()
 }
 
 // The log start is partition state: the snapshot retention compacts to

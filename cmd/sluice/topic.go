@@ -8,6 +8,7 @@ package main
 //	sluice topic describe NAME...
 //	sluice topic delete NAME...
 //	sluice topic alter-config NAME [-set k=v]... [-delete k]... [-validate-only]
+//	sluice topic delete-records NAME -offset O [-partition P]...
 
 import (
 	"encoding/hex"
@@ -23,7 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-const topicUsage = `usage: sluice topic <create|list|describe|delete|alter-config> [flags] [NAME...]
+const topicUsage = `usage: sluice topic <create|list|describe|delete|alter-config|delete-records> [flags] [NAME...]
 
   create NAME [-partitions N] [-replication-factor R] [-config k=v]...
                                 create a topic (-1: the broker's default partitions
@@ -34,6 +35,10 @@ const topicUsage = `usage: sluice topic <create|list|describe|delete|alter-confi
   delete NAME...                delete topics and their data
   alter-config NAME [-set k=v]... [-delete k]... [-validate-only]
                                 change a topic's configs (incrementally)
+  delete-records NAME -offset O [-partition P]...
+                                delete the records below offset O (-1: all of them,
+                                up to the high watermark) of every partition, or of
+                                those named (what kafka-delete-records.sh does)
 
 Every subcommand takes -bootstrap (default 127.0.0.1:9092) and -timeout.
 "sluice topic <subcommand> -h" lists its flags; the README lists the configs.
@@ -59,6 +64,8 @@ func runTopic(_ *command, args []string, stdout, stderr io.Writer) int {
 		run = topicDelete
 	case "alter-config":
 		run = topicAlterConfig
+	case "delete-records":
+		run = topicDeleteRecords
 	default:
 		fmt.Fprintf(stderr, "sluice topic: unknown subcommand %q\n\n%s", args[0], topicUsage)
 		return exitUsage
@@ -304,6 +311,76 @@ func topicAlterConfig(c *clientCmd, args []string) error {
 		fmt.Fprintf(c.stdout, "topic %s: the change is valid (not made)\n", pos[0])
 	} else {
 		fmt.Fprintf(c.stdout, "altered topic %s\n", pos[0])
+	}
+	return nil
+}
+
+func topicDeleteRecords(c *clientCmd, args []string) error {
+	var parts listFlag
+	offset := c.fs.Int64("offset", -2, "delete the records below this `offset` (-1: up to the high watermark)")
+	c.fs.Var(&parts, "partition", "a `partition` to delete from (repeatable; default every partition)")
+	pos, err := c.parse(args, "NAME")
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"name one topic"}
+	}
+	if *offset < -1 {
+		return usageError{"-offset is required (-1: up to the high watermark)"}
+	}
+	topic := pos[0]
+	ctx, cancel := c.context()
+	defer cancel()
+	if err := c.connect(ctx); err != nil {
+		return err
+	}
+	var ps []int32
+	for _, s := range parts {
+		p, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || p < 0 {
+			return usageError{fmt.Sprintf("-partition: %q is not a partition number", s)}
+		}
+		ps = append(ps, int32(p))
+	}
+	if len(ps) == 0 {
+		md, err := c.adm.Metadata(ctx, topic)
+		if err != nil {
+			return fmt.Errorf("topic %s: %w", topic, err)
+		}
+		td, ok := md.Topics[topic]
+		if !ok || td.Err != nil {
+			return fmt.Errorf("topic %s: %v", topic, td.Err)
+		}
+		for p := range td.Partitions {
+			ps = append(ps, p)
+		}
+		slices.Sort(ps)
+	}
+	var offs kadm.Offsets
+	for _, p := range ps {
+		offs.Add(kadm.Offset{Topic: topic, Partition: p, At: *offset})
+	}
+	resp, err := c.adm.DeleteRecords(ctx, offs)
+	if err != nil {
+		return fmt.Errorf("topic %s: %w", topic, err)
+	}
+	failed := false
+	for _, p := range ps {
+		r, ok := resp.Lookup(topic, p)
+		switch {
+		case !ok:
+			fmt.Fprintf(c.stderr, "%s: topic %s partition %d: no answer\n", c.name, topic, p)
+		case r.Err != nil:
+			fmt.Fprintf(c.stderr, "%s: topic %s partition %d: %v\n", c.name, topic, p, r.Err)
+		default:
+			fmt.Fprintf(c.stdout, "topic %s partition %d: low watermark %d\n", topic, p, r.LowWatermark)
+			continue
+		}
+		failed = true
+	}
+	if failed {
+		return errGroupFail
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -91,6 +92,16 @@ func TestTopicCLI(t *testing.T) {
 	ok(`(?m)^cli +[01] +[0-9]+ +[0-9]+ +0`, "group", "describe", "cli-g") // committed: no lag
 	fails(1, `topic nope: UNKNOWN_TOPIC_OR_PARTITION`, "consume", "-topic", "nope", "-n", "1")
 	fails(2, `-topic is required`, "produce")
+
+	// DeleteRecords: every partition up to its end, then past the end.
+	out = ok(`(?m)^topic cli partition 0: low watermark [0-3]\ntopic cli partition 1: low watermark [0-3]$`,
+		"topic", "delete-records", "cli", "-offset", "-1")
+	var w0, w1 int
+	if _, err := fmt.Sscanf(out, "topic cli partition 0: low watermark %d\ntopic cli partition 1: low watermark %d", &w0, &w1); err != nil || w0+w1 != 3 {
+		t.Fatalf("low watermarks %d and %d (%v), want 3 records between them", w0, w1, err)
+	}
+	fails(1, `topic cli partition 1: OFFSET_OUT_OF_RANGE`, "topic", "delete-records", "cli", "-partition", "1", "-offset", "4")
+	fails(2, `-offset is required`, "topic", "delete-records", "cli")
 
 	ok(`(?s)Cluster ID: `+regexp.QuoteMeta(c.ClusterID())+`\nController: [1-3]\n.*BROKER +ADDRESS +ROLE +DATA-DIR +REPLICAS +BYTES\n1 +127\.0\.0\.1:[0-9]+ +broker.* [0-9]+ +[0-9]+\n`,
 		"cluster", "describe")

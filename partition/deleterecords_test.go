@@ -1,0 +1,151 @@
+package partition
+
+import (
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// deleteRecords asks the leader to move the log start to offset and runs
+// the cluster until the request completes.
+func (c *cluster) deleteRecords(id uint64, offset int64) DeleteResult {
+	c.t.Helper()
+	c.waitLeader().DeleteRecords(id, offset)
+	for range 20 {
+		c.step()
+		if d, ok := c.dels[id]; ok {
+			return d
+		}
+	}
+	c.t.Fatalf("delete request %d (offset %d) did not complete", id, offset)
+	return DeleteResult{}
+}
+
+// DeleteRecords (KIP-107) moves the replicated log start, to any offset up
+// to the high watermark, inside a batch too: every replica reports it, no
+// reader sees a record below it (fetch, ListOffsets by time and
+// max-timestamp), segments wholly below it go, and it survives restarts.
+func TestDeleteRecords(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	rnd := rand.New(rand.NewPCG(11, 12))
+	// 40 batches of 4 records of 2 KiB, record k stamped 1000+k ms: about
+	// 320 KiB in 64 KiB segments. Batch j holds offsets 4j..4j+3.
+	for j := range 40 {
+		id := uint64(j + 1)
+		c.waitLeader().Produce(ProduceRequest{ID: id, Batch: makeBatch(4, incompressible(rnd, 2000), 1000+4*int64(j)), Acks: AcksAll})
+		c.settle(id)
+		if r := c.res[id]; r.Err != nil {
+			t.Fatalf("produce %d: %v", id, r.Err)
+		}
+	}
+	l := c.waitLeader()
+	hw, _ := l.HighWatermark()
+	if hw != 160 {
+		t.Fatalf("high watermark %d, want 160", hw)
+	}
+	before := len(l.log.Segments())
+
+	// Inside batch 25 (offsets 100..103).
+	if d := c.deleteRecords(1, 102); d.Err != nil || d.LowWatermark != 102 {
+		t.Fatalf("delete to 102: low watermark %d, %v", d.LowWatermark, d.Err)
+	}
+	for range 5 {
+		c.tick() // followers learn the commit
+	}
+	for _, id := range c.ids {
+		if got := c.parts[id].LogStartOffset(); got != 102 {
+			t.Fatalf("replica %d: log start %d, want 102", id, got)
+		}
+	}
+	if after := len(l.log.Segments()); after >= before {
+		t.Fatalf("no segment deleted: %d before, %d after", before, after)
+	}
+	if _, err := l.Read(101, 1<<20); !errors.Is(err, kerr.OffsetOutOfRange) {
+		t.Fatalf("read at 101, below the log start: %v", err)
+	}
+	// A fetch from the log start gets its whole batch, as in Kafka.
+	if b, err := l.Read(102, 1<<20); err != nil || len(b) == 0 || stampedOffset(b[0]) != 100 {
+		t.Fatalf("read at the log start: %d batches, %v", len(b), err)
+	}
+	// Record k is stamped 1000+k: the first record at or after time 0 is
+	// the log start's, not the earlier records of its batch.
+	if off, ts, found, err := l.OffsetForTimestamp(0); err != nil || !found || off != 102 || ts != 1102 {
+		t.Fatalf("offset for timestamp 0: %d at %d ms (%v, %v), want 102 at 1102", off, ts, found, err)
+	}
+	if off, ts, found, err := l.MaxTimestamp(); err != nil || !found || off != 159 || ts != 1159 {
+		t.Fatalf("max timestamp: %d at %d ms (%v, %v), want 159", off, ts, found, err)
+	}
+
+	// Below the current log start: nothing to do, the low watermark comes
+	// back at once. Above the high watermark: OFFSET_OUT_OF_RANGE. -1: the
+	// high watermark.
+	if d := c.deleteRecords(2, 50); d.Err != nil || d.LowWatermark != 102 {
+		t.Fatalf("delete to 50: low watermark %d, %v, want 102", d.LowWatermark, d.Err)
+	}
+	if d := c.deleteRecords(3, 161); !errors.Is(d.Err, kerr.OffsetOutOfRange) {
+		t.Fatalf("delete above the high watermark: %v", d.Err)
+	}
+	for _, id := range c.ids {
+		if p := c.parts[id]; p != l {
+			p.DeleteRecords(4, 120)
+			c.step()
+			if d := c.dels[4]; !errors.Is(d.Err, kerr.NotLeaderForPartition) {
+				t.Fatalf("delete on a follower: %v", d.Err)
+			}
+			break
+		}
+	}
+	if d := c.deleteRecords(5, -1); d.Err != nil || d.LowWatermark != 160 {
+		t.Fatalf("delete to the high watermark: low watermark %d, %v", d.LowWatermark, d.Err)
+	}
+	if _, _, found, err := l.MaxTimestamp(); err != nil || found {
+		t.Fatalf("max timestamp of an emptied partition: found %v, %v", found, err)
+	}
+	// Producing goes on from the log end.
+	c.waitLeader().Produce(ProduceRequest{ID: 100, Batch: makeBatch(1, "after", 5000), Acks: AcksAll})
+	c.settle(100)
+	if r := c.res[100]; r.Err != nil || r.BaseOffset != 160 {
+		t.Fatalf("produce after deleting everything: offset %d, %v", r.BaseOffset, r.Err)
+	}
+	c.restartAllKeepsLogStart(160)
+	c.checkReplicasAgree()
+}
+
+// A DeleteRecords whose leader is deposed before its log start is applied
+// fails with NOT_LEADER_OR_FOLLOWER (the client retries with the new one).
+func TestDeleteRecordsFailsWhenDeposed(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	c.sendRecords(1, 20, "v")
+	l := c.waitLeader()
+	// Cut the leader off so its proposal cannot commit, then depose it.
+	for _, id := range c.ids {
+		if c.parts[id] != l {
+			c.down[id] = true
+		}
+	}
+	l.DeleteRecords(1, 10)
+	c.step()
+	if _, done := c.dels[1]; done {
+		t.Fatalf("completed without a quorum: %+v", c.dels[1])
+	}
+	for _, id := range c.ids {
+		c.down[id] = c.parts[id] == l
+	}
+	nl := c.waitLeader()
+	for range 10 {
+		c.tick()
+	}
+	c.down[l.cfg.ID] = false
+	for range 30 {
+		c.tick()
+	}
+	d, done := c.dels[1]
+	if !done || !errors.Is(d.Err, kerr.NotLeaderForPartition) {
+		t.Fatalf("deposed leader's delete: %+v (done %v)", d, done)
+	}
+	if got := nl.LogStartOffset(); got != 0 {
+		t.Fatalf("log start %d after a delete that never committed", got)
+	}
+}
