@@ -14,6 +14,46 @@ import (
 var clusterFaults = []faultKind{
 	{"reassign", "a random partition reassigned to a random set of RF brokers (AlterPartitionReassignments to the controller) while clients run",
 		func(w *World, sn *simNode) { w.reassign() }},
+	{"delete-records", "an operator deletes a random partition's records below a random offset under the highest acknowledged one (DeleteRecords to every live broker; its leader acts); only on a topic that deletes records (retention scenarios), a no-op elsewhere",
+		func(w *World, sn *simNode) { w.deleteRecords() }},
+}
+
+// deleteRecords moves a partition's log start, as kafka-delete-records.sh
+// would, to an offset drawn below the highest acknowledged one (often inside
+// a batch). The checker excuses what lies below the log start the final
+// read reports only when the topic deletes records (History.Retention), so
+// elsewhere this declines.
+func (w *World) deleteRecords() {
+	if !w.hist.Retention {
+		return
+	}
+	p := int32(w.rng.IntN(w.cfg.Partitions))
+	top := int64(-1)
+	for i := range w.hist.Sends {
+		if s := &w.hist.Sends[i]; s.Partition == p && s.Outcome == OK && s.Offset > top {
+			top = s.Offset
+		}
+	}
+	if top < 1 {
+		return
+	}
+	off := 1 + w.rng.Int64N(top)
+	req := kmsg.NewPtrDeleteRecordsRequest()
+	req.TimeoutMillis = 5000
+	rt := kmsg.NewDeleteRecordsRequestTopic()
+	rt.Topic = w.topic
+	rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	rp.Partition, rp.Offset = p, off
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	w.record("delete-records", uint64(p), uint64(off))
+	w.span("delete-records", 0)
+	admin := w.newClient(consumer) // an admin process of its own
+	for _, sn := range w.nodes {
+		if sn.n != nil && !sn.paused {
+			admin.call(int32(sn.id), req, func(kmsg.Response) {})
+		}
+	}
 }
 
 func (w *World) reassign() {
