@@ -68,6 +68,12 @@ func (p *Partition) DeleteRecords(id uint64, offset int64) {
 		p.out.Deletes = append(p.out.Deletes, DeleteResult{ID: id, LowWatermark: start})
 		return
 	}
+	if planted("delete-records-local") {
+		// The leader moves its own log start, unreplicated.
+		p.logStart = offset
+		p.out.Deletes = append(p.out.Deletes, DeleteResult{ID: id, LowWatermark: offset})
+		return
+	}
 	if len(p.deletes) >= maxPendingDeletes {
 		fail(kerr.RequestTimedOut)
 		return

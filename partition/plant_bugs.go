@@ -18,7 +18,10 @@ package partition
 //     duplicate at an offset that holds another record;
 //   - "log-start-per-replica": a replica reports the log start offset of
 //     the segments it holds, not the replicated one, so a new leader that
-//     cut its segments elsewhere reports an older one than its predecessor.
+//     cut its segments elsewhere reports an older one than its predecessor;
+//   - "delete-records-local": DeleteRecords moves the leader's own log start
+//     at once instead of replicating it, so the next leader serves the
+//     records again.
 //
 // The simulator's planted-bug tests set it and run seeds until the checker
 // catches the bug. Builds without the plantbugs tag have no such variable.

@@ -27,6 +27,7 @@ var plantedCases = []struct {
 	{"skip-truncate", "majority-minority", false},
 	{"apply-before-commit", "majority-minority", false},
 	{"log-start-per-replica", "large-records", false},
+	{"delete-records-local", "delete-records", false},
 	{"commit-before-store", "crash-restart", true},
 	{"no-replay", "crash-restart", true},
 }
