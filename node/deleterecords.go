@@ -6,10 +6,12 @@ package node
 // (-1: the high watermark) through raft (partition.DeleteRecords); the
 // response waits for every partition, or for timeout_ms, after which those
 // still waiting answer REQUEST_TIMED_OUT (the deletion may yet happen, as in
-// Kafka). An offset above the high watermark is OFFSET_OUT_OF_RANGE; a
-// topic whose cleanup.policy does not include delete (compact alone,
-// __consumer_offsets) is POLICY_VIOLATION, as in Kafka. The low watermark
-// answered is the log start after the deletion.
+// Kafka). An offset above the high watermark is OFFSET_OUT_OF_RANGE; on
+// the partition's leader, an internal topic (__consumer_offsets) is
+// INVALID_TOPIC_EXCEPTION and a topic whose cleanup.policy does not include
+// delete is POLICY_VIOLATION, as in Kafka. The low watermark answered is
+// the log start after the deletion. A partition removed or reopened while
+// requests wait answers them NOT_LEADER_OR_FOLLOWER (clients retry).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -40,22 +42,22 @@ func (n *Node) handleDeleteRecords(r Request, req *kmsg.DeleteRecordsRequest) {
 		}
 		resp.Topics = append(resp.Topics, ot)
 	}
-	full := len(n.deleteRecs) >= n.cfg.MaxPendingProduces
 	for ti, rt := range req.Topics {
 		t := n.topics.byName[rt.Topic]
 		for pi, rp := range rt.Partitions {
 			op := &resp.Topics[ti].Partitions[pi]
-			if t != nil && !t.DeletePolicy {
-				op.ErrorCode = kerr.PolicyViolation.Code
-				continue
-			}
 			h, code := n.leaderReplica(t, rp.Partition, -1)
+			switch {
+			case code != 0:
+			case t.Name == OffsetsTopic:
+				code = kerr.InvalidTopicException.Code
+			case !t.DeletePolicy:
+				code = kerr.PolicyViolation.Code
+			case len(n.deleteRecs) >= n.cfg.MaxPendingProduces:
+				code = kerr.RequestTimedOut.Code
+			}
 			if code != 0 {
 				op.ErrorCode = code
-				continue
-			}
-			if full {
-				op.ErrorCode = kerr.RequestTimedOut.Code // retriable
 				continue
 			}
 			n.nextID++
@@ -117,4 +119,12 @@ func (n *Node) expireDeleteRecords() {
 	}
 	clear(n.deleteQ[len(keep):])
 	n.deleteQ = keep
+}
+
+// abandonDeletes answers the DeleteRecords requests waiting on a replica
+// that is being closed (removed, or reopened after a storage error).
+func (n *Node) abandonDeletes(p *partition.Partition) {
+	for _, d := range p.AbandonDeletes() {
+		n.deleteRecordsResult(d)
+	}
 }

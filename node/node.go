@@ -461,6 +461,7 @@ func (n *Node) unhost(g transport.GroupID) {
 		n.forgetAppends(g)
 		n.groupsDirty = true
 	}
+	n.abandonDeletes(h.p)
 	h.log.Close()
 	h.gone = true
 	delete(n.hosts, g)
@@ -575,6 +576,7 @@ func (n *Node) maybeReopen(h *hosted) {
 		n.forgetAppends(h.g)
 		n.groupsDirty = true
 	}
+	n.abandonDeletes(h.p)
 	h.log.Close()
 	if err := n.open(h, false); err != nil {
 		h.stoppedAt = n.ticks

@@ -49,7 +49,9 @@ func (p *Partition) DeleteRecords(id uint64, offset int64) {
 	}
 	hw, ok := p.HighWatermark()
 	if !ok {
-		fail(kerr.LeaderNotAvailable) // a new leader; its log start may be stale
+		// A new leader: its log start may be stale. Clients retry this
+		// one (franz-go retries no other here).
+		fail(kerr.NotLeaderForPartition)
 		return
 	}
 	if offset == -1 {
@@ -121,4 +123,17 @@ func (p *Partition) resolveDeletes() {
 	}
 	clear(p.deletes[len(keep):])
 	p.deletes = keep
+}
+
+// AbandonDeletes fails every waiting DeleteRecords request with
+// NOT_LEADER_OR_FOLLOWER: the caller is closing this replica. Their
+// log-start entries may still be applied later, by this group's next
+// leader; the clients retry.
+func (p *Partition) AbandonDeletes() []DeleteResult {
+	var out []DeleteResult
+	for _, d := range p.deletes {
+		out = append(out, DeleteResult{ID: d.id, LowWatermark: -1, Err: kerr.NotLeaderForPartition})
+	}
+	p.deletes = nil
+	return out
 }

@@ -149,3 +149,32 @@ func TestDeleteRecordsFailsWhenDeposed(t *testing.T) {
 		t.Fatalf("log start %d after a delete that never committed", got)
 	}
 }
+
+// A replica being closed hands back its waiting DeleteRecords requests,
+// failed, once: none completes again afterwards.
+func TestAbandonDeletes(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	c.sendRecords(1, 20, "v")
+	l := c.waitLeader()
+	for _, id := range c.ids {
+		c.down[id] = c.parts[id] != l // no quorum: the entry cannot commit
+	}
+	l.DeleteRecords(1, 10)
+	c.step()
+	got := l.AbandonDeletes()
+	if len(got) != 1 || got[0].ID != 1 || !errors.Is(got[0].Err, kerr.NotLeaderForPartition) {
+		t.Fatalf("abandoned %+v", got)
+	}
+	for _, id := range c.ids {
+		c.down[id] = false
+	}
+	for range 30 {
+		c.tick()
+	}
+	if d, done := c.dels[1]; done {
+		t.Fatalf("an abandoned request completed again: %+v", d)
+	}
+	if again := l.AbandonDeletes(); len(again) != 0 {
+		t.Fatalf("abandoned twice: %+v", again)
+	}
+}

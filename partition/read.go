@@ -240,6 +240,15 @@ func (p *Partition) OffsetForTimestamp(ts int64) (offset, timestamp int64, found
 		return 0, 0, false, kerr.OffsetNotAvailable
 	}
 	idx, ok, err := p.log.FindTimestamp(ts)
+	if err == nil && ok && p.logStart > 0 {
+		// Entries below the log start may still be on disk (the segment
+		// holding it stays): search from the log start's entry.
+		var sidx uint64
+		var found bool
+		if sidx, found, err = p.log.FindOffset(p.logStart); found && sidx > idx {
+			idx = sidx
+		}
+	}
 	if err != nil {
 		p.stop(err)
 		return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)

@@ -326,14 +326,11 @@ func topicDeleteRecords(c *clientCmd, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"name one topic"}
 	}
-	if *offset < -1 {
+	switch {
+	case *offset == -2:
 		return usageError{"-offset is required (-1: up to the high watermark)"}
-	}
-	topic := pos[0]
-	ctx, cancel := c.context()
-	defer cancel()
-	if err := c.connect(ctx); err != nil {
-		return err
+	case *offset < -1:
+		return usageError{fmt.Sprintf("-offset %d: give an offset, or -1 for the high watermark", *offset)}
 	}
 	var ps []int32
 	for _, s := range parts {
@@ -343,14 +340,23 @@ func topicDeleteRecords(c *clientCmd, args []string) error {
 		}
 		ps = append(ps, int32(p))
 	}
+	topic := pos[0]
+	ctx, cancel := c.context()
+	defer cancel()
+	if err := c.connect(ctx); err != nil {
+		return err
+	}
 	if len(ps) == 0 {
 		md, err := c.adm.Metadata(ctx, topic)
 		if err != nil {
 			return fmt.Errorf("topic %s: %w", topic, err)
 		}
 		td, ok := md.Topics[topic]
-		if !ok || td.Err != nil {
-			return fmt.Errorf("topic %s: %v", topic, td.Err)
+		switch {
+		case !ok:
+			return fmt.Errorf("topic %s: not in the cluster's metadata", topic)
+		case td.Err != nil:
+			return fmt.Errorf("topic %s: %w", topic, td.Err)
 		}
 		for p := range td.Partitions {
 			ps = append(ps, p)

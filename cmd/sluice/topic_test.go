@@ -102,6 +102,8 @@ func TestTopicCLI(t *testing.T) {
 	}
 	fails(1, `topic cli partition 1: OFFSET_OUT_OF_RANGE`, "topic", "delete-records", "cli", "-partition", "1", "-offset", "4")
 	fails(2, `-offset is required`, "topic", "delete-records", "cli")
+	fails(2, `-offset -5: give an offset`, "topic", "delete-records", "cli", "-offset", "-5")
+	fails(1, `topic nope: UNKNOWN_TOPIC_OR_PARTITION`, "topic", "delete-records", "nope", "-offset", "1")
 
 	ok(`(?s)Cluster ID: `+regexp.QuoteMeta(c.ClusterID())+`\nController: [1-3]\n.*BROKER +ADDRESS +ROLE +DATA-DIR +REPLICAS +BYTES\n1 +127\.0\.0\.1:[0-9]+ +broker.* [0-9]+ +[0-9]+\n`,
 		"cluster", "describe")
