@@ -80,21 +80,14 @@ func (p *Partition) DeleteRecords(id uint64, offset int64) {
 		fail(kerr.RequestTimedOut)
 		return
 	}
-	_, term := p.Leader()
-	if p.startTerm != term {
-		p.startProposed, p.startTerm = 0, term
+	_, term, err := p.proposeLogStart(offset)
+	if errors.Is(err, raft.ErrProposalDropped) {
+		fail(kerr.NotLeaderForPartition)
+		return
 	}
-	if offset > p.startProposed {
-		p.Wake()
-		if err := p.rn.Propose(encodeLogStart(offset)); err != nil {
-			if errors.Is(err, raft.ErrProposalDropped) {
-				fail(kerr.NotLeaderForPartition)
-				return
-			}
-			fail(err)
-			return
-		}
-		p.startProposed = offset
+	if err != nil {
+		fail(err)
+		return
 	}
 	p.deletes = append(p.deletes, pendingDelete{id: id, offset: offset, term: term})
 }

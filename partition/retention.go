@@ -69,7 +69,8 @@ func decodeLogStart(e *pb.Entry) (int64, bool) {
 // leader it proposes the log start offset the policy allows, never above
 // the high watermark, when that is beyond the current one, and returns it
 // (0: nothing proposed); followers, and a leader whose high watermark is
-// not current yet, do nothing. Segments are deleted once the entry is applied (Ready).
+// not current yet, do nothing. Segments are deleted once the entry is
+// applied (Ready).
 func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (int64, error) {
 	if p.err != nil || (retentionMs < 0 && retentionBytes < 0) || !p.isLeader() {
 		return 0, nil
@@ -83,20 +84,23 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (int64, err
 	for _, s := range segs {
 		total += s.Bytes
 	}
-	var (
-		upTo  uint64 // last entry of the segments that may go
-		found bool
-	)
+	var start int64 // the offset after the segments that may go (0: none)
 	for _, s := range segs {
 		if s.Active {
 			break
 		}
-		empty := s.Last < s.First
-		// Only what every client can read goes, as in Kafka: records at
-		// or above the high watermark stay (with min.insync.replicas
-		// above a quorum it can lag the applied index).
-		if !empty && (s.Last > p.applied || p.offsetAfter(s.Last) > hw) {
-			break
+		var next int64
+		if s.Last >= s.First { // not empty
+			if s.Last > p.applied {
+				break
+			}
+			// Only what every client can read goes, as in Kafka:
+			// records at or above the high watermark stay (with
+			// min.insync.replicas above a quorum it can lag the
+			// applied index).
+			if next = p.offsetAfter(s.Last); next > hw {
+				break
+			}
 		}
 		expired := retentionMs >= 0 && (!s.HasRecords || s.MaxTimestamp <= nowMs-retentionMs)
 		oversize := retentionBytes >= 0 && total-s.Bytes >= retentionBytes
@@ -104,33 +108,41 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (int64, err
 			break
 		}
 		total -= s.Bytes
-		if !empty {
-			upTo, found = s.Last, true
-		}
+		start = max(start, next)
 	}
-	if !found {
-		return 0, nil
-	}
-	start := p.offsetAfter(upTo)
 	if p.err != nil {
 		return 0, p.storageErr()
 	}
-	_, term := p.Leader()
+	if start <= p.logStart {
+		return 0, nil
+	}
+	proposed, _, err := p.proposeLogStart(start)
+	if errors.Is(err, raft.ErrProposalDropped) {
+		return 0, nil // leadership is moving; the next leader decides
+	}
+	if err != nil || !proposed {
+		return 0, err
+	}
+	return start, nil
+}
+
+// proposeLogStart proposes moving the log start to offset, unless this
+// leader already proposed as far in its term; it returns whether it
+// proposed, and the term. raft.ErrProposalDropped: leadership is moving.
+func (p *Partition) proposeLogStart(offset int64) (proposed bool, term uint64, err error) {
+	_, term = p.Leader()
 	if p.startTerm != term {
 		p.startProposed, p.startTerm = 0, term
 	}
-	if start <= max(p.logStart, p.startProposed) {
-		return 0, nil
+	if offset <= p.startProposed {
+		return false, term, nil
 	}
 	p.Wake()
-	if err := p.rn.Propose(encodeLogStart(start)); err != nil {
-		if errors.Is(err, raft.ErrProposalDropped) {
-			return 0, nil // leadership is moving; the next leader decides
-		}
-		return 0, err
+	if err := p.rn.Propose(encodeLogStart(offset)); err != nil {
+		return false, term, err
 	}
-	p.startProposed = start
-	return start, nil
+	p.startProposed = offset
+	return true, term, nil
 }
 
 // deleteBelowStart deletes this replica's oldest closed segments whose
