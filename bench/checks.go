@@ -23,6 +23,7 @@ const (
 	goalVsDiskCeiling = 0.7 // sluice MB/s ÷ (fdatasync MB/s at its batch size ÷ RF)
 	goalLatencyFloor  = 3.0 // sluice p99 ack ÷ (fdatasync p99 + loopback RTT p99), at 50% rate
 	sluiceRF          = 3
+	sluiceQuorum      = 2 // min.insync.replicas of sluice dev; a raft majority of 3
 )
 
 func find(res *Results, target string) *TargetResult {
@@ -112,6 +113,13 @@ func checks(res *Results) []Check {
 		ratio("p99 ack latency: sluice ÷ (fdatasync p99 + loopback RTT p99)", s.Ack.P99Ms*1e3/floorUs, goalLatencyFloor, false,
 			fmt.Sprintf("%.2f ms vs floor %.2f ms = fdatasync p99 %.2f ms at %d B (%s) + RTT p99 %.3f ms",
 				s.Ack.P99Ms, floorUs/1e3, d.P99Us/1e3, d.Bytes, how, res.Floors.RTT.P99Us/1e3))
+		if sd := res.Floors.SharedDisk; sd != nil && sd.AckP99Us > 0 {
+			ratio("p99 ack latency: shared-disk bound ÷ (fdatasync p99 + loopback RTT p99)", sd.AckP99Us/floorUs, 0, false,
+				fmt.Sprintf("%d writers group-committing %.1f MB/s each to this disk, no broker, %d of %d durable: p99 %.2f ms, against %.2f ms for %.0f× the floor; above that, a broker committing by cycles on this disk at this rate cannot meet the goal",
+					sd.Writers, sd.BytesPerS/1e6, sd.Quorum, sd.Writers, sd.AckP99Us/1e3, goalLatencyFloor*floorUs/1e3, goalLatencyFloor))
+			ratio("p99 ack latency: sluice ÷ shared-disk bound", s.Ack.P99Ms*1e3/sd.AckP99Us, 0, false,
+				fmt.Sprintf("%.2f ms vs %.2f ms", s.Ack.P99Ms, sd.AckP99Us/1e3))
+		}
 	}
 	return out
 }

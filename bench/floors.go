@@ -27,6 +27,9 @@ type FloorOptions struct {
 	FileBytes int64
 	// RTT is how long the loopback ping-pong runs (default 2 s).
 	RTT time.Duration
+	// SharedDisk is how long the shared-disk bound runs (default 2.5 ×
+	// PerSize), after sluice's run in a fixed-rate acks=all workload.
+	SharedDisk time.Duration
 }
 
 func (o FloorOptions) withDefaults() FloorOptions {
@@ -41,6 +44,9 @@ func (o FloorOptions) withDefaults() FloorOptions {
 	}
 	if o.RTT <= 0 {
 		o.RTT = 2 * time.Second
+	}
+	if o.SharedDisk <= 0 {
+		o.SharedDisk = o.PerSize * 5 / 2
 	}
 	return o
 }
@@ -71,6 +77,8 @@ type Floors struct {
 	Dir  string      `json:"dir"`
 	Disk []DiskFloor `json:"disk"`
 	RTT  RTTFloor    `json:"rtt"`
+	// SharedDisk is measured at a fixed-rate acks=all workload's rate.
+	SharedDisk *SharedDisk `json:"shared_disk,omitempty"`
 }
 
 // floorFile is the preallocated file of the disk floor.

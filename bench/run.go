@@ -249,6 +249,19 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 				d.Why = "sluice's mean produce batch"
 				res.Floors.Disk = append(res.Floors.Disk, d)
 				printDiskFloor(o.Progress, d)
+				if w.Mode != FixedRate || w.Acks != "all" {
+					return nil
+				}
+				// Every replica stores every record: each writer takes the
+				// workload's whole byte rate (payloads only, so the bound
+				// is if anything low).
+				fmt.Fprintf(o.Progress, "bound: %d writers group-committing at %.0f records/s × %d B each, %v\n", sluiceRF, w.Rate, w.RecordBytes, o.Floors.SharedDisk)
+				sd, err := measureSharedDisk(ctx, filepath.Join(o.DataDir, "floor"), sluiceRF, sluiceQuorum, w.Rate*float64(w.RecordBytes), o.Floors.SharedDisk)
+				if err != nil {
+					return err
+				}
+				res.Floors.SharedDisk = &sd
+				printSharedDisk(o.Progress, sd)
 				return nil
 			}
 		}
