@@ -42,6 +42,9 @@ func checkTarget(t *testing.T, tr TargetResult) {
 	if tr.Consumed != tr.Acked {
 		t.Errorf("%s: produced %d, consumed %d", tr.Target, tr.Acked, tr.Consumed)
 	}
+	if _, ok := readCPUCounters(); ok && (tr.CPUBusy <= 0 || tr.CPUBusy > 1) {
+		t.Errorf("%s: CPUs %.3f busy during the window", tr.Target, tr.CPUBusy)
+	}
 	if tr.Ack.Count == 0 || tr.Ack.P99Ms <= 0 || tr.Ack.P50Ms > tr.Ack.P99Ms || len(tr.Ack.Curve) == 0 {
 		t.Errorf("%s: ack latency not recorded: %+v", tr.Target, tr.Ack)
 	}

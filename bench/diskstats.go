@@ -42,3 +42,16 @@ func (d *DeviceIO) String() string {
 	}
 	return fmt.Sprintf("%s %.1f MB/s written, %.0f flushes/s, %.0f B per flush (device-wide)", d.Device, d.WriteMBPerS, d.FlushesPerS, d.BytesPerFlush)
 }
+
+// cpuCounters is one reading of the machine's cumulative CPU time, in
+// clock ticks: busy (user, nice, system, irq, softirq, steal) and in all.
+type cpuCounters struct{ busy, total uint64 }
+
+// cpuBusy is the fraction of all the machine's CPUs busy between two
+// readings (every process counts), or 0 without readings.
+func cpuBusy(a, b cpuCounters) float64 {
+	if b.total <= a.total {
+		return 0
+	}
+	return float64(b.busy-a.busy) / float64(b.total-a.total)
+}

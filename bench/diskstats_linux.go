@@ -41,3 +41,29 @@ func readDiskCounters(dir string) (diskCounters, bool) {
 	}
 	return diskCounters{}, false
 }
+
+// readCPUCounters reads the machine's line of /proc/stat.
+func readCPUCounters() (cpuCounters, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuCounters{}, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fs := strings.Fields(line)
+	// cpu user nice system idle iowait irq softirq steal ...
+	if len(fs) < 9 || fs[0] != "cpu" {
+		return cpuCounters{}, false
+	}
+	var c cpuCounters
+	for i, f := range fs[1:9] {
+		v, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return cpuCounters{}, false
+		}
+		c.total += v
+		if i != 3 && i != 4 { // idle, iowait
+			c.busy += v
+		}
+	}
+	return c, true
+}

@@ -73,7 +73,7 @@ func writeCSVs(dir string, res *Results) error {
 	rows := [][]string{{"target", "records_per_s", "mb_per_s", "consumed_per_s", "catch_up_mb_per_s",
 		"ack_p50_ms", "ack_p99_ms", "ack_p99_9_ms", "ack_max_ms", "e2e_p50_ms", "e2e_p99_ms", "e2e_p99_9_ms", "e2e_max_ms",
 		"sent", "acked", "ack_errors", "consumed", "consume_errors", "mean_batch_bytes",
-		"device_write_mb_per_s", "device_flushes_per_s", "device_bytes_per_flush", "description"}}
+		"device_write_mb_per_s", "device_flushes_per_s", "device_bytes_per_flush", "cpu_busy", "description"}}
 	series := [][]string{{"target", "t_s", "acked_per_s", "consumed_per_s"}}
 	lat := [][]string{{"target", "kind", "percentile", "ms"}}
 	for _, t := range res.Targets {
@@ -85,7 +85,7 @@ func writeCSVs(dir string, res *Results) error {
 		if t.Device != nil {
 			dev = *t.Device
 		}
-		row = append(row, ff(dev.WriteMBPerS), ff(dev.FlushesPerS), ff(dev.BytesPerFlush), t.Description)
+		row = append(row, ff(dev.WriteMBPerS), ff(dev.FlushesPerS), ff(dev.BytesPerFlush), ff(t.CPUBusy), t.Description)
 		rows = append(rows, row)
 		for _, s := range t.Series {
 			series = append(series, []string{t.Target, ff(s.T), ff(s.AckedPerS), ff(s.ConsumedPerS)})
@@ -285,10 +285,11 @@ func shortCheck(name string) string {
 }
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"f1": func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
-	"f2": func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
-	"f0": func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
-	"mb": func(v float64) float64 { return v / 1e6 },
+	"f1":  func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) },
+	"f2":  func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+	"f0":  func(v float64) string { return strconv.FormatFloat(v, 'f', 0, 64) },
+	"mb":  func(v float64) float64 { return v / 1e6 },
+	"pct": percent,
 }).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>sluice bench: {{.R.Workload.Name}}</title>
 <style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.miss{color:#b00}.met{color:#070}</style>
@@ -300,7 +301,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 <table><tr><th>target</th><th>records/s</th><th>MB/s</th><th>ack p50 ms</th><th>ack p99 ms</th><th>ack p99.9 ms</th><th>e2e p50 ms</th><th>e2e p99 ms</th><th>acked</th><th>consumed</th><th>errors</th></tr>
 {{range .R.Targets}}<tr><td title="{{.Description}}">{{.Target}}</td><td>{{f0 .RecordsPerS}}</td><td>{{f1 .MBPerS}}</td><td>{{f2 .Ack.P50Ms}}</td><td>{{f2 .Ack.P99Ms}}</td><td>{{f2 .Ack.P999Ms}}</td><td>{{f2 .E2E.P50Ms}}</td><td>{{f2 .E2E.P99Ms}}</td><td>{{.Acked}}</td><td>{{.Consumed}}</td><td>{{.AckErrors}}</td></tr>
 {{end}}</table>
-<ul>{{range .R.Targets}}<li><b>{{.Target}}</b>: {{.Description}}{{if .MeanBatchBytes}}; mean produce batch {{f0 .MeanBatchBytes}} B{{end}}{{if .Device}}; disk during the window: {{.Device}}{{end}}{{range .Errors}}<br><i>{{.}}</i>{{end}}{{if .Profile}} — profile: {{.Profile}}{{end}}</li>{{end}}
+<ul>{{range .R.Targets}}<li><b>{{.Target}}</b>: {{.Description}}{{if .MeanBatchBytes}}; mean produce batch {{f0 .MeanBatchBytes}} B{{end}}; during the window: CPUs {{pct .CPUBusy}} busy (machine-wide){{if .Device}}, disk {{.Device}}{{end}}{{range .Errors}}<br><i>{{.}}</i>{{end}}{{if .Profile}} — profile: {{.Profile}}{{end}}</li>{{end}}
 {{range .R.Skipped}}<li><b>{{.Target}}</b>: skipped: {{.Reason}}</li>{{end}}</ul>
 {{if .R.Checks}}<h2>Ratios</h2>
 <table><tr><th>ratio</th><th>value</th><th>goal</th><th>detail</th></tr>

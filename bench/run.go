@@ -55,7 +55,7 @@ func ParseTargets(s string) ([]string, error) {
 }
 
 // Profiles are the --profile modes.
-var Profiles = []string{"cpu", "mem", "mutex", "block"}
+var Profiles = []string{"cpu", "mem", "mutex", "block", "trace"}
 
 // Options configures a run.
 type Options struct {
@@ -137,10 +137,13 @@ type TargetResult struct {
 	MeanBatchBytes float64 `json:"mean_batch_bytes,omitempty"`
 	// Device is the data directory's disk during the window (every
 	// process's I/O counts).
-	Device  *DeviceIO `json:"device,omitempty"`
-	Series  []Sample  `json:"series"`
-	Profile string    `json:"profile,omitempty"`
-	Errors  []string  `json:"errors,omitempty"`
+	Device *DeviceIO `json:"device,omitempty"`
+	// CPUBusy is the fraction of the machine's CPUs busy during the window
+	// (every process counts; 0: not measured, as where /proc/stat is not).
+	CPUBusy float64  `json:"cpu_busy,omitempty"`
+	Series  []Sample `json:"series"`
+	Profile string   `json:"profile,omitempty"`
+	Errors  []string `json:"errors,omitempty"`
 }
 
 // Sample is one second of a run.
@@ -315,6 +318,14 @@ func measureFloors(ctx context.Context, o Options) (*Floors, *floorFile, error) 
 	return fl, ff, nil
 }
 
+// percent formats a fraction, or "n/a" for 0 (not measured).
+func percent(f float64) string {
+	if f <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f%%", 100*f)
+}
+
 func printDiskFloor(w io.Writer, d DiskFloor) {
 	why := ""
 	if d.Why != "" {
@@ -376,7 +387,7 @@ func runTarget(ctx context.Context, o Options, t string, w Workload, prof string
 	if err != nil {
 		return nil, err
 	}
-	requests := "1 produce request in flight per broker (idempotent)"
+	requests := "up to 5 produce requests in flight per broker (idempotent, Produce v4+)"
 	if w.Requests > 1 {
 		requests = fmt.Sprintf("%d produce requests in flight per broker (not idempotent)", w.Requests)
 	}
@@ -532,9 +543,12 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	if prof != "" {
 		dir := filepath.Join(l.o.ProfileDir, "profile-"+l.name)
 		mode := map[string]func(*profile.Profile){"cpu": profile.CPUProfile, "mem": profile.MemProfile,
-			"mutex": profile.MutexProfile, "block": profile.BlockProfile}[prof]
+			"mutex": profile.MutexProfile, "block": profile.BlockProfile, "trace": profile.TraceProfile}[prof]
 		stopProfile = profile.Start(mode, profile.ProfilePath(dir), profile.NoShutdownHook, profile.Quiet)
 		tr.Profile = filepath.Join(dir, prof+".pprof")
+		if prof == "trace" {
+			tr.Profile = filepath.Join(dir, "trace.out")
+		}
 	}
 
 	loadStart := l.now()
@@ -559,6 +573,7 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	l.winStart.Store(start)
 	a0, c0 := l.acked.Load(), l.consumed.Load()
 	disk0, _ := readDiskCounters(l.o.DataDir)
+	cpu0, _ := readCPUCounters()
 	if w.Mode == CatchUp {
 		pwg.Wait()
 	} else if !sleepCtx(ctx, l.o.Duration) {
@@ -567,6 +582,7 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	end := l.now()
 	a1, c1 := l.acked.Load(), l.consumed.Load()
 	disk1, _ := readDiskCounters(l.o.DataDir)
+	cpu1, _ := readCPUCounters()
 	l.stop.Store(true)
 	pwg.Wait()
 	dctx, cancel := context.WithTimeout(ctx, l.o.DrainWait)
@@ -616,13 +632,14 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	tr.E2E = summarize(merged(l.e2eH))
 	tr.MeanBatchBytes = l.sys.batchBytes()
 	tr.Device = deviceIO(disk0, disk1, secs)
+	tr.CPUBusy = cpuBusy(cpu0, cpu1)
 	if tr.Consumed != tr.Acked {
 		l.noteErr("drain", fmt.Errorf("consumers read %d records of %d acknowledged within %v", tr.Consumed, tr.Acked, l.o.DrainWait))
 	}
 	tr.Errors = l.firstErr
 	fmt.Fprintf(l.o.Progress, "%s: done: %.0f records/s (%.1f MB/s) acknowledged; ack p50 %.2f ms p99 %.2f ms; e2e p50 %.2f ms p99 %.2f ms; sent %d, acked %d, errors %d, consumed %d\n",
 		l.name, tr.RecordsPerS, tr.MBPerS, tr.Ack.P50Ms, tr.Ack.P99Ms, tr.E2E.P50Ms, tr.E2E.P99Ms, tr.Sent, tr.Acked, tr.AckErrors, tr.Consumed)
-	fmt.Fprintf(l.o.Progress, "%s: disk during the window: %s; mean produce batch %.0f B\n", l.name, tr.Device, tr.MeanBatchBytes)
+	fmt.Fprintf(l.o.Progress, "%s: during the window: CPUs %s busy; disk %s; mean produce batch %.0f B\n", l.name, percent(tr.CPUBusy), tr.Device, tr.MeanBatchBytes)
 	if tr.CatchUpMBPerS > 0 {
 		fmt.Fprintf(l.o.Progress, "%s: catch-up read %.1f MB/s\n", l.name, tr.CatchUpMBPerS)
 	}

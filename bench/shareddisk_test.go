@@ -100,3 +100,19 @@ func TestFixedRateSluiceBound(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUBusy(t *testing.T) {
+	a, ok := readCPUCounters()
+	if !ok {
+		t.Skip("no /proc/stat here")
+	}
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
+	}
+	b, _ := readCPUCounters()
+	if f := cpuBusy(a, b); f <= 0 || f > 1 {
+		t.Errorf("busy %.3f with one goroutine spinning, want in (0, 1]", f)
+	}
+	if f := cpuBusy(b, b); f != 0 || percent(f) != "n/a" {
+		t.Errorf("no time between readings: %v (%s)", f, percent(f))
+	}
+}

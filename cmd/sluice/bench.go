@@ -38,7 +38,7 @@ func runBench(c *command, args []string, stdout, stderr io.Writer) int {
 	acks := fs.String("acks", "", "override the workload's acks: all or 1")
 	rate := fs.Float64("rate", 0, "fixed-rate workloads: records/s in total (default: a fraction of a calibration run's max rate)")
 	linger := fs.Int("linger-ms", 0, fmt.Sprintf("Kafka producers' linger.ms (default %d, as the OpenMessaging Benchmark's Kafka driver; -1: none)", bench.DefaultLingerMs))
-	requests := fs.Int("requests", 0, "Kafka producers' produce requests in flight per broker (default: franz-go's idempotent producer, which allows one; more turns idempotence off)")
+	requests := fs.Int("requests", 0, "Kafka producers' produce requests in flight per broker (default: franz-go's idempotent producer, which allows five against Produce v4+; more than 1 turns idempotence off)")
 	inflight := fs.Int("inflight", 0, fmt.Sprintf("records each producer may have unacknowledged (default %d)", bench.DefaultInflight))
 	backlog := fs.Int64("backlog-bytes", 0, "catch-up workloads: override the backlog size")
 	noFloors := fs.Bool("no-floors", false, "skip the disk and loopback floors")
