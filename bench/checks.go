@@ -115,8 +115,8 @@ func checks(res *Results) []Check {
 				s.Ack.P99Ms, floorUs/1e3, d.P99Us/1e3, d.Bytes, how, res.Floors.RTT.P99Us/1e3))
 		if sd := res.Floors.SharedDisk; sd != nil && sd.AckP99Us > 0 {
 			ratio("p99 ack latency: shared-disk bound ÷ (fdatasync p99 + loopback RTT p99)", sd.AckP99Us/floorUs, 0, false,
-				fmt.Sprintf("%d writers group-committing %.1f MB/s each to this disk, no broker, %d of %d durable: p99 %.2f ms, against %.2f ms for %.0f× the floor; above that, a broker committing by cycles on this disk at this rate cannot meet the goal",
-					sd.Writers, sd.BytesPerS/1e6, sd.Quorum, sd.Writers, sd.AckP99Us/1e3, goalLatencyFloor*floorUs/1e3, goalLatencyFloor))
+				fmt.Sprintf("%d writers group-committing %.1f MB/s each to this disk, no broker, %d of %d durable: p99 %.2f ms, against %.2f ms for %.0f× the floor; above that, on this measurement, a broker committing by cycles on this disk at this rate would not meet the goal",
+					sd.Writers, sd.MBPerS, sd.Quorum, sd.Writers, sd.AckP99Us/1e3, goalLatencyFloor*floorUs/1e3, goalLatencyFloor))
 			ratio("p99 ack latency: sluice ÷ shared-disk bound", s.Ack.P99Ms*1e3/sd.AckP99Us, 0, false,
 				fmt.Sprintf("%.2f ms vs %.2f ms", s.Ack.P99Ms, sd.AckP99Us/1e3))
 		}

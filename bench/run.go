@@ -242,12 +242,22 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			// cluster is idle but before its files are removed (deleting
 			// gigabytes keeps the disk busy for a while).
 			after = func(tr *TargetResult) error {
+				// Both are context, not sluice's measurement: when one
+				// fails, the target's results stand without it.
+				skip := func(what string, err error) error {
+					if ctx.Err() != nil {
+						return err
+					}
+					fmt.Fprintf(o.Progress, "%s: not measured: %v\n", what, err)
+					tr.Errors = append(tr.Errors, what+" not measured: "+err.Error())
+					return nil
+				}
 				if tr.MeanBatchBytes < 1 {
 					return nil
 				}
 				d, err := ff.measure(ctx, int(tr.MeanBatchBytes+0.5), o.Floors.PerSize)
 				if err != nil {
-					return err
+					return skip("floor at sluice's mean produce batch", err)
 				}
 				d.Why = "sluice's mean produce batch"
 				res.Floors.Disk = append(res.Floors.Disk, d)
@@ -261,7 +271,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 				fmt.Fprintf(o.Progress, "bound: %d writers group-committing at %.0f records/s × %d B each, %v\n", sluiceRF, w.Rate, w.RecordBytes, o.Floors.SharedDisk)
 				sd, err := measureSharedDisk(ctx, filepath.Join(o.DataDir, "floor"), sluiceRF, sluiceQuorum, w.Rate*float64(w.RecordBytes), o.Floors.SharedDisk)
 				if err != nil {
-					return err
+					return skip("shared-disk bound", err)
 				}
 				res.Floors.SharedDisk = &sd
 				printSharedDisk(o.Progress, sd)
@@ -388,8 +398,11 @@ func runTarget(ctx context.Context, o Options, t string, w Workload, prof string
 		return nil, err
 	}
 	requests := "up to 5 produce requests in flight per broker (idempotent, Produce v4+)"
-	if w.Requests > 1 {
+	switch {
+	case w.Requests > 1:
 		requests = fmt.Sprintf("%d produce requests in flight per broker (not idempotent)", w.Requests)
+	case w.Acks == "1":
+		requests = "1 produce request in flight per broker (acks=1: not idempotent)"
 	}
 	fmt.Fprintf(o.Progress, "%s: %s; started in %v, topic ready in %v; workload %s (%d partitions, %d B records, %d producers, %d consumers, acks=%s, linger %v, %s, %s)\n",
 		t, desc, t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond),
@@ -573,7 +586,7 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	l.winStart.Store(start)
 	a0, c0 := l.acked.Load(), l.consumed.Load()
 	disk0, _ := readDiskCounters(l.o.DataDir)
-	cpu0, _ := readCPUCounters()
+	cpu0, cpuOK0 := readCPUCounters()
 	if w.Mode == CatchUp {
 		pwg.Wait()
 	} else if !sleepCtx(ctx, l.o.Duration) {
@@ -582,7 +595,7 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	end := l.now()
 	a1, c1 := l.acked.Load(), l.consumed.Load()
 	disk1, _ := readDiskCounters(l.o.DataDir)
-	cpu1, _ := readCPUCounters()
+	cpu1, cpuOK1 := readCPUCounters()
 	l.stop.Store(true)
 	pwg.Wait()
 	dctx, cancel := context.WithTimeout(ctx, l.o.DrainWait)
@@ -632,7 +645,9 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	tr.E2E = summarize(merged(l.e2eH))
 	tr.MeanBatchBytes = l.sys.batchBytes()
 	tr.Device = deviceIO(disk0, disk1, secs)
-	tr.CPUBusy = cpuBusy(cpu0, cpu1)
+	if cpuOK0 && cpuOK1 {
+		tr.CPUBusy = cpuBusy(cpu0, cpu1)
+	}
 	if tr.Consumed != tr.Acked {
 		l.noteErr("drain", fmt.Errorf("consumers read %d records of %d acknowledged within %v", tr.Consumed, tr.Acked, l.o.DrainWait))
 	}

@@ -11,30 +11,45 @@ import (
 
 func TestQuorumAcks(t *testing.T) {
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	near := func(got int64, want time.Duration) bool {
+		w := want.Microseconds()
+		return got >= w-w/500 && got <= w+w/500
+	}
+	// Records arrive at 1 MB/s: the arrival at t ms needs the first 1000·t
+	// bytes. Each cycle takes what arrived by its start.
+	const rate = 1e6
 	cs := [][]cycle{
-		{{0, ms(2)}, {ms(2), ms(4)}},                      // arrivals at 1 and 2 ms: durable at 4 ms (3, 2 ms)
-		{{0, ms(1)}, {ms(1), ms(5)}, {ms(5), ms(6)}},      // at 5 and 6 ms (4, 4 ms)
-		{{0, ms(50)}, {ms(50), ms(60)}, {ms(60), ms(61)}}, // at 60 ms (59, 58 ms)
+		{{0, ms(2), 0}, {ms(2), ms(4), 2000}},                              // arrivals at 1 and 2 ms: durable at 4 ms (3, 2 ms)
+		{{0, ms(1), 0}, {ms(1), ms(5), 1000}, {ms(5), ms(6), 5000}},        // at 5 and 6 ms (4, 4 ms)
+		{{0, ms(50), 0}, {ms(50), ms(60), 50000}, {ms(60), ms(61), 60000}}, // at 60 ms (59, 58 ms)
 	}
 	for _, c := range []struct {
 		quorum   int
 		min, max time.Duration
 	}{{1, ms(2), ms(3)}, {2, ms(4), ms(4)}, {3, ms(58), ms(59)}} {
-		// Arrivals at 1 and 2 ms: the first writer begins no cycle after 2 ms.
-		h := quorumAcks(cs, c.quorum, ms(1), ms(1))
+		// Arrivals at 1 and 2 ms: the first writer's last cycle covers
+		// nothing later.
+		h := quorumAcks(cs, c.quorum, rate, ms(1), ms(1))
 		if h.TotalCount() != 2 {
 			t.Fatalf("quorum %d: %d arrivals, want 2", c.quorum, h.TotalCount())
-		}
-		near := func(got int64, want time.Duration) bool {
-			w := want.Microseconds()
-			return got >= w-w/500 && got <= w+w/500
 		}
 		if !near(h.Min(), c.min) || !near(h.Max(), c.max) {
 			t.Errorf("quorum %d: acks %d–%d µs, want %v–%v", c.quorum, h.Min(), h.Max(), c.min, c.max)
 		}
 	}
-	if h := quorumAcks([][]cycle{cs[0], nil}, 1, 0, ms(1)); h.TotalCount() != 0 {
+	// A capped cycle leaves a backlog: the cycle from 1 ms wrote only the
+	// first 500 bytes, so the arrival at 1 ms waits for the next cycle
+	// (durable at 3 ms), not the one that began with it.
+	capped := [][]cycle{{{0, ms(1), 0}, {ms(1), ms(2), 500}, {ms(2), ms(3), 1500}, {ms(3), ms(4), 3000}}}
+	h := quorumAcks(capped, 1, rate, ms(1), ms(1))
+	if h.TotalCount() != 3 || !near(h.Min(), ms(1)) || !near(h.Max(), ms(2)) {
+		t.Errorf("backlog: %d arrivals, acks %d–%d µs, want 3 of 1–2 ms", h.TotalCount(), h.Min(), h.Max())
+	}
+	if h := quorumAcks([][]cycle{cs[0], nil}, 1, rate, 0, ms(1)); h.TotalCount() != 0 {
 		t.Errorf("a writer without cycles: %d arrivals counted, want none", h.TotalCount())
+	}
+	if h := quorumAcks(cs, 1, rate, ms(3), ms(1)); h.TotalCount() != 0 {
+		t.Errorf("arrivals after the last covered one: %d counted, want none", h.TotalCount())
 	}
 }
 
@@ -48,11 +63,11 @@ func TestMeasureSharedDisk(t *testing.T) {
 	if sd.Writers != 3 || sd.Quorum != 2 || sd.Cycles < 3 {
 		t.Fatalf("%+v", sd)
 	}
-	// Each writer wrote what arrived up to its last cycle's start: nearly
-	// rate × d, never more.
+	// The window's cycles (after the first tenth) wrote what arrived in
+	// it: nearly rate × 0.9 d per writer, never more than rate × d.
 	total := sd.MeanCycleBytes * float64(sd.Cycles)
 	if want := 3 * rate * d.Seconds(); total > want || total < want/2 {
-		t.Errorf("wrote %.0f B in all, want about %.0f", total, want)
+		t.Errorf("wrote %.0f B in all, want about %.0f", total, 0.9*want)
 	}
 	// An arrival waits at least for the cycle it lands in.
 	if sd.AckP50Us <= 0 || sd.AckP99Us < sd.AckP50Us || sd.AckP999Us < sd.AckP99Us || sd.CycleP99Us < sd.CycleP50Us {
@@ -76,7 +91,7 @@ func TestFixedRateSluiceBound(t *testing.T) {
 	}
 	checkTarget(t, res.Targets[0])
 	sd := res.Floors.SharedDisk
-	if sd == nil || sd.BytesPerS != 1000*float64(o.Workload.RecordBytes) || sd.AckP99Us <= 0 {
+	if sd == nil || sd.MBPerS != 1000*float64(o.Workload.RecordBytes)/1e6 || sd.AckP99Us <= 0 {
 		t.Fatalf("shared-disk bound: %+v", sd)
 	}
 	names := map[string]bool{}
@@ -98,21 +113,5 @@ func TestFixedRateSluiceBound(t *testing.T) {
 		if err != nil || !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %q (%v)", file, want, err)
 		}
-	}
-}
-
-func TestCPUBusy(t *testing.T) {
-	a, ok := readCPUCounters()
-	if !ok {
-		t.Skip("no /proc/stat here")
-	}
-	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
-	}
-	b, _ := readCPUCounters()
-	if f := cpuBusy(a, b); f <= 0 || f > 1 {
-		t.Errorf("busy %.3f with one goroutine spinning, want in (0, 1]", f)
-	}
-	if f := cpuBusy(b, b); f != 0 || percent(f) != "n/a" {
-		t.Errorf("no time between readings: %v (%s)", f, percent(f))
 	}
 }

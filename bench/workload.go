@@ -53,10 +53,11 @@ type Workload struct {
 	// DefaultLingerMs, -1 means none.
 	LingerMs int `json:"linger_ms,omitempty"`
 	// Requests is how many produce requests a Kafka producer keeps in
-	// flight to each broker. 0 (or 1) is franz-go's idempotent producer:
-	// one request in flight until the broker's first answer shows Produce
-	// v4 or later, then up to five, as the Java client's default keeps
-	// (sluice serves v3–v13, so five); more turns idempotence off and
+	// flight to each broker. 0 (or 1) leaves franz-go's default: with
+	// acks=all its idempotent producer, one request in flight until the
+	// broker's first answer shows Produce v4 or later, then up to five, as
+	// the Java client's default keeps (sluice serves v3–v13, so five); with
+	// acks=1, not idempotent, one. More than 1 turns idempotence off and
 	// allows that many.
 	Requests int `json:"produce_requests_in_flight,omitempty"`
 }
