@@ -120,11 +120,3 @@ func (n *Node) expireDeleteRecords() {
 	clear(n.deleteQ[len(keep):])
 	n.deleteQ = keep
 }
-
-// abandonDeletes answers the DeleteRecords requests waiting on a replica
-// that is being closed (removed, or reopened after a storage error).
-func (n *Node) abandonDeletes(p *partition.Partition) {
-	for _, d := range p.AbandonDeletes() {
-		n.deleteRecordsResult(d)
-	}
-}

@@ -1825,3 +1825,35 @@ func TestUnknownGroupMessagesDroppedAndCounted(t *testing.T) {
 		t.Fatal("a message created a group")
 	}
 }
+
+// A produce waiting on a replica that closes (its topic deleted) is
+// answered at once, NOT_LEADER_OR_FOLLOWER, not at its timeout.
+func TestProduceAnsweredWhenReplicaCloses(t *testing.T) {
+	c := newCluster(t, 61, 3)
+	c.createTopic("t", 1, 3, nil, "min.insync.replicas", "3")
+	leader, follower := leaderAndFollower(t, c, "t", 0)
+	if follower == c.controller() {
+		for _, id := range c.ids {
+			if id != leader && id != follower {
+				follower = id
+			}
+		}
+	}
+	// min.insync.replicas 3 with a follower cut off just now (still in the
+	// ISR): the acks=all produce is taken and waits.
+	c.isolate(follower)
+	k := c.handle(leader, produceReq(12, -1, 60000, "t", [16]byte{}, map[int32][]byte{0: makeBatch(1, "x", 1)}))
+	c.ticks(3)
+	if _, ok := c.answered(k); ok {
+		t.Fatal("answered without the third replica")
+	}
+	resp := c.do(c.controller(), deleteReq(6, "t")).(*kmsg.DeleteTopicsResponse)
+	checkCode(t, "delete topic", resp.Topics[0].ErrorCode, nil)
+	// Well inside the 60 s timeout (a tick is 100 ms).
+	r := c.await(k, 30)
+	op := r.Msg.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+	checkCode(t, "produce to a deleted topic", op.ErrorCode, kerr.NotLeaderForPartition)
+	if op.BaseOffset != -1 {
+		t.Errorf("base offset %d, want -1", op.BaseOffset)
+	}
+}

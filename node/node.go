@@ -450,6 +450,18 @@ func (n *Node) open(h *hosted, campaign bool) error {
 	return nil
 }
 
+// abandonWaiting answers the produce and DeleteRecords requests waiting on
+// a replica that is being closed (removed, or reopened after a storage
+// error) at once, NOT_LEADER_OR_FOLLOWER, rather than at their timeouts.
+func (n *Node) abandonWaiting(h *hosted) {
+	for _, r := range h.p.AbandonProduces() {
+		n.produceResult(h, r)
+	}
+	for _, d := range h.p.AbandonDeletes() {
+		n.deleteRecordsResult(d)
+	}
+}
+
 // unhost closes the replica of g and deletes its files (topic deleted).
 func (n *Node) unhost(g transport.GroupID) {
 	h := n.hosts[g]
@@ -461,7 +473,7 @@ func (n *Node) unhost(g transport.GroupID) {
 		n.forgetAppends(g)
 		n.groupsDirty = true
 	}
-	n.abandonDeletes(h.p)
+	n.abandonWaiting(h)
 	h.log.Close()
 	h.gone = true
 	delete(n.hosts, g)
@@ -576,7 +588,7 @@ func (n *Node) maybeReopen(h *hosted) {
 		n.forgetAppends(h.g)
 		n.groupsDirty = true
 	}
-	n.abandonDeletes(h.p)
+	n.abandonWaiting(h)
 	h.log.Close()
 	if err := n.open(h, false); err != nil {
 		h.stoppedAt = n.ticks

@@ -178,3 +178,40 @@ func TestAbandonDeletes(t *testing.T) {
 		t.Fatalf("abandoned twice: %+v", again)
 	}
 }
+
+// A replica being closed hands back its waiting produce requests, failed,
+// once; acks=0 ones are dropped (nobody waits for them).
+func TestAbandonProduces(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	l := c.waitLeader()
+	for _, id := range c.ids {
+		c.down[id] = c.parts[id] != l // no quorum: nothing commits
+	}
+	c.produce(1, 1, AcksAll)
+	c.produce(2, 1, AcksNone)
+	c.produce(3, 1, AcksAll)
+	c.step()
+	got := l.AbandonProduces()
+	if len(got) != 2 || got[0].ID != 1 || got[1].ID != 3 {
+		t.Fatalf("abandoned %+v, want requests 1 and 3", got)
+	}
+	for _, r := range got {
+		if !errors.Is(r.Err, kerr.NotLeaderForPartition) || r.BaseOffset != -1 {
+			t.Errorf("abandoned %+v, want NOT_LEADER_OR_FOLLOWER", r)
+		}
+	}
+	for _, id := range c.ids {
+		c.down[id] = false
+	}
+	for range 30 {
+		c.tick()
+	}
+	for _, id := range []uint64{1, 2, 3} {
+		if r, done := c.res[id]; done {
+			t.Errorf("abandoned request %d completed again: %+v", id, r)
+		}
+	}
+	if again := l.AbandonProduces(); len(again) != 0 {
+		t.Fatalf("abandoned twice: %+v", again)
+	}
+}
