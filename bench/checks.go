@@ -123,3 +123,26 @@ func checks(res *Results) []Check {
 	}
 	return out
 }
+
+// sharedDisk returns the shared-disk bound, if measured (f may be nil).
+func (f *Floors) sharedDisk() *SharedDisk {
+	if f == nil {
+		return nil
+	}
+	return f.SharedDisk
+}
+
+// latencyGoalMs is the latency goal's p99 limit in a fixed-rate acks=all
+// run: 3× (fdatasync p99 at sluice's mean produce batch + loopback RTT
+// p99).
+func latencyGoalMs(res *Results) (float64, bool) {
+	s := find(res, TargetSluice)
+	if s == nil || res.Floors == nil || res.Workload.Mode != FixedRate || res.Workload.Acks != "all" {
+		return 0, false
+	}
+	d, ok := res.Floors.diskAt(s.MeanBatchBytes)
+	if !ok {
+		return 0, false
+	}
+	return goalLatencyFloor * (d.P99Us + res.Floors.RTT.P99Us) / 1e3, true
+}

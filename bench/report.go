@@ -208,12 +208,48 @@ func plotLatency(dir string, res *Results) error {
 			added = true
 		}
 	}
+	rows := 2 * len(res.Targets)
+	// In a fixed-rate acks=all run: the shared-disk bound's curve (no
+	// broker) and the goal's p99 limit, 3× the floor.
+	if sd := res.Floors.sharedDisk(); sd != nil && added {
+		var xys plotter.XYs
+		for _, c := range sd.AckCurve {
+			if c.Ms > 0 {
+				xys = append(xys, plotter.XY{X: nines(c.Percentile), Y: c.Ms})
+				lo, hi = math.Min(lo, c.Ms), math.Max(hi, c.Ms)
+			}
+		}
+		if len(xys) > 0 {
+			line, err := plotter.NewLine(xys)
+			if err != nil {
+				return err
+			}
+			line.Color = color.Gray{Y: 90}
+			line.Width = vg.Points(1.5)
+			line.Dashes = []vg.Length{vg.Points(1), vg.Points(2)}
+			p.Add(line)
+			p.Legend.Add("shared-disk bound (no broker)", line)
+			rows++
+		}
+		if goal, ok := latencyGoalMs(res); ok {
+			line, err := plotter.NewLine(plotter.XYs{{X: 0, Y: goal}, {X: 4.25, Y: goal}})
+			if err != nil {
+				return err
+			}
+			line.Color = color.RGBA{R: 180, A: 255}
+			line.Width = vg.Points(1)
+			p.Add(line)
+			p.Legend.Add(fmt.Sprintf("goal: p99 ≤ %.2f ms (3× floor)", goal), line)
+			lo = math.Min(lo, goal)
+			rows++
+		}
+	}
 	if !added {
 		p.Y.Scale = plot.LinearScale{}
 		p.Y.Tick.Marker = plot.DefaultTicks{}
 	} else {
 		// Room above the curves for the legend: a factor per legend row.
-		p.Y.Min, p.Y.Max = lo/1.5, hi*math.Pow(1.9, float64(2*len(res.Targets)))
+		p.Y.Min, p.Y.Max = lo/1.5, hi*math.Pow(1.9, float64(rows))
 	}
 	return p.Save(plotW, plotH, filepath.Join(dir, FileLatency))
 }

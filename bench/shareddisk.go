@@ -45,6 +45,8 @@ type SharedDisk struct {
 	AckP50Us  float64 `json:"ack_p50_us"`
 	AckP99Us  float64 `json:"ack_p99_us"`
 	AckP999Us float64 `json:"ack_p99_9_us"`
+	// AckCurve is the same as a percentile curve, for the latency plot.
+	AckCurve []CurvePoint `json:"ack_curve,omitempty"`
 }
 
 // cycle is one group commit of a writer, in time since the measurement
@@ -155,6 +157,7 @@ func measureSharedDisk(ctx context.Context, dir string, writers, quorum int, byt
 	sd.MeanCycleBytes = float64(bytes) / float64(sd.Cycles)
 	sd.CycleP50Us, sd.CycleP99Us = float64(cycleHist.h.ValueAtQuantile(50)), float64(cycleHist.h.ValueAtQuantile(99))
 	sd.AckP50Us, sd.AckP99Us, sd.AckP999Us = float64(acks.ValueAtQuantile(50)), float64(acks.ValueAtQuantile(99)), float64(acks.ValueAtQuantile(99.9))
+	sd.AckCurve = summarize(acks).Curve
 	return sd, nil
 }
 

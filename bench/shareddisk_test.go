@@ -91,7 +91,7 @@ func TestFixedRateSluiceBound(t *testing.T) {
 	}
 	checkTarget(t, res.Targets[0])
 	sd := res.Floors.SharedDisk
-	if sd == nil || sd.MBPerS != 1000*float64(o.Workload.RecordBytes)/1e6 || sd.AckP99Us <= 0 {
+	if sd == nil || sd.MBPerS != 1000*float64(o.Workload.RecordBytes)/1e6 || sd.AckP99Us <= 0 || len(sd.AckCurve) == 0 {
 		t.Fatalf("shared-disk bound: %+v", sd)
 	}
 	names := map[string]bool{}
