@@ -253,9 +253,12 @@ type Node struct {
 	ticks int64
 
 	opening bool // replaying the metadata log in Open
-	stats   Stats
-	hosts   map[transport.GroupID]*hosted
-	order   []transport.GroupID // sorted keys of hosts
+	// replayRemoved: replicas the replay closed; their files go when it
+	// ends unless a later command reopened them (removeReplayed).
+	replayRemoved []unhosted
+	stats         Stats
+	hosts         map[transport.GroupID]*hosted
+	order         []transport.GroupID // sorted keys of hosts
 	// list holds the hosts in order, for loops without map lookups; a loop
 	// that may unhost must skip nil entries (slices.Delete clears the
 	// tail of the array it ranges over) and gone ones.
@@ -345,6 +348,7 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	n.removeReplayed()
 	n.log.Info("broker started", "brokers", len(cfg.Brokers), "topics", len(n.topics.byName), "partitions", len(n.hosts)-1,
 		"joining", n.born == bornJoining)
 	return n, nil
@@ -462,7 +466,9 @@ func (n *Node) abandonWaiting(h *hosted) {
 	}
 }
 
-// unhost closes the replica of g and deletes its files (topic deleted).
+// unhost closes the replica of g and deletes its files (its topic deleted,
+// or the replica moved away); while Open replays the metadata log, the
+// deletion waits for the replay's end (removeReplayed).
 func (n *Node) unhost(g transport.GroupID) {
 	h := n.hosts[g]
 	if h == nil {
@@ -482,6 +488,36 @@ func (n *Node) unhost(g transport.GroupID) {
 		n.list = slices.Delete(n.list, i, i+1)
 	}
 	delete(n.leaders, g)
+	if n.opening {
+		// Replaying the metadata log: a later command may assign the
+		// replica here again (moved away, then back), and its files are
+		// the replica it holds now. Delete them once the replay ends, if
+		// no command reopened them.
+		n.replayRemoved = append(n.replayRemoved, unhosted{g: g, topic: h.topic})
+		return
+	}
+	n.removeFiles(g, h.topic)
+}
+
+// unhosted is a replica closed while the metadata log was replayed.
+type unhosted struct {
+	g     transport.GroupID
+	topic string
+}
+
+// removeReplayed deletes the files of the replicas the replay closed and
+// did not reopen.
+func (n *Node) removeReplayed() {
+	for _, u := range n.replayRemoved {
+		if n.hosts[u.g] == nil {
+			n.removeFiles(u.g, u.topic)
+		}
+	}
+	n.replayRemoved = nil
+}
+
+// removeFiles deletes a closed replica's files.
+func (n *Node) removeFiles(g transport.GroupID, topic string) {
 	dir := n.groupDir(g)
 	names, _ := n.cfg.FS.List(dir)
 	for _, name := range names {
@@ -489,7 +525,7 @@ func (n *Node) unhost(g transport.GroupID) {
 	}
 	_ = n.cfg.FS.Remove(dir)
 	_ = n.cfg.FS.SyncDir(vfs.Join(n.cfg.Dir, "topics"))
-	n.log.Info("partition removed", "group", g, "topic", h.topic)
+	n.log.Info("partition removed", "group", g, "topic", topic)
 }
 
 // campaignDelayTicks: how long the first replica of a new partition waits

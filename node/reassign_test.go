@@ -180,3 +180,79 @@ func TestReassignCancel(t *testing.T) {
 	}
 	c.mustProduce(lead, "cx", 0, makeBatch(1, "y", 2))
 }
+
+// waitReassigned ticks until every broker's metadata names replicas for
+// partition 0 of topic with no reassignment under way, and the brokers in
+// gone host no replica of it.
+func waitReassigned(t *testing.T, c *cluster, topic string, replicas []int32, gone ...int32) {
+	t.Helper()
+	g := c.nodes[replicas[0]].group(c.topic(replicas[0], topic), 0)
+	for range 600 {
+		c.tick()
+		done := true
+		for _, id := range c.ids {
+			ti := c.topic(id, topic)
+			done = done && len(ti.Targets) == 0 && slices.Equal(ti.Replicas[0], replicas)
+		}
+		for _, id := range gone {
+			done = done && c.nodes[id].hosts[g] == nil
+		}
+		if done {
+			return
+		}
+	}
+	t.Fatalf("reassignment of %s to %v not done: replicas %v, targets %v", topic, replicas, c.topic(replicas[0], topic).Replicas, c.topic(replicas[0], topic).Targets)
+}
+
+// A broker whose replica was moved away and back replays both
+// reassignments at a restart: it must reopen the replica it holds now, not
+// delete it on the replayed removal and open an empty, amnesic one on the
+// replayed return (which lost every record of it, and with two such
+// brokers left the partition without a leader for good).
+func TestReassignAwayAndBackSurvivesRestart(t *testing.T) {
+	c := newCluster(t, 7, 4)
+	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
+	c.ticks(10)
+	for i := range 10 {
+		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
+	}
+	resp := c.do(c.controller(), reassignReq("mv", 0, []int32{2, 3, 4})).(*kmsg.AlterPartitionAssignmentsResponse)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("reassign away: %+v", resp)
+	}
+	waitReassigned(t, c, "mv", []int32{2, 3, 4}, 1)
+	resp = c.do(c.controller(), reassignReq("mv", 0, []int32{1, 2, 3})).(*kmsg.AlterPartitionAssignmentsResponse)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("reassign back: %+v", resp)
+	}
+	waitReassigned(t, c, "mv", []int32{1, 2, 3}, 4)
+	for i := range 10 {
+		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "second", int64(i)))
+	}
+	c.ticks(20)
+	g := c.nodes[1].group(ti, 0)
+	hw, _ := c.nodes[c.leaderOf("mv", 0)].hosts[g].p.HighWatermark()
+	if h := c.nodes[1].hosts[g]; h == nil || h.p.Amnesic() || h.p.AppliedOffset() != hw || hw != 100 {
+		t.Fatalf("broker 1 before the restart: hosted %v, high watermark %d", h != nil, hw)
+	}
+	c.restart(1)
+	// Straight after the replay, before any peer could re-add it.
+	h := c.nodes[1].hosts[g]
+	if h == nil || h.p.Amnesic() || h.p.LogEndOffset() != hw {
+		t.Fatalf("broker 1 after a restart: hosted %v, amnesic %v, log end %d, want %d",
+			h != nil, h != nil && h.p.Amnesic(), func() int64 {
+				if h == nil {
+					return -1
+				}
+				return h.p.LogEndOffset()
+			}(), hw)
+	}
+	if names, _ := c.fs[4].List(c.nodes[4].groupDir(g)); len(names) > 0 {
+		t.Errorf("broker 4 kept the files of its removed replica: %v", names)
+	}
+	c.restart(4)
+	if names, _ := c.fs[4].List(c.nodes[4].groupDir(g)); len(names) > 0 {
+		t.Errorf("broker 4 recreated files of its removed replica at a restart: %v", names)
+	}
+	c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(1, "restarted", 2000))
+}
