@@ -506,14 +506,22 @@ type unhosted struct {
 }
 
 // removeReplayed deletes the files of the replicas the replay closed and
-// did not reopen.
+// the metadata, as the replay left it, does not assign here (a replica
+// assigned again whose reopening failed is retried later, on its files).
 func (n *Node) removeReplayed() {
 	for _, u := range n.replayRemoved {
-		if n.hosts[u.g] == nil {
+		if n.hosts[u.g] == nil && !n.assignedHere(u.g) {
 			n.removeFiles(u.g, u.topic)
 		}
 	}
 	n.replayRemoved = nil
+}
+
+// assignedHere reports whether the metadata names this broker among group
+// g's replicas or its reassignment's target.
+func (n *Node) assignedHere(g transport.GroupID) bool {
+	t := n.topics.byID[g.TopicID]
+	return t != nil && int(g.Partition) < len(t.Replicas) && slices.Contains(t.votersOf(g.Partition), n.self)
 }
 
 // removeFiles deletes a closed replica's files.
