@@ -123,7 +123,8 @@ func (p *Partition) resolveDeletes() {
 // log-start entries may still be applied later, by this group's next
 // leader; the clients retry.
 func (p *Partition) AbandonDeletes() []DeleteResult {
-	var out []DeleteResult
+	out := p.out.Deletes // made this turn, not yet taken by a Ready
+	p.out.Deletes = nil
 	for _, d := range p.deletes {
 		out = append(out, DeleteResult{ID: d.id, LowWatermark: -1, Err: kerr.NotLeaderForPartition})
 	}

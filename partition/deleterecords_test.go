@@ -180,7 +180,7 @@ func TestAbandonDeletes(t *testing.T) {
 }
 
 // A replica being closed hands back its waiting produce requests, failed,
-// once; acks=0 ones are dropped (nobody waits for them).
+// once (the acks=0 one completed when the leader wrote it).
 func TestAbandonProduces(t *testing.T) {
 	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
 	l := c.waitLeader()
@@ -213,5 +213,12 @@ func TestAbandonProduces(t *testing.T) {
 	}
 	if again := l.AbandonProduces(); len(again) != 0 {
 		t.Fatalf("abandoned twice: %+v", again)
+	}
+	// An answer made this turn, before any Ready took it, comes back too.
+	bad := makeBatch(1, "bad", 1)
+	bad[len(bad)-1] ^= 0xff // the batch's CRC no longer matches
+	l.Produce(ProduceRequest{ID: 4, Batch: bad, Acks: AcksAll})
+	if got := l.AbandonProduces(); len(got) != 1 || got[0].ID != 4 || got[0].Err == nil || errors.Is(got[0].Err, kerr.NotLeaderForPartition) {
+		t.Fatalf("a refused produce made this turn: abandoned %+v, want request 4 with its own error", got)
 	}
 }

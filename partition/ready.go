@@ -493,18 +493,19 @@ func (discardLogger) Panic(v ...any)            { panic(fmt.Sprint(v...)) }
 func (discardLogger) Panicf(f string, v ...any) { panic(fmt.Sprintf(f, v...)) }
 
 // AbandonProduces fails every produce request still waiting on this
-// replica with NOT_LEADER_OR_FOLLOWER (acks=0 ones are dropped: nobody
-// waits for them): the caller is closing it (its topic deleted, the
-// replica moved away, or a reopen after a storage error). As in Kafka,
-// whose waiting produce requests answer NOT_LEADER_OR_FOLLOWER when the
-// leader changes, an entry may still commit under the next leader; clients
-// retry, and an idempotent producer's retry is deduplicated.
+// replica with NOT_LEADER_OR_FOLLOWER, and hands back the results this
+// turn made that no Ready has taken yet: the caller is closing it (its
+// topic deleted, the replica moved away, or a reopen after a storage
+// error), so it will take no Ready again. acks=0 requests are among them
+// (the caller closes their connection on a failure, as Kafka does). As in
+// Kafka, whose waiting produce requests answer NOT_LEADER_OR_FOLLOWER when
+// the leader changes, an entry may still commit under the next leader;
+// clients retry, and an idempotent producer's retry is deduplicated.
 func (p *Partition) AbandonProduces() []ProduceResult {
-	var out []ProduceResult
+	out := p.out.Results
+	p.out.Results = nil
 	for _, pr := range p.proposals {
-		if pr.req.Acks != AcksNone {
-			out = append(out, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotLeaderForPartition})
-		}
+		out = append(out, ProduceResult{ID: pr.req.ID, BaseOffset: -1, Err: kerr.NotLeaderForPartition})
 	}
 	p.proposals = nil
 	return out
