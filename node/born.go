@@ -98,40 +98,13 @@ func readBorn(fs vfs.FS, dir string) (int64, error) {
 	return v, nil
 }
 
-// writeBorn replaces the born file durably: a temporary file, written and
-// synced, renamed into place, and the directory synced.
+// writeBorn replaces the born file durably.
 func writeBorn(fs vfs.FS, dir string, born int64) error {
 	data := "joining\n"
 	if born != bornJoining {
 		data = strconv.FormatInt(born, 10) + "\n"
 	}
-	if err := fs.MkdirAll(dir); err != nil {
-		return fmt.Errorf("node: %s: %w", dir, err)
-	}
-	path := vfs.Join(dir, bornFile)
-	tmp := path + ".tmp"
-	f, err := fs.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("node: create %s: %w", tmp, err)
-	}
-	if _, err := f.WriteAt([]byte(data), 0); err != nil {
-		f.Close()
-		return fmt.Errorf("node: write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("node: sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("node: close %s: %w", tmp, err)
-	}
-	if err := fs.Rename(tmp, path); err != nil {
-		return fmt.Errorf("node: rename %s: %w", tmp, err)
-	}
-	if err := fs.SyncDir(dir); err != nil {
-		return fmt.Errorf("node: sync dir %s: %w", dir, err)
-	}
-	return nil
+	return replaceFile(fs, dir, bornFile, data)
 }
 
 // openBorn decides, before the metadata group opens, whether this storage

@@ -21,6 +21,7 @@ type unopened struct {
 	amnesic bool
 	err     error
 	at      int64 // tick of the last attempt
+	off     int64 // metadata offset of the command that assigned it (-1: none)
 }
 
 // hostLater remembers a replica that failed to open.
@@ -32,7 +33,7 @@ func (n *Node) hostLater(g transport.GroupID, topic string, voters []uint64, amn
 			return
 		}
 	}
-	n.unopened = append(n.unopened, unopened{g: g, topic: topic, voters: slices.Clone(voters), amnesic: amnesic, err: err, at: n.ticks})
+	n.unopened = append(n.unopened, unopened{g: g, topic: topic, voters: slices.Clone(voters), amnesic: amnesic, err: err, at: n.ticks, off: n.cmdOff})
 }
 
 // retryUnopened opens again the replicas that failed to, every reopenTicks.
@@ -53,7 +54,9 @@ func (n *Node) retryUnopened() {
 			keep = append(keep, u)
 			continue
 		}
+		n.cmdOff = u.off
 		h, err := n.host(u.g, u.topic, t.votersOf(u.g.Partition), false, u.amnesic)
+		n.cmdOff = -1
 		if err != nil {
 			u.err, u.at = err, n.ticks
 			keep = append(keep, u)

@@ -192,6 +192,8 @@ func (n *Node) applyMeta() error {
 
 // applyCommand applies the command at metadata offset off.
 func (n *Node) applyCommand(c command, off int64) {
+	n.cmdOff = off
+	defer func() { n.cmdOff = -1 }()
 	if c.Op == "register_broker" {
 		n.applyRegister(c)
 		return

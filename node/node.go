@@ -253,12 +253,12 @@ type Node struct {
 	ticks int64
 
 	opening bool // replaying the metadata log in Open
-	// replayRemoved: replicas the replay closed; their files go when it
-	// ends unless a later command reopened them (removeReplayed).
-	replayRemoved []unhosted
-	stats         Stats
-	hosts         map[transport.GroupID]*hosted
-	order         []transport.GroupID // sorted keys of hosts
+	// cmdOff is the metadata offset of the command being applied, -1
+	// outside one (assigned.go).
+	cmdOff int64
+	stats  Stats
+	hosts  map[transport.GroupID]*hosted
+	order  []transport.GroupID // sorted keys of hosts
 	// list holds the hosts in order, for loops without map lookups; a loop
 	// that may unhost must skip nil entries (slices.Delete clears the
 	// tail of the array it ranges over) and gone ones.
@@ -316,7 +316,7 @@ func Open(cfg Config) (*Node, error) {
 	cfg = cfg.withDefaults()
 	cfg.Env.Check()
 	n := &Node{
-		cfg: cfg, log: cfg.Env.Log.With("broker", cfg.ID), self: uint64(cfg.ID),
+		cfg: cfg, log: cfg.Env.Log.With("broker", cfg.ID), self: uint64(cfg.ID), cmdOff: -1,
 		hosts: map[transport.GroupID]*hosted{}, leaders: map[transport.GroupID]transport.LeaderInfo{},
 		heard:    map[uint64]int64{},
 		produces: map[uint64]*pendingProduce{}, deleteRecs: map[uint64]*pendingDeleteRecords{}, acks0: map[uint64]*acks0{}, reads: map[uint64]*pendingFetch{}, readSlots: map[uint64]*fetchSlot{}, moved: map[transport.GroupID]bool{},
@@ -348,7 +348,6 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.removeReplayed()
 	n.log.Info("broker started", "brokers", len(cfg.Brokers), "topics", len(n.topics.byName), "partitions", len(n.hosts)-1,
 		"joining", n.born == bornJoining)
 	return n, nil
@@ -359,7 +358,12 @@ func (n *Node) groupDir(g transport.GroupID) string {
 	if g == transport.MetadataGroup {
 		return vfs.Join(n.cfg.Dir, "metadata")
 	}
-	return vfs.Join(n.cfg.Dir, "topics", hex.EncodeToString(g.TopicID[:])+"-"+strconv.Itoa(int(g.Partition)))
+	return vfs.Join(n.cfg.Dir, "topics", groupName(g))
+}
+
+// groupName is a topic partition's directory name: topic id and partition.
+func groupName(g transport.GroupID) string {
+	return hex.EncodeToString(g.TopicID[:]) + "-" + strconv.Itoa(int(g.Partition))
 }
 
 // host opens (or creates) the replica of group g. campaign: on a fresh
@@ -376,8 +380,25 @@ func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, camp
 	// that long before campaigning. At startup (the metadata group, or
 	// replaying the metadata log) every replica opens at once.
 	delay := campaign && !n.opening
+	off, fresh := n.cmdOff, false
+	if off >= 0 && g != transport.MetadataGroup {
+		if at, ok := n.readAssigned(g); ok && at < off {
+			// Left by an older assignment (an interrupted removal, a
+			// replica dropped before it opened): this one starts afresh.
+			n.log.Warn("removing a replica's files left by an older assignment", "group", g, "topic", topicName, "assigned_at", at, "now", off)
+			n.removeFiles(g, topicName)
+		}
+		fresh = !n.groupDirExists(g)
+	}
 	if err := n.open(h, campaign && !delay); err != nil {
 		return nil, err
+	}
+	if fresh {
+		if err := n.writeAssigned(g, off); err != nil {
+			// Of unknown age, the files are deleted by any removal, as
+			// before the record existed.
+			n.log.Warn("cannot record which assignment a replica's files belong to", "group", g, "err", err)
+		}
 	}
 	if delay {
 		h.campaignAt = n.ticks + campaignDelayTicks
@@ -467,8 +488,8 @@ func (n *Node) abandonWaiting(h *hosted) {
 }
 
 // unhost closes the replica of g and deletes its files (its topic deleted,
-// or the replica moved away); while Open replays the metadata log, the
-// deletion waits for the replay's end (removeReplayed).
+// or the replica moved away), unless they belong to a later assignment
+// (assigned.go).
 func (n *Node) unhost(g transport.GroupID) {
 	h := n.hosts[g]
 	if h == nil {
@@ -488,40 +509,13 @@ func (n *Node) unhost(g transport.GroupID) {
 		n.list = slices.Delete(n.list, i, i+1)
 	}
 	delete(n.leaders, g)
-	if n.opening {
-		// Replaying the metadata log: a later command may assign the
-		// replica here again (moved away, then back), and its files are
-		// the replica it holds now. Delete them once the replay ends, if
-		// no command reopened them.
-		n.replayRemoved = append(n.replayRemoved, unhosted{g: g, topic: h.topic})
+	if at, ok := n.readAssigned(g); ok && n.cmdOff >= 0 && at > n.cmdOff {
+		// Replaying the metadata log: the files belong to a later
+		// assignment (the replica moved away, then back), which the replay
+		// reaches or the metadata group applies once the broker runs.
 		return
 	}
 	n.removeFiles(g, h.topic)
-}
-
-// unhosted is a replica closed while the metadata log was replayed.
-type unhosted struct {
-	g     transport.GroupID
-	topic string
-}
-
-// removeReplayed deletes the files of the replicas the replay closed and
-// the metadata, as the replay left it, does not assign here (a replica
-// assigned again whose reopening failed is retried later, on its files).
-func (n *Node) removeReplayed() {
-	for _, u := range n.replayRemoved {
-		if n.hosts[u.g] == nil && !n.assignedHere(u.g) {
-			n.removeFiles(u.g, u.topic)
-		}
-	}
-	n.replayRemoved = nil
-}
-
-// assignedHere reports whether the metadata names this broker among group
-// g's replicas or its reassignment's target.
-func (n *Node) assignedHere(g transport.GroupID) bool {
-	t := n.topics.byID[g.TopicID]
-	return t != nil && int(g.Partition) < len(t.Replicas) && slices.Contains(t.votersOf(g.Partition), n.self)
 }
 
 // removeFiles deletes a closed replica's files.
@@ -532,6 +526,7 @@ func (n *Node) removeFiles(g transport.GroupID, topic string) {
 		_ = n.cfg.FS.Remove(vfs.Join(dir, name))
 	}
 	_ = n.cfg.FS.Remove(dir)
+	_ = n.cfg.FS.Remove(n.assignedPath(g))
 	_ = n.cfg.FS.SyncDir(vfs.Join(n.cfg.Dir, "topics"))
 	n.log.Info("partition removed", "group", g, "topic", topic)
 }

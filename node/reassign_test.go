@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"sluice/raftlog/vfs"
 )
 
 func reassignReq(topic string, p int32, replicas []int32) *kmsg.AlterPartitionAssignmentsRequest {
@@ -255,4 +257,142 @@ func TestReassignAwayAndBackSurvivesRestart(t *testing.T) {
 		t.Errorf("broker 4 recreated files of its removed replica at a restart: %v", names)
 	}
 	c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(1, "restarted", 2000))
+}
+
+// The replay can stop short of the return: a broker that applied the
+// reassignment bringing the replica back, and rejoined, restarts before
+// its metadata log saved that it applied it (the applied offset is saved
+// with the next append). The replayed removal must still keep the files,
+// which belong to the later assignment, and the metadata group applying
+// the return once the broker runs reopens them.
+func TestRestartBeforeReturnIsReapplied(t *testing.T) {
+	c := newCluster(t, 7, 4)
+	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
+	c.ticks(10)
+	for i := range 10 {
+		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
+	}
+	resp := c.do(c.controller(), reassignReq("mv", 0, []int32{2, 3, 4})).(*kmsg.AlterPartitionAssignmentsResponse)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("reassign away: %+v", resp)
+	}
+	waitReassigned(t, c, "mv", []int32{2, 3, 4}, 1)
+	c.ticks(50)
+	resp = c.do(c.controller(), reassignReq("mv", 0, []int32{1, 2, 3})).(*kmsg.AlterPartitionAssignmentsResponse)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("reassign back: %+v", resp)
+	}
+	g := c.nodes[1].group(ti, 0)
+	rejoined := false
+	for range 600 {
+		c.tick()
+		h := c.nodes[1].hosts[g]
+		if h != nil && !h.p.Amnesic() && len(c.topic(1, "mv").Targets) > 0 && h.p.LogEndOffset() == 50 {
+			rejoined = true // back, caught up, and the reassignment not yet ended
+			break
+		}
+	}
+	if !rejoined {
+		t.Fatal("broker 1 never rejoined with the reassignment still under way")
+	}
+	c.settle()
+	applied := c.nodes[1].metaOff
+	c.nodes[1].Close()
+	c.open(1)
+	// The replay stopped before the return: the test's window.
+	if replayed := c.nodes[1].metaOff; replayed >= applied {
+		t.Fatalf("the replay reached offset %d of %d applied before the restart: the window this test is for did not open", replayed, applied)
+	}
+	c.settle()
+	c.ticks(5)
+	h := c.nodes[1].hosts[g]
+	if h == nil || h.p.Amnesic() || h.p.LogEndOffset() != 50 {
+		t.Fatalf("broker 1 after a restart: hosted %v, amnesic %v", h != nil, h != nil && h.p.Amnesic())
+	}
+	waitReassigned(t, c, "mv", []int32{1, 2, 3}, 4)
+	c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(1, "after", 100))
+}
+
+// copyTree copies the files of dir (one level) into to, and a file beside.
+func copyTree(t *testing.T, fs vfs.FS, from, to string) {
+	t.Helper()
+	names, err := fs.List(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.MkdirAll(to); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		copyFile(t, fs, vfs.Join(from, name), vfs.Join(to, name))
+	}
+}
+
+func copyFile(t *testing.T, fs vfs.FS, from, to string) {
+	t.Helper()
+	size, err := fs.Stat(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := fs.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	g, err := fs.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.WriteAt(b, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+}
+
+// Files an older assignment left behind (a removal interrupted by a crash)
+// are not reused when the partition comes back: here they are a replica
+// that had rejoined, which would open as a member, never announce itself
+// new, and so never be added back, leaving the reassignment unfinished.
+func TestStaleReplicaFilesStartAfresh(t *testing.T) {
+	c := newCluster(t, 7, 4)
+	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
+	c.ticks(10)
+	for i := range 10 {
+		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
+	}
+	move := func(to []int32, gone int32) {
+		t.Helper()
+		resp := c.do(c.controller(), reassignReq("mv", 0, to)).(*kmsg.AlterPartitionAssignmentsResponse)
+		if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("reassign to %v: %+v", to, resp)
+		}
+		waitReassigned(t, c, "mv", to, gone)
+	}
+	move([]int32{2, 3, 4}, 1)
+	move([]int32{1, 2, 3}, 4) // broker 1 rejoined under its incarnation
+	n1 := c.nodes[1]
+	g := n1.group(ti, 0)
+	if at, ok := n1.readAssigned(g); !ok || at == 0 {
+		t.Fatalf("broker 1's replica records no assignment (%d, %v)", at, ok)
+	}
+	copyTree(t, c.fs[1], n1.groupDir(g), n1.groupDir(g)+".old")
+	copyFile(t, c.fs[1], n1.assignedPath(g), n1.assignedPath(g)+".old")
+	move([]int32{2, 3, 4}, 1)
+	// As if the removal had been interrupted: the rejoined replica's files
+	// are back in place.
+	copyTree(t, c.fs[1], n1.groupDir(g)+".old", n1.groupDir(g))
+	copyFile(t, c.fs[1], n1.assignedPath(g)+".old", n1.assignedPath(g))
+	move([]int32{1, 2, 3}, 4)
+	h := c.nodes[1].hosts[g]
+	if h == nil || h.p.Amnesic() {
+		t.Fatalf("broker 1 after the partition came back: hosted %v", h != nil)
+	}
+	c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(1, "after", 100))
 }
