@@ -380,25 +380,25 @@ func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, camp
 	// that long before campaigning. At startup (the metadata group, or
 	// replaying the metadata log) every replica opens at once.
 	delay := campaign && !n.opening
-	off, fresh := n.cmdOff, false
-	if off >= 0 && g != transport.MetadataGroup {
-		if at, ok := n.readAssigned(g); ok && at < off {
-			// Left by an older assignment (an interrupted removal, a
-			// replica dropped before it opened): this one starts afresh.
+	if off := n.cmdOff; off >= 0 && g != transport.MetadataGroup {
+		if at, ok := n.readAssigned(g); ok && at < off && n.groupDirExists(g) {
+			// Left by an older assignment whose removal failed: this one
+			// starts afresh. (A replica assigned here all along that could
+			// not open is retried by retryUnopened, never hosted anew.)
 			n.log.Warn("removing a replica's files left by an older assignment", "group", g, "topic", topicName, "assigned_at", at, "now", off)
 			n.removeFiles(g, topicName)
 		}
-		fresh = !n.groupDirExists(g)
+		if !n.groupDirExists(g) {
+			// A new directory: record which command creates it before
+			// anything is in it, so no failed open or crash leaves it of
+			// unknown age (a record without a directory is harmless).
+			if err := n.writeAssigned(g, off); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if err := n.open(h, campaign && !delay); err != nil {
 		return nil, err
-	}
-	if fresh {
-		if err := n.writeAssigned(g, off); err != nil {
-			// Of unknown age, the files are deleted by any removal, as
-			// before the record existed.
-			n.log.Warn("cannot record which assignment a replica's files belong to", "group", g, "err", err)
-		}
 	}
 	if delay {
 		h.campaignAt = n.ticks + campaignDelayTicks
@@ -492,9 +492,31 @@ func (n *Node) abandonWaiting(h *hosted) {
 // (assigned.go).
 func (n *Node) unhost(g transport.GroupID) {
 	h := n.hosts[g]
-	if h == nil {
+	topic := ""
+	switch i := slices.IndexFunc(n.unopened, func(u unopened) bool { return u.g == g }); {
+	case h != nil:
+		topic = h.topic
+		n.closeHosted(h)
+	case i >= 0:
+		// Assigned here but not open (a storage error): no longer retried,
+		// and its files go as an open replica's would.
+		topic = n.unopened[i].topic
+		n.unopened = slices.Delete(n.unopened, i, i+1)
+	default:
+		return // nothing of it here
+	}
+	if at, ok := n.readAssigned(g); ok && n.cmdOff >= 0 && at > n.cmdOff {
+		// Replaying the metadata log: the files belong to a later
+		// assignment (the replica moved away, then back), which the replay
+		// reaches or the metadata group applies once the broker runs.
 		return
 	}
+	n.removeFiles(g, topic)
+}
+
+// closeHosted closes an open replica and forgets it.
+func (n *Node) closeHosted(h *hosted) {
+	g := h.g
 	if h.coord != nil {
 		h.coord.Deactivate()
 		n.forgetAppends(g)
@@ -509,13 +531,6 @@ func (n *Node) unhost(g transport.GroupID) {
 		n.list = slices.Delete(n.list, i, i+1)
 	}
 	delete(n.leaders, g)
-	if at, ok := n.readAssigned(g); ok && n.cmdOff >= 0 && at > n.cmdOff {
-		// Replaying the metadata log: the files belong to a later
-		// assignment (the replica moved away, then back), which the replay
-		// reaches or the metadata group applies once the broker runs.
-		return
-	}
-	n.removeFiles(g, h.topic)
 }
 
 // removeFiles deletes a closed replica's files.
@@ -526,8 +541,12 @@ func (n *Node) removeFiles(g transport.GroupID, topic string) {
 		_ = n.cfg.FS.Remove(vfs.Join(dir, name))
 	}
 	_ = n.cfg.FS.Remove(dir)
+	// The record goes after the directory is gone for good: a directory
+	// left without it would count as of unknown age.
+	topics := vfs.Join(n.cfg.Dir, "topics")
+	_ = n.cfg.FS.SyncDir(topics)
 	_ = n.cfg.FS.Remove(n.assignedPath(g))
-	_ = n.cfg.FS.SyncDir(vfs.Join(n.cfg.Dir, "topics"))
+	_ = n.cfg.FS.SyncDir(topics)
 	n.log.Info("partition removed", "group", g, "topic", topic)
 }
 

@@ -207,6 +207,9 @@ func (n *Node) applyReassign(c command, t *topicInfo) {
 		h.voters = t.votersOf(p)
 		h.p.SetAssignment(int32sToIDs(c.Target))
 		h.dirty = true
+	case slices.ContainsFunc(n.unopened, func(u unopened) bool { return u.g == g }):
+		// Assigned here already but not open: retryUnopened opens it with
+		// the voters and target of the metadata then.
 	case slices.Contains(c.Target, int32(n.self)):
 		h, err := n.host(g, t.Name, t.votersOf(p), false, true)
 		if err != nil {
@@ -229,15 +232,13 @@ func (n *Node) applyReassignDone(c command, t *topicInfo) {
 	delete(t.Targets, p)
 	n.log.Info("partition reassignment done", "topic", t.Name, "partition", p, "replicas", c.Target)
 	g := n.group(t, p)
-	h := n.hosts[g]
-	if h == nil {
-		return
-	}
 	if !slices.Contains(c.Target, int32(n.self)) {
-		n.unhost(g)
+		n.unhost(g) // open, or waiting to be reopened
 		return
 	}
-	h.voters = t.votersOf(p)
+	if h := n.hosts[g]; h != nil {
+		h.voters = t.votersOf(p)
+	}
 }
 
 // checkReassignments: a leader whose membership reached its partition's

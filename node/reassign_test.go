@@ -2,6 +2,7 @@ package node
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -356,10 +357,10 @@ func copyFile(t *testing.T, fs vfs.FS, from, to string) {
 	g.Close()
 }
 
-// Files an older assignment left behind (a removal interrupted by a crash)
-// are not reused when the partition comes back: here they are a replica
-// that had rejoined, which would open as a member, never announce itself
-// new, and so never be added back, leaving the reassignment unfinished.
+// Files an older assignment left behind (a removal that failed) are not
+// reused when the partition comes back: here they are a replica that had
+// rejoined, which would open as a member, never announce itself new, and
+// so never be added back, leaving the reassignment unfinished.
 func TestStaleReplicaFilesStartAfresh(t *testing.T) {
 	c := newCluster(t, 7, 4)
 	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
@@ -395,4 +396,98 @@ func TestStaleReplicaFilesStartAfresh(t *testing.T) {
 		t.Fatalf("broker 1 after the partition came back: hosted %v", h != nil)
 	}
 	c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(1, "after", 100))
+}
+
+// failReplicaIO makes every operation under broker id's directory of group
+// g fail with EIO while *failing is set (the broker's FS, from now on and
+// after restarts).
+func failReplicaIO(c *cluster, id int32, dir string, failing *bool, kinds ...vfs.OpKind) {
+	fs := vfs.Inject(c.fs[id], vfs.RuleFunc(func(op vfs.Op) vfs.Injection {
+		if *failing && strings.HasPrefix(op.Path, dir+"/") && (len(kinds) == 0 || slices.Contains(kinds, op.Kind)) {
+			return vfs.Injection{Err: vfs.ErrEIO}
+		}
+		return vfs.Injection{}
+	}))
+	c.nodes[id].cfg.FS = fs
+	cfg := c.cfgs[id]
+	cfg.FS = fs
+	c.cfgs[id] = cfg
+}
+
+// A replica that cannot open at a restart (its disk failing) stays
+// assigned through a reassignment that keeps it: it is retried on its own
+// files, never opened anew over them. With one replica, they are the only
+// copy.
+func TestUnopenedReplicaKeptThroughReassignment(t *testing.T) {
+	c := newCluster(t, 11, 3)
+	ti := c.createTopic("o", 1, 1, [][]int32{{1}})
+	c.ticks(10)
+	c.mustProduce(1, "o", 0, makeBatch(5, "before", 1))
+	g := c.nodes[1].group(ti, 0)
+	failing := true
+	failReplicaIO(c, 1, c.nodes[1].groupDir(g), &failing, vfs.OpOpen, vfs.OpRead)
+	c.restart(1)
+	if c.nodes[1].hosts[g] != nil || len(c.nodes[1].Unopened()) != 1 {
+		t.Fatalf("broker 1 opened its replica with reads failing (unopened %v)", c.nodes[1].Unopened())
+	}
+	resp := c.do(c.controller(), reassignReq("o", 0, []int32{1, 2})).(*kmsg.AlterPartitionAssignmentsResponse)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("reassign: %+v", resp)
+	}
+	c.ticks(5)
+	failing = false
+	c.ticks(2*reopenTicks + 50)
+	h := c.nodes[1].hosts[g]
+	if h == nil || h.p.LogEndOffset() != 5 {
+		t.Fatalf("broker 1's replica after its disk healed: hosted %v, log end %d, want 5", h != nil, func() int64 {
+			if h == nil {
+				return -1
+			}
+			return h.p.LogEndOffset()
+		}())
+	}
+	waitReassigned(t, c, "o", []int32{1, 2})
+}
+
+// A replica whose first open fails (its disk failing as it arrives) still
+// records which assignment its files belong to, so a restart's replayed
+// removal of an earlier assignment leaves them.
+func TestFailedFirstOpenRecordsAssignment(t *testing.T) {
+	c := newCluster(t, 7, 4)
+	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
+	c.ticks(10)
+	for i := range 10 {
+		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
+	}
+	move := func(to []int32, gone int32) {
+		t.Helper()
+		resp := c.do(c.controller(), reassignReq("mv", 0, to)).(*kmsg.AlterPartitionAssignmentsResponse)
+		if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("reassign to %v: %+v", to, resp)
+		}
+		waitReassigned(t, c, "mv", to, gone)
+	}
+	move([]int32{2, 3, 4}, 1)
+	g := c.nodes[1].group(ti, 0)
+	failing := true
+	failReplicaIO(c, 1, c.nodes[1].groupDir(g), &failing)
+	resp := c.do(c.controller(), reassignReq("mv", 0, []int32{1, 2, 3})).(*kmsg.AlterPartitionAssignmentsResponse)
+	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("reassign back: %+v", resp)
+	}
+	c.ticks(5)
+	if len(c.nodes[1].Unopened()) != 1 {
+		t.Fatalf("the first open did not fail: unopened %v", c.nodes[1].Unopened())
+	}
+	failing = false
+	waitReassigned(t, c, "mv", []int32{1, 2, 3}, 4)
+	if _, ok := c.nodes[1].readAssigned(g); !ok {
+		t.Fatal("no record of the assignment after a failed first open")
+	}
+	c.restart(1)
+	c.ticks(5)
+	h := c.nodes[1].hosts[g]
+	if h == nil || h.p.Amnesic() || h.p.LogEndOffset() != 50 {
+		t.Fatalf("broker 1 after a restart: hosted %v, amnesic %v", h != nil, h != nil && h.p.Amnesic())
+	}
 }
