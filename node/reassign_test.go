@@ -213,22 +213,9 @@ func waitReassigned(t *testing.T, c *cluster, topic string, replicas []int32, go
 // replayed return (which lost every record of it, and with two such
 // brokers left the partition without a leader for good).
 func TestReassignAwayAndBackSurvivesRestart(t *testing.T) {
-	c := newCluster(t, 7, 4)
-	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
-	c.ticks(10)
-	for i := range 10 {
-		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
-	}
-	resp := c.do(c.controller(), reassignReq("mv", 0, []int32{2, 3, 4})).(*kmsg.AlterPartitionAssignmentsResponse)
-	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("reassign away: %+v", resp)
-	}
-	waitReassigned(t, c, "mv", []int32{2, 3, 4}, 1)
-	resp = c.do(c.controller(), reassignReq("mv", 0, []int32{1, 2, 3})).(*kmsg.AlterPartitionAssignmentsResponse)
-	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("reassign back: %+v", resp)
-	}
-	waitReassigned(t, c, "mv", []int32{1, 2, 3}, 4)
+	c, ti, move := movingPartition(t)
+	move([]int32{2, 3, 4}, 1)
+	move([]int32{1, 2, 3}, 4)
 	for i := range 10 {
 		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "second", int64(i)))
 	}
@@ -267,19 +254,10 @@ func TestReassignAwayAndBackSurvivesRestart(t *testing.T) {
 // which belong to the later assignment, and the metadata group applying
 // the return once the broker runs reopens them.
 func TestRestartBeforeReturnIsReapplied(t *testing.T) {
-	c := newCluster(t, 7, 4)
-	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
-	c.ticks(10)
-	for i := range 10 {
-		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
-	}
-	resp := c.do(c.controller(), reassignReq("mv", 0, []int32{2, 3, 4})).(*kmsg.AlterPartitionAssignmentsResponse)
-	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
-		t.Fatalf("reassign away: %+v", resp)
-	}
-	waitReassigned(t, c, "mv", []int32{2, 3, 4}, 1)
+	c, ti, move := movingPartition(t)
+	move([]int32{2, 3, 4}, 1)
 	c.ticks(50)
-	resp = c.do(c.controller(), reassignReq("mv", 0, []int32{1, 2, 3})).(*kmsg.AlterPartitionAssignmentsResponse)
+	resp := c.do(c.controller(), reassignReq("mv", 0, []int32{1, 2, 3})).(*kmsg.AlterPartitionAssignmentsResponse)
 	if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("reassign back: %+v", resp)
 	}
@@ -362,20 +340,7 @@ func copyFile(t *testing.T, fs vfs.FS, from, to string) {
 // rejoined, which would open as a member, never announce itself new, and
 // so never be added back, leaving the reassignment unfinished.
 func TestStaleReplicaFilesStartAfresh(t *testing.T) {
-	c := newCluster(t, 7, 4)
-	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
-	c.ticks(10)
-	for i := range 10 {
-		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
-	}
-	move := func(to []int32, gone int32) {
-		t.Helper()
-		resp := c.do(c.controller(), reassignReq("mv", 0, to)).(*kmsg.AlterPartitionAssignmentsResponse)
-		if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
-			t.Fatalf("reassign to %v: %+v", to, resp)
-		}
-		waitReassigned(t, c, "mv", to, gone)
-	}
+	c, ti, move := movingPartition(t)
 	move([]int32{2, 3, 4}, 1)
 	move([]int32{1, 2, 3}, 4) // broker 1 rejoined under its incarnation
 	n1 := c.nodes[1]
@@ -453,20 +418,7 @@ func TestUnopenedReplicaKeptThroughReassignment(t *testing.T) {
 // records which assignment its files belong to, so a restart's replayed
 // removal of an earlier assignment leaves them.
 func TestFailedFirstOpenRecordsAssignment(t *testing.T) {
-	c := newCluster(t, 7, 4)
-	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
-	c.ticks(10)
-	for i := range 10 {
-		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
-	}
-	move := func(to []int32, gone int32) {
-		t.Helper()
-		resp := c.do(c.controller(), reassignReq("mv", 0, to)).(*kmsg.AlterPartitionAssignmentsResponse)
-		if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
-			t.Fatalf("reassign to %v: %+v", to, resp)
-		}
-		waitReassigned(t, c, "mv", to, gone)
-	}
+	c, ti, move := movingPartition(t)
 	move([]int32{2, 3, 4}, 1)
 	g := c.nodes[1].group(ti, 0)
 	failing := true
@@ -490,4 +442,26 @@ func TestFailedFirstOpenRecordsAssignment(t *testing.T) {
 	if h == nil || h.p.Amnesic() || h.p.LogEndOffset() != 50 {
 		t.Fatalf("broker 1 after a restart: hosted %v, amnesic %v", h != nil, h != nil && h.p.Amnesic())
 	}
+}
+
+// movingPartition is a 4-broker cluster with topic "mv", one partition on
+// brokers 1, 2, 3 holding 50 records, and move, which reassigns it to to
+// and waits until it is done and broker gone hosts none of it.
+func movingPartition(t *testing.T) (*cluster, *topicInfo, func(to []int32, gone int32)) {
+	t.Helper()
+	c := newCluster(t, 7, 4)
+	ti := c.createTopic("mv", 1, 3, [][]int32{{1, 2, 3}})
+	c.ticks(10)
+	for i := range 10 {
+		c.mustProduce(c.leaderOf("mv", 0), "mv", 0, makeBatch(5, "first", int64(i)))
+	}
+	move := func(to []int32, gone int32) {
+		t.Helper()
+		resp := c.do(c.controller(), reassignReq("mv", 0, to)).(*kmsg.AlterPartitionAssignmentsResponse)
+		if resp.ErrorCode != 0 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("reassign to %v: %+v", to, resp)
+		}
+		waitReassigned(t, c, "mv", to, gone)
+	}
+	return c, ti, move
 }
