@@ -35,20 +35,11 @@ func (n *Node) assignedPath(g transport.GroupID) string { return n.groupDir(g) +
 // is false when it is unknown (no file, or one that cannot be read).
 func (n *Node) readAssigned(g transport.GroupID) (int64, bool) {
 	path := n.assignedPath(g)
-	size, err := n.cfg.FS.Stat(path)
+	s, err := readText(n.cfg.FS, path)
 	if errors.Is(err, vfs.ErrNotExist) {
 		return 0, false
 	}
-	var b []byte
-	if err == nil {
-		var f vfs.File
-		if f, err = n.cfg.FS.Open(path); err == nil {
-			b = make([]byte, size)
-			_, err = f.ReadAt(b, 0)
-			f.Close()
-		}
-	}
-	v, perr := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	v, perr := strconv.ParseInt(s, 10, 64)
 	if err != nil || perr != nil || v < 0 {
 		n.log.Warn("cannot read which assignment a replica's files belong to; taking them as of unknown age", "path", path, "err", errors.Join(err, perr))
 		return 0, false
@@ -66,6 +57,25 @@ func (n *Node) writeAssigned(g transport.GroupID, off int64) error {
 func (n *Node) groupDirExists(g transport.GroupID) bool {
 	_, err := n.cfg.FS.List(n.groupDir(g))
 	return err == nil
+}
+
+// readText reads a small file whole, without surrounding white space; a
+// missing file's error matches vfs.ErrNotExist.
+func readText(fs vfs.FS, path string) (string, error) {
+	size, err := fs.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	f, err := fs.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 // replaceFile replaces dir/name durably: a temporary file, written and

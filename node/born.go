@@ -42,7 +42,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"sluice/raftlog/vfs"
 )
@@ -71,23 +70,13 @@ func HasState(fs vfs.FS, dir string) bool {
 // readBorn reads the born file: bornJoining, an offset, or errNoBorn.
 func readBorn(fs vfs.FS, dir string) (int64, error) {
 	path := vfs.Join(dir, bornFile)
-	size, err := fs.Stat(path)
+	s, err := readText(fs, path)
 	if errors.Is(err, vfs.ErrNotExist) {
 		return 0, errNoBorn
 	}
 	if err != nil {
 		return 0, fmt.Errorf("node: %s: %w", path, err)
 	}
-	f, err := fs.Open(path)
-	if err != nil {
-		return 0, fmt.Errorf("node: %s: %w", path, err)
-	}
-	defer f.Close()
-	b := make([]byte, size)
-	if _, err := f.ReadAt(b, 0); err != nil {
-		return 0, fmt.Errorf("node: %s: %w", path, err)
-	}
-	s := strings.TrimSpace(string(b))
 	if s == "joining" {
 		return bornJoining, nil
 	}

@@ -27,13 +27,17 @@ type unopened struct {
 // hostLater remembers a replica that failed to open.
 func (n *Node) hostLater(g transport.GroupID, topic string, voters []uint64, amnesic bool, err error) {
 	n.log.Error("cannot open a partition replica; retrying", "group", g, "topic", topic, "err", err)
-	for i := range n.unopened {
-		if n.unopened[i].g == g {
-			n.unopened[i].err, n.unopened[i].at = err, n.ticks
-			return
-		}
+	if i := n.unopenedAt(g); i >= 0 {
+		n.unopened[i].err, n.unopened[i].at = err, n.ticks
+		return
 	}
 	n.unopened = append(n.unopened, unopened{g: g, topic: topic, voters: slices.Clone(voters), amnesic: amnesic, err: err, at: n.ticks, off: n.cmdOff})
+}
+
+// unopenedAt is the index of g among the replicas waiting to be opened
+// again, or -1.
+func (n *Node) unopenedAt(g transport.GroupID) int {
+	return slices.IndexFunc(n.unopened, func(u unopened) bool { return u.g == g })
 }
 
 // retryUnopened opens again the replicas that failed to, every reopenTicks.

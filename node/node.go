@@ -381,14 +381,19 @@ func (n *Node) host(g transport.GroupID, topicName string, voters []uint64, camp
 	// replaying the metadata log) every replica opens at once.
 	delay := campaign && !n.opening
 	if off := n.cmdOff; off >= 0 && g != transport.MetadataGroup {
-		if at, ok := n.readAssigned(g); ok && at < off && n.groupDirExists(g) {
-			// Left by an older assignment whose removal failed: this one
-			// starts afresh. (A replica assigned here all along that could
-			// not open is retried by retryUnopened, never hosted anew.)
-			n.log.Warn("removing a replica's files left by an older assignment", "group", g, "topic", topicName, "assigned_at", at, "now", off)
-			n.removeFiles(g, topicName)
+		exists := n.groupDirExists(g)
+		if exists {
+			if at, ok := n.readAssigned(g); ok && at < off {
+				// Left by an older assignment whose removal failed: this
+				// one starts afresh. (A replica assigned here all along
+				// that could not open is retried by retryUnopened, never
+				// hosted anew.)
+				n.log.Warn("removing a replica's files left by an older assignment", "group", g, "topic", topicName, "assigned_at", at, "now", off)
+				n.removeFiles(g, topicName)
+				exists = false
+			}
 		}
-		if !n.groupDirExists(g) {
+		if !exists {
 			// A new directory: record which command creates it before
 			// anything is in it, so no failed open or crash leaves it of
 			// unknown age (a record without a directory is harmless).
@@ -493,7 +498,7 @@ func (n *Node) abandonWaiting(h *hosted) {
 func (n *Node) unhost(g transport.GroupID) {
 	h := n.hosts[g]
 	topic := ""
-	switch i := slices.IndexFunc(n.unopened, func(u unopened) bool { return u.g == g }); {
+	switch i := n.unopenedAt(g); {
 	case h != nil:
 		topic = h.topic
 		n.closeHosted(h)
@@ -514,16 +519,22 @@ func (n *Node) unhost(g transport.GroupID) {
 	n.removeFiles(g, topic)
 }
 
-// closeHosted closes an open replica and forgets it.
-func (n *Node) closeHosted(h *hosted) {
-	g := h.g
+// closeReplica closes an open replica's log: its coordinator stops and
+// the requests waiting on it are answered (unhost, or a reopen).
+func (n *Node) closeReplica(h *hosted) {
 	if h.coord != nil {
 		h.coord.Deactivate()
-		n.forgetAppends(g)
+		n.forgetAppends(h.g)
 		n.groupsDirty = true
 	}
 	n.abandonWaiting(h)
 	h.log.Close()
+}
+
+// closeHosted closes an open replica and forgets it.
+func (n *Node) closeHosted(h *hosted) {
+	g := h.g
+	n.closeReplica(h)
 	h.gone = true
 	delete(n.hosts, g)
 	if i, ok := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare); ok {
@@ -641,13 +652,7 @@ func (n *Node) maybeReopen(h *hosted) {
 	if h.inflight > 0 || n.ticks-h.stoppedAt < reopenTicks {
 		return
 	}
-	if h.coord != nil {
-		h.coord.Deactivate()
-		n.forgetAppends(h.g)
-		n.groupsDirty = true
-	}
-	n.abandonWaiting(h)
-	h.log.Close()
+	n.closeReplica(h)
 	if err := n.open(h, false); err != nil {
 		h.stoppedAt = n.ticks
 		n.log.Warn("partition reopen failed; retrying", "group", h.g, "err", err)

@@ -207,7 +207,7 @@ func (n *Node) applyReassign(c command, t *topicInfo) {
 		h.voters = t.votersOf(p)
 		h.p.SetAssignment(int32sToIDs(c.Target))
 		h.dirty = true
-	case slices.ContainsFunc(n.unopened, func(u unopened) bool { return u.g == g }):
+	case n.unopenedAt(g) >= 0:
 		// Assigned here already but not open: retryUnopened opens it with
 		// the voters and target of the metadata then.
 	case slices.Contains(c.Target, int32(n.self)):
