@@ -253,3 +253,33 @@ func TestDiskAtInterpolates(t *testing.T) {
 		t.Errorf("diskAt(1e9) = %+v, want the largest measured", d)
 	}
 }
+
+// TestFixedRateChecksOtherTargetsAgainstFloor: in a fixed-rate acks=all
+// run, every other target's p99 is set against sluice's latency floor as
+// context (no goal), sluice's own row keeps the goal.
+func TestFixedRateChecksOtherTargetsAgainstFloor(t *testing.T) {
+	res := &Results{
+		Workload: Workload{Name: "lat", Acks: "all", Mode: FixedRate, Rate: 1000},
+		Floors: &Floors{Disk: []DiskFloor{{Bytes: 4096, MBPerS: 50, P99Us: 190}},
+			RTT: RTTFloor{RoundTrips: 10, P99Us: 10}},
+		Targets: []TargetResult{
+			{Target: TargetSluice, RecordsPerS: 1000, MeanBatchBytes: 4096, Ack: Latency{P50Ms: 0.4, P99Ms: 0.5}},
+			{Target: TargetKfake, Description: "kfake: in memory", RecordsPerS: 1000, Ack: Latency{P50Ms: 1, P99Ms: 3}},
+		},
+	}
+	got := map[string]Check{}
+	for _, c := range checks(res) {
+		got[c.Name] = c
+	}
+	own := got["p99 ack latency: sluice ÷ (fdatasync p99 + loopback RTT p99)"]
+	if own.Goal == "" || !own.Met || own.Value != 2.5 {
+		t.Errorf("sluice's row: %+v, want 2.5× against the goal, met", own)
+	}
+	k, ok := got["p99 ack latency: kfake ÷ (fdatasync p99 + loopback RTT p99)"]
+	if !ok || k.Goal != "" || k.Value != 15 || !strings.Contains(k.Detail, "kfake: in memory") || !strings.Contains(k.Detail, "0.60 ms for 3×") {
+		t.Errorf("kfake's row: %+v (ok %v), want 15× as context, with its description and the goal's limit", k, ok)
+	}
+	if _, ok := got["p99 ack latency: sluice ÷ kfake"]; !ok {
+		t.Errorf("the sluice ÷ kfake row went missing: %v", got)
+	}
+}

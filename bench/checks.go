@@ -113,6 +113,18 @@ func checks(res *Results) []Check {
 		ratio("p99 ack latency: sluice ÷ (fdatasync p99 + loopback RTT p99)", s.Ack.P99Ms*1e3/floorUs, goalLatencyFloor, false,
 			fmt.Sprintf("%.2f ms vs floor %.2f ms = fdatasync p99 %.2f ms at %d B (%s) + RTT p99 %.3f ms",
 				s.Ack.P99Ms, floorUs/1e3, d.P99Us/1e3, d.Bytes, how, res.Floors.RTT.P99Us/1e3))
+		// The other targets against the same floor, as context: kfake
+		// keeps records in memory with neither fsync nor replication, so
+		// its ratio shows what the clients, the loopback network and the
+		// machine's CPUs alone cost at this rate.
+		for _, o := range res.Targets {
+			if o.Target == TargetSluice || o.Ack.P99Ms <= 0 {
+				continue
+			}
+			ratio("p99 ack latency: "+o.Target+" ÷ (fdatasync p99 + loopback RTT p99)", o.Ack.P99Ms*1e3/floorUs, 0, false,
+				fmt.Sprintf("%s: ack p50 %.2f ms, p99 %.2f ms, against %.2f ms for %.0f× the same floor",
+					o.Description, o.Ack.P50Ms, o.Ack.P99Ms, goalLatencyFloor*floorUs/1e3, goalLatencyFloor))
+		}
 		if sd := res.Floors.SharedDisk; sd != nil && sd.AckP99Us > 0 {
 			ratio("p99 ack latency: shared-disk bound ÷ (fdatasync p99 + loopback RTT p99)", sd.AckP99Us/floorUs, 0, false,
 				fmt.Sprintf("%d writers group-committing %.1f MB/s each to this disk, no broker, %d of %d durable: p99 %.2f ms, against %.2f ms for %.0f× the floor; above that, on this measurement, a broker committing by cycles on this disk at this rate would not meet the goal",
