@@ -14,6 +14,7 @@ package node
 // Kafka. ValidateOnly checks without creating.
 
 import (
+	"fmt"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -53,8 +54,8 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 		case int(rt.Count) <= len(t.Replicas):
 			fail(kerr.InvalidPartitions, "the topic already has that many partitions or more")
 			continue
-		case rt.Count > 10000:
-			fail(kerr.InvalidPartitions, "at most 10000 partitions")
+		case rt.Count > maxTopicPartitions:
+			fail(kerr.InvalidPartitions, fmt.Sprintf("at most %d partitions", maxTopicPartitions))
 			continue
 		}
 		from, add := len(t.Replicas), int(rt.Count)-len(t.Replicas)

@@ -19,6 +19,7 @@ package node
 // creating.
 
 import (
+	"fmt"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -96,11 +97,19 @@ func (n *Node) handleCreateTopics(r Request, req *kmsg.CreateTopicsRequest) {
 	n.waitAdmin(r, resp, req.TimeoutMillis, items)
 }
 
+// maxTopicPartitions bounds a topic's partitions (each is a raft group),
+// whether asked for by count or by an explicit replica assignment, at
+// creation or by CreatePartitions.
+const maxTopicPartitions = 10000
+
 // placeTopic resolves a new topic's replica assignment.
 func (n *Node) placeTopic(rt kmsg.CreateTopicsRequestTopic) ([][]int32, *kerr.Error, string) {
 	if len(rt.ReplicaAssignment) > 0 {
 		if rt.NumPartitions != -1 || rt.ReplicationFactor != -1 {
 			return nil, kerr.InvalidRequest, "a replica assignment requires partitions and replication factor -1"
+		}
+		if len(rt.ReplicaAssignment) > maxTopicPartitions {
+			return nil, kerr.InvalidPartitions, fmt.Sprintf("at most %d partitions", maxTopicPartitions)
 		}
 		reps := make([][]int32, len(rt.ReplicaAssignment))
 		for _, a := range rt.ReplicaAssignment {
@@ -122,8 +131,8 @@ func (n *Node) placeTopic(rt kmsg.CreateTopicsRequestTopic) ([][]int32, *kerr.Er
 		rf = min(int(n.cfg.Defaults.ReplicationFactor), len(n.cfg.Brokers))
 	}
 	switch {
-	case parts <= 0 || parts > 10000:
-		return nil, kerr.InvalidPartitions, "partitions must be in [1, 10000]"
+	case parts <= 0 || parts > maxTopicPartitions:
+		return nil, kerr.InvalidPartitions, fmt.Sprintf("partitions must be in [1, %d]", maxTopicPartitions)
 	case rf <= 0:
 		return nil, kerr.InvalidReplicationFactor, "replication factor must be at least 1"
 	case rf > len(n.cfg.Brokers):

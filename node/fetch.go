@@ -5,8 +5,10 @@ package node
 // Serves whole batches below the high watermark from the partition leader
 // (DESIGN.md step 6): the tail cache answers on the loop, colder data comes
 // back as a read plan the runtime executes off the loop (Output.Reads).
-// MaxBytes bounds the response and PartitionMaxBytes each partition, except
-// that the first batch is always returned whole (KIP-74). A fetch with less
+// MaxBytes (at most fetch.max.bytes' default, 55 MiB) bounds the response
+// and PartitionMaxBytes each partition, except that the first batch is
+// always returned whole (KIP-74); a cold read counts for its whole limit
+// when it is issued. A fetch with less
 // than MinBytes parks until a partition it reads gains data or MaxWaitMillis
 // passes (long poll), bounded by Config.MaxParkedFetches (over the cap it is
 // answered at once). CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH /
@@ -84,7 +86,7 @@ func (n *Node) handleFetch(r Request, req *kmsg.FetchRequest) {
 // or parks pf until data arrives or its deadline passes.
 func (n *Node) evaluateFetch(pf *pendingFetch, final bool) {
 	used, failed := 0, false
-	maxBytes := int(pf.req.MaxBytes)
+	maxBytes := min(int(pf.req.MaxBytes), fetchMaxBytes)
 	if maxBytes <= 0 {
 		maxBytes = 1
 	}
@@ -97,13 +99,16 @@ func (n *Node) evaluateFetch(pf *pendingFetch, final bool) {
 		if pf.req.IsolationLevel == 1 {
 			s.op.AbortedTransactions = []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
 		}
-		code := n.fetchPartition(pf, s, maxBytes-used, used == 0)
+		reserved, code := n.fetchPartition(pf, s, maxBytes-used, used == 0)
 		if code != 0 {
 			s.op.ErrorCode = code
 			s.op.HighWatermark, s.op.LastStableOffset, s.op.LogStartOffset = -1, -1, -1
 			failed = true
 			continue
 		}
+		// A cold read counts for the most it may return, so the partitions
+		// after it share what is left.
+		used += reserved
 		for _, b := range s.batches {
 			used += len(b)
 		}
@@ -120,21 +125,27 @@ func (n *Node) evaluateFetch(pf *pendingFetch, final bool) {
 	}
 }
 
-// fetchPartition fills one partition's answer; it returns an error code.
-func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first bool) int16 {
+// fetchMaxBytes caps a fetch's MaxBytes, as the broker's fetch.max.bytes
+// does in Kafka (its default, 55 MiB): a response is assembled in memory.
+const fetchMaxBytes = 55 << 20
+
+// fetchPartition fills one partition's answer, or issues a cold read for
+// it; it returns the bytes that read may bring back (the partition's
+// limit), and an error code.
+func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first bool) (int, int16) {
 	switch {
 	case s.t == nil && pf.req.Version >= 13:
-		return kerr.UnknownTopicID.Code
+		return 0, kerr.UnknownTopicID.Code
 	case s.t == nil || s.rp.Partition < 0 || int(s.rp.Partition) >= len(s.t.Replicas):
-		return kerr.UnknownTopicOrPartition.Code
+		return 0, kerr.UnknownTopicOrPartition.Code
 	}
 	h := n.hosts[s.g]
 	if h == nil || h.leader != n.self {
 		n.fetchLeaderHint(pf, s)
-		return kerr.NotLeaderForPartition.Code
+		return 0, kerr.NotLeaderForPartition.Code
 	}
 	if code := checkLeaderEpoch(s.rp.CurrentLeaderEpoch, h.term); code != 0 {
-		return code
+		return 0, code
 	}
 	hw, ok := h.p.HighWatermark()
 	if !ok {
@@ -142,18 +153,18 @@ func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first 
 		// in its own term (KIP-207); reporting the stale one could move a
 		// consumer's view backwards. Kafka's error for exactly this case;
 		// clients retry.
-		return kerr.OffsetNotAvailable.Code
+		return 0, kerr.OffsetNotAvailable.Code
 	}
 	s.op.HighWatermark, s.op.LastStableOffset, s.op.LogStartOffset = hw, h.p.LastStableOffset(), h.p.LogStartOffset()
 	if budget <= 0 && !first {
-		return 0 // the response is full
+		return 0, 0 // the response is full
 	}
 	limit := min(int(s.rp.PartitionMaxBytes), budget)
 	if first {
 		limit = max(limit, 1)
 	}
 	if limit <= 0 {
-		return 0
+		return 0, 0
 	}
 	batches, plan, err := h.p.Fetch(s.rp.FetchOffset, limit)
 	if err != nil {
@@ -161,7 +172,7 @@ func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first 
 		if code == kerr.NotLeaderForPartition.Code {
 			n.fetchLeaderHint(pf, s)
 		}
-		return code
+		return 0, code
 	}
 	if plan != nil {
 		n.nextID++
@@ -169,10 +180,10 @@ func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first 
 		pf.reads++
 		n.out.Reads = append(n.out.Reads, Read{ID: n.nextID, Plan: plan})
 		n.readSlots[n.nextID] = s
-		return 0
+		return limit, 0
 	}
 	s.batches = batches
-	return 0
+	return 0, 0
 }
 
 // checkLeaderEpoch compares a client's current leader epoch with the term.

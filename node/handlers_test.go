@@ -689,6 +689,36 @@ func TestListOffsets(t *testing.T) {
 	}
 }
 
+// A partition named twice in one ListOffsets is INVALID_REQUEST at each
+// place, across topic entries too; the others are answered.
+func TestListOffsetsDuplicatePartitions(t *testing.T) {
+	c, _ := oneBroker(t)
+	c.mustProduce(1, "t", 0, makeBatch(3, "a", 1000))
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version, req.ReplicaID = 7, -1
+	for _, ps := range [][]int32{{0, 1}, {0}} {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "t"
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := c.do(1, req).(*kmsg.ListOffsetsResponse)
+	if len(resp.Topics) != 2 || len(resp.Topics[0].Partitions) != 2 || len(resp.Topics[1].Partitions) != 1 {
+		t.Fatalf("answer's shape: %+v", resp.Topics)
+	}
+	checkCode(t, "partition 0, first", resp.Topics[0].Partitions[0].ErrorCode, kerr.InvalidRequest)
+	checkCode(t, "partition 0, second", resp.Topics[1].Partitions[0].ErrorCode, kerr.InvalidRequest)
+	p1 := resp.Topics[0].Partitions[1]
+	checkCode(t, "partition 1", p1.ErrorCode, nil)
+	if p1.Offset != 0 {
+		t.Errorf("partition 1: offset %d, want 0", p1.Offset)
+	}
+}
+
 func TestListOffsetsNotLeader(t *testing.T) {
 	c := newCluster(t, 11, 3)
 	c.createTopic("t", 1, 3, nil)

@@ -9,13 +9,13 @@ package node
 // and answers every member; the leader gets all members' metadata. v4+
 // answers a join without a member id MEMBER_ID_REQUIRED with one (KIP-394);
 // v5+ static members (group.instance.id, KIP-345) keep their assignment
-// across restarts without a rebalance when the group is stable; v9 skips
-// the assignment for a static leader rejoining (KIP-814).
+// across restarts without a rebalance when the group is stable, their new
+// member id stored before the join is answered (a failed store undoes the
+// replacement, as in Kafka); v9 skips the assignment for a static leader
+// rejoining (KIP-814).
 //
 // Differs from Apache Kafka: group.max.size defaults to 1000, not
-// unbounded; a member that rejoins a stable group as a static member is
-// not stored until the next assignment is (a coordinator failover before
-// then answers its new id UNKNOWN_MEMBER_ID, and it rejoins).
+// unbounded.
 
 import "github.com/twmb/franz-go/pkg/kmsg"
 

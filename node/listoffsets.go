@@ -10,7 +10,7 @@ package node
 // then the one batch that holds it). A new leader answers latest with
 // OFFSET_NOT_AVAILABLE until its own term commits (KIP-207).
 // CurrentLeaderEpoch is checked (v4+); LeaderEpoch in the answer is the
-// leader's current term.
+// leader's current term. A partition named twice is INVALID_REQUEST.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,12 +19,30 @@ import (
 
 func (n *Node) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.ListOffsetsResponse)
+	// A partition named more than once is answered INVALID_REQUEST each
+	// time, as in Kafka, and not looked up: a request naming one partition
+	// many times would otherwise cost the event loop as many lookups.
+	type tp struct {
+		topic string
+		p     int32
+	}
+	named := make(map[tp]int)
+	for _, rt := range req.Topics {
+		for _, rp := range rt.Partitions {
+			named[tp{rt.Topic, rp.Partition}]++
+		}
+	}
 	for _, rt := range req.Topics {
 		t := n.topics.byName[rt.Topic]
 		ot := kmsg.ListOffsetsResponseTopic{Topic: rt.Topic}
 		for _, rp := range rt.Partitions {
 			op := kmsg.NewListOffsetsResponseTopicPartition()
 			op.Partition, op.Timestamp, op.Offset, op.LeaderEpoch = rp.Partition, -1, -1, -1
+			if named[tp{rt.Topic, rp.Partition}] > 1 {
+				op.ErrorCode = kerr.InvalidRequest.Code
+				ot.Partitions = append(ot.Partitions, op)
+				continue
+			}
 			op.ErrorCode = n.listOffset(req, t, rp, &op)
 			ot.Partitions = append(ot.Partitions, op)
 		}

@@ -227,6 +227,13 @@ func (n *Node) applyCommand(c command, off int64) {
 			delete(n.leaders, n.group(t, int32(i)))
 		}
 		n.log.Info("topic deleted", "topic", t.Name, "id", t.ID)
+		// Groups' committed offsets of the topic go with it.
+		for _, h := range n.list {
+			if h != nil && h.coord != nil && !h.gone {
+				h.coord.DeleteTopicOffsets(t.Name)
+				n.groupsDirty = true
+			}
+		}
 	case "add_partitions":
 		t := n.topics.byID[id]
 		if t == nil || len(t.Replicas) != c.From {

@@ -11,8 +11,10 @@ package node
 // FENCED_INSTANCE_ID (v7+), OFFSET_METADATA_TOO_LARGE
 // (offset.metadata.max.bytes), COORDINATOR_NOT_AVAILABLE when the store
 // times out (offsets.commit.timeout.ms). v10 names topics by id; an
-// unknown id answers UNKNOWN_TOPIC_ID. The retention time of v2–v4 is
-// ignored, as in Kafka since 2.1 (offsets.retention.minutes applies).
+// unknown id answers UNKNOWN_TOPIC_ID, an unknown topic name or partition
+// UNKNOWN_TOPIC_OR_PARTITION (neither is stored). The retention time of
+// v2–v4, when not -1, sets when that offset expires, in place of
+// offsets.retention.minutes, as in Kafka.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -22,27 +24,62 @@ import (
 )
 
 func (n *Node) handleOffsetCommit(r Request, req *kmsg.OffsetCommitRequest) {
-	if req.Version < 10 {
-		n.groupCall(r, req.Group, req)
-		return
-	}
-	// Topics by id: those the topic table does not know are answered here.
+	// Partitions the topic table does not know are answered here, as
+	// Kafka does, and never stored: UNKNOWN_TOPIC_ID for an unknown id
+	// (v10), UNKNOWN_TOPIC_OR_PARTITION for an unknown name or partition.
 	var unknown []kmsg.OffsetCommitResponseTopic
-	known := req.Topics[:0:0]
-	for _, t := range req.Topics {
-		if ti := n.topics.byID[t.TopicID]; ti != nil {
-			t.Topic = ti.Name
-			known = append(known, t)
-			continue
-		}
-		rt := kmsg.OffsetCommitResponseTopic{TopicID: t.TopicID}
-		for _, p := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, kmsg.OffsetCommitResponseTopicPartition{Partition: p.Partition, ErrorCode: kerr.UnknownTopicID.Code})
+	refuse := func(t kmsg.OffsetCommitRequestTopic, ps []kmsg.OffsetCommitRequestTopicPartition, code int16) {
+		rt := kmsg.OffsetCommitResponseTopic{Topic: t.Topic, TopicID: t.TopicID}
+		for _, p := range ps {
+			rt.Partitions = append(rt.Partitions, kmsg.OffsetCommitResponseTopicPartition{Partition: p.Partition, ErrorCode: code})
 		}
 		unknown = append(unknown, rt)
 	}
-	req.Topics = known
+	known := req.Topics[:0:0]
+	for _, t := range req.Topics {
+		var ti *topicInfo
+		if req.Version >= 10 {
+			if ti = n.topics.byID[t.TopicID]; ti == nil {
+				refuse(t, t.Partitions, kerr.UnknownTopicID.Code)
+				continue
+			}
+			t.Topic = ti.Name
+		} else if ti = n.topics.byName[t.Topic]; ti == nil {
+			refuse(t, t.Partitions, kerr.UnknownTopicOrPartition.Code)
+			continue
+		}
+		ok := t.Partitions[:0:0]
+		var bad []kmsg.OffsetCommitRequestTopicPartition
+		for _, p := range t.Partitions {
+			if p.Partition < 0 || int(p.Partition) >= len(ti.Replicas) {
+				bad = append(bad, p)
+				continue
+			}
+			ok = append(ok, p)
+		}
+		if len(bad) > 0 {
+			refuse(t, bad, kerr.UnknownTopicOrPartition.Code)
+		}
+		if len(ok) > 0 {
+			t.Partitions = ok
+			known = append(known, t)
+		}
+	}
+	req.Topics = known // names resolved (v10 names topics by id)
+	if len(unknown) == 0 {
+		n.groupCall(r, req.Group, req)
+		return
+	}
+	if len(known) == 0 {
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		resp.Version, resp.Topics = req.Version, unknown
+		n.respond(r, resp)
+		return
+	}
 	h, code := n.localCoordinator(req.Group)
+	if code == 0 && len(n.groupCalls) >= n.cfg.Groups.MaxPendingCalls {
+		code = kerr.CoordinatorNotAvailable.Code
+	}
 	if code != 0 {
 		resp := groups.ErrorResponse(req, code).(*kmsg.OffsetCommitResponse)
 		resp.Topics = append(resp.Topics, unknown...)

@@ -24,6 +24,10 @@ var errTooLarge = errors.New("decompressed batch exceeds the limit")
 // xerialMagic starts snappy data framed the way the Java client writes it.
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
 
+// xerialHeaderBytes: the magic, then a version and a compatible version
+// (int32 each).
+const xerialHeaderBytes = 16
+
 // inflate decompresses a batch's records section for codec (1 gzip,
 // 2 snappy, 3 lz4, 4 zstd).
 func inflate(codec int16, src []byte) ([]byte, error) {
@@ -36,7 +40,10 @@ func inflate(codec int16, src []byte) ([]byte, error) {
 		return readLimited(r)
 	case 2:
 		if bytes.HasPrefix(src, xerialMagic) {
-			return unxerial(src[16:]) // magic, version, compatible version
+			if len(src) < xerialHeaderBytes {
+				return nil, errors.New("truncated xerial header")
+			}
+			return unxerial(src[xerialHeaderBytes:])
 		}
 		return snappyBlock(src)
 	case 3:

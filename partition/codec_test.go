@@ -86,3 +86,32 @@ func TestCompressedBatchRoundTrip(t *testing.T) {
 		t.Fatalf("read back %d batches, %v", len(got), err)
 	}
 }
+
+// A snappy section holding the xerial magic but cut short of its 16-byte
+// header is corrupt; it used to slice past the end and crash the broker
+// (found by review).
+func TestShortXerialHeaderRejected(t *testing.T) {
+	for cut := len(xerialMagic); cut < xerialHeaderBytes; cut++ {
+		short := func(c []byte) []byte { return c[:cut] }
+		if _, err := validateBatch(compressed(t, 5, 5, short), 1<<20); err == nil {
+			t.Errorf("xerial section of %d bytes accepted", cut)
+		}
+	}
+}
+
+// FuzzInflate: decompressing any bytes under any codec returns records or
+// an error, never panics, and never returns more than the limit.
+func FuzzInflate(f *testing.F) {
+	for codec := int16(1); codec <= 5; codec++ {
+		b := compressed(&testing.T{}, 3, codec, nil)
+		f.Add(int16(binary.BigEndian.Uint16(b[21:])), b[61:])
+	}
+	f.Add(int16(2), append(append([]byte{}, xerialMagic...), 0, 0, 0, 1))
+	f.Add(int16(2), append(append([]byte{}, xerialMagic...), 0, 0, 0, 1, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff))
+	f.Fuzz(func(t *testing.T, codec int16, src []byte) {
+		out, err := inflate(codec, src)
+		if err == nil && len(out) > maxInflateBytes {
+			t.Fatalf("codec %d: %d bytes out, over the %d limit", codec, len(out), maxInflateBytes)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package partition
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -220,5 +221,80 @@ func TestAbandonProduces(t *testing.T) {
 	l.Produce(ProduceRequest{ID: 4, Batch: bad, Acks: AcksAll})
 	if got := l.AbandonProduces(); len(got) != 1 || got[0].ID != 4 || got[0].Err == nil || errors.Is(got[0].Err, kerr.NotLeaderForPartition) {
 		t.Fatalf("a refused produce made this turn: abandoned %+v, want request 4 with its own error", got)
+	}
+}
+
+// MaxTimestamp over many segments, with timestamps that repeat across
+// batches and segments and a log start moved inside batches, answers as a
+// scan of every record would: the largest timestamp at or above the log
+// start, its first offset on ties.
+func TestMaxTimestampAcrossSegments(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	rnd := rand.New(rand.NewPCG(21, 22))
+	// 150 batches of 4 records (about 25 per 64 KiB segment: a batch's
+	// four equal values compress); batch j's records are stamped base+0..3
+	// with base drawn from a few values.
+	for j := range 150 {
+		id := uint64(j + 1)
+		base := 1000 + 10*rnd.Int64N(8)
+		if j == 3 {
+			base = 2000 // the largest, early: in a closed segment
+		}
+		if j == 100 {
+			base = 2000 // a tie, later
+		}
+		c.waitLeader().Produce(ProduceRequest{ID: id, Batch: makeBatch(4, incompressible(rnd, 2000), base), Acks: AcksAll})
+		c.settle(id)
+		if r := c.res[id]; r.Err != nil {
+			t.Fatalf("produce %d: %v", id, r.Err)
+		}
+	}
+	l := c.waitLeader()
+	if n := len(l.log.Segments()); n < 5 {
+		t.Fatalf("%d segments, want several", n)
+	}
+	oracle := func() (off, ts int64, found bool) {
+		hw, _ := l.HighWatermark()
+		start := l.LogStartOffset()
+		best, bestOff := int64(-1), int64(-1)
+		for from := start; from < hw; {
+			bs, err := l.Read(from, 1<<20)
+			if err != nil || len(bs) == 0 {
+				t.Fatalf("read at %d: %d batches, %v", from, len(bs), err)
+			}
+			for _, b := range bs {
+				if err := recordTimes(b, func(o, ts int64) bool {
+					if o >= start && o < hw && ts > best {
+						best, bestOff = ts, o
+					}
+					if o+1 > from {
+						from = o + 1
+					}
+					return true
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		return bestOff, best, bestOff >= 0
+	}
+	check := func(when string) {
+		t.Helper()
+		wantOff, wantTs, wantFound := oracle()
+		off, ts, found, err := l.MaxTimestamp()
+		if err != nil || found != wantFound || off != wantOff || ts != wantTs {
+			t.Fatalf("%s: max timestamp %d at offset %d (%v, %v), want %d at %d (%v)", when, ts, off, found, err, wantTs, wantOff, wantFound)
+		}
+	}
+	check("all records")
+	if off, _, _, _ := l.MaxTimestamp(); off != 15 {
+		t.Fatalf("max timestamp at offset %d, want 15 (batch 3's last record, before batch 100's tie)", off)
+	}
+	for k, to := range []int64{14, 15, 16, 401, 403, 404, 550} {
+		if d := c.deleteRecords(uint64(k+1), to); d.Err != nil {
+			t.Fatalf("delete to %d: %v", to, d.Err)
+		}
+		c.tick()
+		check(fmt.Sprintf("log start %d", to))
 	}
 }

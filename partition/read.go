@@ -298,35 +298,50 @@ func (p *Partition) MaxTimestamp() (offset, timestamp int64, found bool, err err
 	if !ok {
 		return 0, 0, false, kerr.OffsetNotAvailable
 	}
+	// The segments are taken newest first, and one whose largest
+	// timestamp is below the best found so far is skipped unread: with
+	// timestamps that grow, only the active segment is read. (An entry of
+	// an older segment with the same timestamp wins, being first.) Each
+	// segment read is read once, in order (MetaRange); the batch that
+	// DeleteRecords cut, whose records before the log start do not count,
+	// is read after the scan, as MetaRange's callback must not read.
 	first, last, start := p.log.OldestIndex(), p.applied, p.logStart
 	best, bestIdx := int64(-1), uint64(0)
-	for i := first; i <= last && i != 0; i++ {
-		m, err := p.log.Meta(i)
+	better := func(ts int64, i uint64) bool {
+		return bestIdx == 0 || ts > best || ts == best && i < bestIdx
+	}
+	var cut uint64
+	segs := p.log.Segments()
+	for k := len(segs) - 1; k >= 0 && first != 0; k-- {
+		s := segs[k]
+		if !s.HasRecords || s.Last < s.First || s.Last < first || s.First > last || bestIdx != 0 && s.MaxTimestamp < best {
+			continue
+		}
+		err := p.log.MetaRange(max(s.First, first), min(s.Last, last), func(i uint64, m raftlog.EntryMeta) bool {
+			switch {
+			case m.Count == 0 || m.BaseOffset >= hw || m.NextOffset() <= start:
+			case m.BaseOffset < start:
+				cut = i
+			case better(m.MaxTimestamp, i):
+				best, bestIdx = m.MaxTimestamp, i
+			}
+			return true
+		})
 		if err != nil {
 			return 0, 0, false, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 		}
-		if m.Count == 0 || m.BaseOffset >= hw || m.NextOffset() <= start {
-			continue
+	}
+	if cut != 0 {
+		b, err := p.batchAt(cut)
+		if err != nil {
+			return 0, 0, false, err
 		}
-		ts := m.MaxTimestamp
-		if m.BaseOffset < start {
-			// DeleteRecords moved the log start inside this batch: only
-			// its records from the log start on count.
-			b, err := p.batchAt(i)
-			if err != nil {
-				return 0, 0, false, err
-			}
-			_, t, found, err := latestAtOrAfter(b, start)
-			if err != nil {
-				return 0, 0, false, err
-			}
-			if !found {
-				continue
-			}
-			ts = t
+		_, t, found, err := latestAtOrAfter(b, start)
+		if err != nil {
+			return 0, 0, false, err
 		}
-		if ts > best {
-			best, bestIdx = ts, i
+		if found && better(t, cut) {
+			best, bestIdx = t, cut
 		}
 	}
 	if bestIdx == 0 {

@@ -774,6 +774,31 @@ func (h *modelHarness) checkFind(t *rapid.T, oldest uint64) {
 			t.Fatalf("FindTimestamp(%d) = %d %v %v, want %d %v", ts, idx, ok, err, wantIdx, wantOK)
 		}
 	}
+	// MetaRange over a drawn range, sometimes stopped early, gives the
+	// model's entries in order.
+	if last >= oldest {
+		lo := rapid.Uint64Range(oldest-min(oldest, 2), last+1).Draw(t, "metaLo")
+		hi := rapid.Uint64Range(lo, last+2).Draw(t, "metaHi")
+		stop := rapid.IntRange(1, 1<<20).Draw(t, "metaStop")
+		var got []uint64
+		err := h.l.MetaRange(lo, hi, func(i uint64, m EntryMeta) bool {
+			if want := v.ent(i).meta; m != want {
+				t.Fatalf("MetaRange(%d, %d): entry %d meta %+v, want %+v", lo, hi, i, m, want)
+			}
+			got = append(got, i)
+			return len(got) < stop
+		})
+		if err != nil {
+			t.Fatalf("MetaRange(%d, %d): %v", lo, hi, err)
+		}
+		var want []uint64
+		for i := max(lo, oldest); i <= min(hi, last) && len(want) < stop; i++ {
+			want = append(want, i)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("MetaRange(%d, %d) stopped after %d visited %v, want %v", lo, hi, stop, got, want)
+		}
+	}
 }
 
 // ----- regressions: scenarios the model test found, pinned -----

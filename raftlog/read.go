@@ -347,6 +347,47 @@ func (l *Log) Meta(index uint64) (EntryMeta, error) {
 	return meta, nil
 }
 
+// MetaRange calls fn with the metadata of each retained entry from lo to
+// hi (inclusive), in order, until fn returns false. It reads each closed
+// segment once, from the sparse index point before lo, where calling Meta
+// for each index scans from such a point every time. fn must not read the
+// log: closed segments are read through the log's one read buffer.
+func (l *Log) MetaRange(lo, hi uint64, fn func(index uint64, m EntryMeta) bool) error {
+	if l.err != nil {
+		return l.err
+	}
+	lo = max(lo, l.oldestIndex())
+	for _, s := range l.segs {
+		if s.empty() || s.last < lo || s.first > hi {
+			continue
+		}
+		from, to := max(lo, s.first), min(hi, s.last)
+		if d := s.liveDense(); d != nil {
+			for i := from; i <= to; i++ {
+				if !fn(i, d[i-s.first].meta) {
+					return nil
+				}
+			}
+			continue
+		}
+		stopped := false
+		_, _, err := l.scanClosed(s, s.sparseStart(from), func(h entryHeader) bool {
+			if h.index < from {
+				return false
+			}
+			if h.index > to {
+				return true
+			}
+			stopped = !fn(h.index, h.meta)
+			return stopped
+		})
+		if err != nil || stopped {
+			return err
+		}
+	}
+	return nil
+}
+
 // scanClosed scans a closed segment's live entries from position from and
 // returns the first whose header matches.
 func (l *Log) scanClosed(s *segment, from int64, match func(entryHeader) bool) (uint64, bool, error) {

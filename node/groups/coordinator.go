@@ -125,6 +125,9 @@ type Committed struct {
 	LeaderEpoch     int32
 	Metadata        string
 	CommitTimestamp int64
+	// ExpireTimestamp, when not 0, is when the offset expires: the commit
+	// time plus the retention time an OffsetCommit v2–v4 asked for.
+	ExpireTimestamp int64
 }
 
 // Caller identifies the client of a request (JoinGroup records it).
@@ -222,7 +225,16 @@ type Coordinator struct {
 	nextCheck  int64
 	out        Output
 	regexes    map[string]*regexp.Regexp // compiled subscription regexes
+	// deletedTopics: topics deleted while this replica was not the
+	// coordinator and whose offsets it held; Activate deletes what is
+	// left of them (DeleteTopicOffsets). At most maxDeletedTopics.
+	deletedTopics map[string]bool
 }
+
+// maxDeletedTopics bounds the deleted topics an inactive replica keeps
+// for its next activation; beyond it the first by name is forgotten (its
+// offsets then expire with offsets.retention.minutes).
+const maxDeletedTopics = 1024
 
 // New returns the coordinator state machine of one partition, inactive.
 func New(cfg Config) *Coordinator {
@@ -230,6 +242,14 @@ func New(cfg Config) *Coordinator {
 	cfg.Env.Check()
 	return &Coordinator{cfg: cfg, log: cfg.Env.Log.With("offsets_partition", cfg.Partition), rand: cfg.Env.Rand,
 		groups: map[string]*group{}, regexes: map[string]*regexp.Regexp{}}
+}
+
+// topic looks a topic up in the node's table (Config.Topic).
+func (c *Coordinator) topic(name string) (id [16]byte, partitions int32, ok bool) {
+	if c.cfg.Topic == nil {
+		return id, 0, false
+	}
+	return c.cfg.Topic(name)
 }
 
 // Active reports whether this replica is serving as the coordinator.
@@ -274,6 +294,14 @@ func (c *Coordinator) Activate(nowMs int64) {
 		}
 	}
 	c.log.Info("group coordinator active", "groups", n)
+	var gone []string
+	for _, t := range slices.Sorted(maps.Keys(c.deletedTopics)) {
+		if _, _, exists := c.topic(t); !exists {
+			gone = append(gone, t)
+		}
+	}
+	c.deletedTopics = nil
+	c.tombstoneTopics(gone)
 }
 
 func (c *Coordinator) rebuild(g *group) {

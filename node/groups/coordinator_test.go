@@ -251,6 +251,11 @@ func TestStaticMemberRestartKeepsAssignment(t *testing.T) {
 		t.Fatal(h.state("g"))
 	}
 	j := h.call(staticJoin("g", "i1", "")) // a restart: no member id
+	// The new member id is stored (one group record) before the answer.
+	if h.answered(j) != nil || len(h.pending) != 1 || len(h.pending[0].Records) != 1 {
+		t.Fatalf("answered %v with %d appends: want the group stored first", h.answered(j) != nil, len(h.pending))
+	}
+	h.commitAll()
 	r := h.join(j)
 	if r.ErrorCode != 0 || r.Generation != gen || r.MemberID == ids[1] || r.LeaderID != ids[0] || r.SkipAssignment {
 		t.Fatalf("join %+v", r)
@@ -274,11 +279,38 @@ func TestStaticMemberRestartKeepsAssignment(t *testing.T) {
 	}
 	// A static leader restarting with v9 keeps its assignment (KIP-814).
 	j = h.call(staticJoin("g", "i0", ""))
+	h.commitAll()
 	if r := h.join(j); r.ErrorCode != 0 || !r.SkipAssignment || r.LeaderID != r.MemberID || len(r.Members) != 3 {
 		t.Fatalf("leader rejoin %+v", r)
 	}
 	if h.state("g") != Stable {
 		t.Fatal(h.state("g"))
+	}
+}
+
+// A static restart whose store fails is undone: the join gets the error,
+// the old member id works again and the new one is unknown, as in Kafka.
+func TestStaticRestartStoreFailureUndone(t *testing.T) {
+	h := newHarness(t, testConfig())
+	ids, gen := h.staticGroup("g", 3)
+	j := h.call(staticJoin("g", "i1", ""))
+	h.failNext(kerr.NotEnoughReplicas.Code)
+	if r := h.join(j); r.ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("join after a failed store: %+v, want COORDINATOR_NOT_AVAILABLE", r)
+	}
+	hb := heartbeatReq("g", ids[1], gen)
+	hb.InstanceID = new("i1")
+	h.wantErr(h.call(hb), nil)
+	if h.state("g") != Stable {
+		t.Fatal(h.state("g"))
+	}
+	// The coordinator failing over with the store in flight answers the
+	// join NOT_COORDINATOR.
+	j = h.call(staticJoin("g", "i2", ""))
+	h.c.Deactivate()
+	h.drain()
+	if r := h.join(j); r.ErrorCode != kerr.NotCoordinator.Code {
+		t.Fatalf("join when the coordinator went: %+v, want NOT_COORDINATOR", r)
 	}
 }
 
@@ -832,6 +864,7 @@ func TestStaticRestartWithNewMetadata(t *testing.T) {
 	h := newHarness(t, testConfig())
 	_, gen := h.staticGroup("g", 3)
 	j := h.call(joinReq("g", "", new("i1"), "t", "other-topic")) // same "range" protocol, other metadata
+	h.commitAll()
 	if r := h.join(j); r.ErrorCode != 0 || r.Generation != gen {
 		t.Fatalf("join %+v", r)
 	}

@@ -25,9 +25,14 @@ func groupKey(group string) []byte {
 	return k.AppendTo(nil)
 }
 
+// offsetValue encodes a commit as Kafka does: version 3, or version 1
+// when it carries an expire timestamp (only v1 has the field).
 func offsetValue(o Committed) []byte {
 	v := kmsg.NewOffsetCommitValue()
 	v.Version, v.Offset, v.LeaderEpoch, v.Metadata, v.CommitTimestamp = 3, o.Offset, o.LeaderEpoch, o.Metadata, o.CommitTimestamp
+	if o.ExpireTimestamp != 0 {
+		v.Version, v.ExpireTimestamp = 1, o.ExpireTimestamp
+	}
 	return v.AppendTo(nil)
 }
 
@@ -69,7 +74,11 @@ func (c *Coordinator) Apply(key, value []byte) error {
 		if v.Version < 3 {
 			epoch = -1
 		}
-		ps[k.Partition] = Committed{Offset: v.Offset, LeaderEpoch: epoch, Metadata: v.Metadata, CommitTimestamp: v.CommitTimestamp}
+		o := Committed{Offset: v.Offset, LeaderEpoch: epoch, Metadata: v.Metadata, CommitTimestamp: v.CommitTimestamp}
+		if v.Version == 1 {
+			o.ExpireTimestamp = v.ExpireTimestamp
+		}
+		ps[k.Partition] = o
 	case 2:
 		var k kmsg.GroupMetadataKey
 		if err := k.ReadFrom(key); err != nil {
@@ -97,6 +106,73 @@ func (c *Coordinator) Apply(key, value []byte) error {
 		return c.applyConsumer(key, value)
 	}
 	return nil
+}
+
+// DeleteTopicOffsets deletes every group's committed offsets of a topic
+// that was just deleted, as Kafka does when a topic goes: a topic created
+// again under the name must not inherit them. The caller calls it on every
+// replica when the deletion is applied. The active coordinator stores
+// tombstones at once (commits of the topic still being stored included: a
+// tombstone is ordered after them); an inactive replica that holds
+// offsets of the topic notes it, and stores the tombstones if it becomes
+// the coordinator while the name is still unknown (the coordinator at the
+// deletion may have failed before storing them).
+func (c *Coordinator) DeleteTopicOffsets(topic string) {
+	if !c.active {
+		if !c.holdsTopic(topic) {
+			return
+		}
+		if c.deletedTopics == nil {
+			c.deletedTopics = map[string]bool{}
+		}
+		if len(c.deletedTopics) >= maxDeletedTopics {
+			forget := slices.Min(slices.Collect(maps.Keys(c.deletedTopics))) //lint:maporder-ok the minimum is the same in any order
+			delete(c.deletedTopics, forget)
+			c.log.Warn("too many deleted topics noted; forgetting one", "topic", forget)
+		}
+		c.deletedTopics[topic] = true
+		return
+	}
+	c.tombstoneTopics([]string{topic})
+}
+
+// holdsTopic reports whether some group has an offset of topic, stored or
+// being stored.
+func (c *Coordinator) holdsTopic(topic string) bool {
+	for _, g := range c.groups { //lint:maporder-ok an existence test
+		if len(g.offsets[topic]) > 0 || len(g.inflight[topic]) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// tombstoneTopics stores tombstones for every group's offsets of topics.
+func (c *Coordinator) tombstoneTopics(topics []string) {
+	var recs []Record
+	for _, g := range c.sortedGroups() {
+		for _, t := range topics {
+			ps := slices.Collect(maps.Keys(g.offsets[t])) //lint:maporder-ok sorted below
+			for p := range g.inflight[t] {                //lint:maporder-ok sorted below
+				if _, ok := g.offsets[t][p]; !ok {
+					ps = append(ps, p)
+				}
+			}
+			slices.Sort(ps)
+			for _, p := range ps {
+				recs = append(recs, Record{Key: offsetKey(g.id, t, p)})
+			}
+		}
+	}
+	if len(recs) == 0 {
+		return
+	}
+	c.log.Info("offsets of deleted topics deleted", "topics", topics, "partitions", len(recs))
+	c.store(recs, func(code int16) {
+		if code != 0 {
+			c.log.Warn("storing the deletion of deleted topics' offsets failed; they expire with offsets.retention.minutes", "topics", topics, "code", code)
+		}
+	})
 }
 
 func (c *Coordinator) dropOffset(group, topic string, partition int32) {
@@ -265,8 +341,13 @@ func (c *Coordinator) commit(cl *call, req *kmsg.OffsetCommitRequest) {
 			if req.Version < 6 {
 				epoch = -1
 			}
-			recs = append(recs, Record{Key: offsetKey(req.Group, t.Topic, p.Partition),
-				Value: offsetValue(Committed{Offset: p.Offset, LeaderEpoch: epoch, Metadata: md, CommitTimestamp: c.nowMs})})
+			o := Committed{Offset: p.Offset, LeaderEpoch: epoch, Metadata: md, CommitTimestamp: c.nowMs}
+			if req.Version >= 2 && req.Version <= 4 && req.RetentionTimeMillis != -1 {
+				// The retention time of v2–v4 overrides
+				// offsets.retention.minutes for this offset, as in Kafka.
+				o.ExpireTimestamp = c.nowMs + req.RetentionTimeMillis
+			}
+			recs = append(recs, Record{Key: offsetKey(req.Group, t.Topic, p.Partition), Value: offsetValue(o)})
 			stored = append(stored, rp)
 		}
 	}
@@ -505,11 +586,16 @@ func (c *Coordinator) expireOffsets() {
 				if g.inflight[t][p] > 0 {
 					continue // a commit being stored: its tombstone would follow it
 				}
-				base := g.offsets[t][p].CommitTimestamp
+				o := g.offsets[t][p]
+				base := o.CommitTimestamp
 				if emptySince >= 0 {
 					base = emptySince
 				}
-				if c.nowMs-base >= c.cfg.OffsetsRetentionMs {
+				expired := c.nowMs-base >= c.cfg.OffsetsRetentionMs
+				if o.ExpireTimestamp != 0 {
+					expired = c.nowMs >= o.ExpireTimestamp // the commit's own retention time
+				}
+				if expired {
 					recs = append(recs, Record{Key: offsetKey(g.id, t, p)})
 					n++
 				}

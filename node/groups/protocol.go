@@ -212,7 +212,8 @@ func (c *Coordinator) addAndRebalance(cl *call, g *group, id string, who Caller,
 
 // replaceStatic: a static member rejoined without its member id (a
 // restart). The old id is fenced; a stable group with unchanged
-// subscription keeps its assignment without a rebalance (KIP-345).
+// subscription keeps its assignment without a rebalance (KIP-345), once
+// the new id is stored.
 func (c *Coordinator) replaceStatic(cl *call, g *group, old *member, id string, req *kmsg.JoinGroupRequest, rebalanceMs int32) {
 	c.failCalls(old, kerr.FencedInstanceID.Code)
 	oldID := old.id
@@ -233,9 +234,35 @@ func (c *Coordinator) replaceStatic(cl *call, g *group, old *member, id string, 
 		prev := old.protocols
 		old.protocols = cloneProtocols(req.Protocols)
 		if g.selectProtocol() == g.protocol {
+			prevSession, prevRebalance := old.sessionMs, old.rebalanceMs
 			old.sessionMs, old.rebalanceMs = req.SessionTimeoutMillis, rebalanceMs
 			old.deadline = c.nowMs + int64(old.sessionMs)
-			c.reply(cl, c.joinResponse(g, old, req, wasLeader))
+			// As Kafka, the new member id is stored before the join is
+			// answered: a coordinator taking over rebuilds the group from
+			// its stored metadata, and with the old id there it would
+			// fence the live instance and let the old one back in. If the
+			// store fails, the replacement is undone (when nothing has
+			// changed the member since) and the join gets the error.
+			gen := g.generation
+			c.storeGroup(g, func(code int16) {
+				if code = storeError(code, false); code == 0 {
+					c.reply(cl, c.joinResponse(g, old, req, wasLeader))
+					return
+				}
+				if g.live && g.generation == gen && g.members[id] == old {
+					delete(g.members, id)
+					old.id = oldID
+					g.members[oldID] = old
+					g.order[slices.Index(g.order, id)] = oldID
+					g.instances[*old.instance] = oldID
+					if wasLeader {
+						g.leader = oldID
+					}
+					old.protocols, old.sessionMs, old.rebalanceMs = prev, prevSession, prevRebalance
+					c.log.Info("static member replacement undone: its store failed", "group", g.id, "instance", *old.instance, "code", code)
+				}
+				c.reply(cl, joinError(req, code))
+			})
 			return
 		}
 		old.protocols = prev

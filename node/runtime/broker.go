@@ -42,6 +42,13 @@ type Options struct {
 	// MaxInflightPerConn bounds requests read from one connection and not
 	// yet answered (default 100); the reader waits beyond it.
 	MaxInflightPerConn int
+	// MaxInflightBytesPerConn bounds the bytes of those requests (default
+	// MaxRequestBytes): the reader waits, before reading a request's body,
+	// until it fits, unless nothing is in flight (one request of any
+	// allowed size always goes). A parked long poll keeps its request, so
+	// without it one connection could hold MaxInflightPerConn requests of
+	// MaxRequestBytes each.
+	MaxInflightBytesPerConn int
 	// IdleTimeout closes a connection with nothing in flight after this
 	// long without a request (connections.max.idle.ms, default 10 min).
 	IdleTimeout time.Duration
@@ -84,6 +91,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxInflightPerConn == 0 {
 		o.MaxInflightPerConn = 100
+	}
+	if o.MaxInflightBytesPerConn == 0 {
+		o.MaxInflightBytesPerConn = o.MaxRequestBytes
 	}
 	if o.IdleTimeout == 0 {
 		o.IdleTimeout = 10 * time.Minute
@@ -439,11 +449,13 @@ func (b *Broker) accept() {
 		}
 		if b.openConns.Add(1) > int64(b.opts.MaxConnections) {
 			b.openConns.Add(-1)
-			nc.Close()
+			// Logged before the close, so a client that sees its
+			// connection closed finds the reason already in the log.
 			if now := time.Now(); now.Sub(refusalLogged) >= time.Second {
 				refusalLogged = now
 				b.log.Warn("refusing a client connection: too many open", "remote", nc.RemoteAddr().String(), "max_connections", b.opts.MaxConnections)
 			}
+			nc.Close()
 			continue
 		}
 		c := newConn(b, b.nextConn.Add(1), nc)

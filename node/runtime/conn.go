@@ -27,8 +27,10 @@ type conn struct {
 	host string
 
 	slots chan struct{} // in-flight bound: one token per unanswered request
+	freed chan struct{} // the writer answered a request: bytes were freed
 
 	mu    sync.Mutex
+	bytes int                 // frame bytes of the requests read and not yet answered
 	corr  map[uint64]inflight // seq -> what the response needs
 	ready map[uint64]node.Response
 	next  uint64 // next seq to write
@@ -43,7 +45,7 @@ func newConn(b *Broker, id uint64, nc net.Conn) *conn {
 		host = h
 	}
 	return &conn{b: b, id: id, nc: nc, host: "/" + host, slots: make(chan struct{}, b.opts.MaxInflightPerConn),
-		corr: map[uint64]inflight{}, ready: map[uint64]node.Response{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		freed: make(chan struct{}, 1), corr: map[uint64]inflight{}, ready: map[uint64]node.Response{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 func (c *conn) close() {
@@ -96,12 +98,15 @@ func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, in
 	if _, err := io.ReadFull(r, size[:]); err != nil {
 		return node.Request{}, 0, 0, err
 	}
-	// A frame's body arrives within the idle timeout of its size.
-	c.nc.SetReadDeadline(time.Now().Add(c.b.opts.IdleTimeout))
 	n := int32(binary.BigEndian.Uint32(size[:]))
 	if n < 8 || int(n) > c.b.opts.MaxRequestBytes {
 		return node.Request{}, 0, 0, fmt.Errorf("request of %d bytes (socket.request.max.bytes is %d)", n, c.b.opts.MaxRequestBytes)
 	}
+	if err := c.reserve(4 + int(n)); err != nil {
+		return node.Request{}, 0, 0, err
+	}
+	// A frame's body arrives within the idle timeout of its size.
+	c.nc.SetReadDeadline(time.Now().Add(c.b.opts.IdleTimeout))
 	frame := make([]byte, n)
 	if _, err := io.ReadFull(r, frame); err != nil {
 		return node.Request{}, 0, 0, err
@@ -109,6 +114,31 @@ func (c *conn) readRequest(r *bufio.Reader, seq uint64) (node.Request, int32, in
 	req, corr, err := decodeRequest(c.id, seq, frame)
 	req.ClientHost = c.host
 	return req, corr, 4 + int(n), err
+}
+
+// reserve waits until a request of n bytes fits in the connection's
+// in-flight bytes (MaxInflightBytesPerConn), or nothing is in flight, and
+// counts it; the writer releases it when the request is answered. While
+// the reader waits, the client's bytes stay in the socket: TCP holds the
+// client back, as Kafka's muting of a busy connection does.
+func (c *conn) reserve(n int) error {
+	for {
+		c.mu.Lock()
+		if c.bytes == 0 || c.bytes+n <= c.b.opts.MaxInflightBytesPerConn {
+			c.bytes += n
+			c.mu.Unlock()
+			return nil
+		}
+		// No read deadline while waiting: the requests in flight are the
+		// connection's activity.
+		c.nc.SetReadDeadline(time.Time{})
+		c.mu.Unlock()
+		select {
+		case <-c.freed:
+		case <-c.done:
+			return net.ErrClosed
+		}
+	}
 }
 
 // armIdle sets the read deadline for the next request: the idle timeout
@@ -211,7 +241,12 @@ func (c *conn) writeLoop() {
 			if len(c.slots) == 1 {
 				c.armIdle()
 			}
+			c.bytes -= in.size
 			c.mu.Unlock()
+			select {
+			case c.freed <- struct{}{}:
+			default:
+			}
 			out := 0
 			if r.Msg != nil {
 				buf = encodeResponse(buf[:0], in.corr, r)
