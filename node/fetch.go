@@ -6,9 +6,9 @@ package node
 // (DESIGN.md step 6): the tail cache answers on the loop, colder data comes
 // back as a read plan the runtime executes off the loop (Output.Reads).
 // MaxBytes (at most fetch.max.bytes' default, 55 MiB) bounds the response
-// and PartitionMaxBytes each partition, except that the first batch is
-// always returned whole (KIP-74); a cold read counts for its whole limit
-// when it is issued. A fetch with less
+// and PartitionMaxBytes each partition, except that the first partition
+// with data returns its first batch whole (KIP-74); a cold read counts for
+// its whole limit when it is issued. A fetch with less
 // than MinBytes parks until a partition it reads gains data or MaxWaitMillis
 // passes (long poll), bounded by Config.MaxParkedFetches (over the cap it is
 // answered at once). CurrentLeaderEpoch is checked (FENCED_LEADER_EPOCH /
@@ -166,7 +166,10 @@ func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first 
 	if limit <= 0 {
 		return 0, 0
 	}
-	batches, plan, err := h.p.Fetch(s.rp.FetchOffset, limit)
+	// Only the response's first partition with data may exceed its limit
+	// by its first batch (KIP-74): a cold read counts for its limit, and
+	// brings back no more.
+	batches, plan, err := h.p.Fetch(s.rp.FetchOffset, limit, first)
 	if err != nil {
 		code := errCode(err)
 		if code == kerr.NotLeaderForPartition.Code {

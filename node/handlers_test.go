@@ -542,7 +542,9 @@ func TestFetchFirstBatchWhole(t *testing.T) {
 		want0, want1      []int64
 	}{
 		{"response limit below the first batch", 100, 1 << 20, []int64{0}, nil},
-		{"partition limit below the first batch", 1 << 20, 100, []int64{0}, []int64{0}},
+		// As Kafka's ReplicaManager.readFromLog: once a partition returned
+		// data, the others keep to their limits (minOneMessage off).
+		{"partition limit below the first batch", 1 << 20, 100, []int64{0}, nil},
 		{"both limits zero", 0, 0, []int64{0}, nil},
 		{"room for everything", 1 << 20, 1 << 20, []int64{0, 1}, []int64{0}},
 	} {

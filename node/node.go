@@ -582,6 +582,8 @@ func (n *Node) Tick(nowMs int64) {
 		if h.ticking || !h.p.Quiesced() {
 			h.p.Tick(nowMs)
 			h.dirty = true
+		} else {
+			h.p.SetClock(nowMs)
 		}
 		if h.campaignAt != 0 && n.ticks >= h.campaignAt && !n.resigning {
 			h.campaignAt = 0

@@ -29,10 +29,10 @@ func (c *cluster) findGroupCoordinator(group string) int32 {
 	return 0
 }
 
-// Kafka's KafkaApis.handleOffsetCommitRequest answers a partition of a
-// topic the metadata cache does not know, or a partition the topic does
-// not have, UNKNOWN_TOPIC_OR_PARTITION and stores nothing for it. sluice
-// (v2-v9) stores any name and partition.
+// A commit for a topic the broker does not know, or a partition the topic
+// does not have, is answered UNKNOWN_TOPIC_OR_PARTITION and nothing is
+// stored for it, as Kafka's KafkaApis.handleOffsetCommitRequest does
+// (found by review: v2–v9 stored any name and partition).
 func TestOffsetCommitUnknownTopicOrPartition(t *testing.T) {
 	c, _ := oneBroker(t) // topic "t" has partitions 0 and 1
 	co := c.findGroupCoordinator("g")
@@ -57,12 +57,11 @@ func TestOffsetCommitUnknownTopicOrPartition(t *testing.T) {
 	}
 }
 
-// Kafka deletes every group's committed offsets of a deleted topic's
-// partitions (GroupCoordinator.onPartitionsDeleted, called when the
-// metadata publisher sees the deletion; OffsetMetadataManager writes the
-// tombstones). sluice keeps them, so a topic re-created under the same
-// name inherits the old topic's offsets: a consumer of the group starts at
-// offset 1000 of the new log, skipping its first 1000 records.
+// Deleting a topic deletes every group's committed offsets of it, as Kafka
+// does (GroupCoordinator.onPartitionsDeleted), so a topic created again
+// under the name starts with none (found by review: they were kept, and a
+// consumer of the new topic started at offset 1000, skipping its first
+// 1000 records).
 func TestDeletedTopicsOffsetsDeleted(t *testing.T) {
 	c := newCluster(t, 1, 1)
 	c.createTopic("x", 1, 1, nil)

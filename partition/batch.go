@@ -74,6 +74,10 @@ func validateBatch(b []byte, maxBytes int) (batchInfo, error) {
 	if err := checkAttributes(rb.Attributes); err != nil {
 		return batchInfo{}, err
 	}
+	if rb.ProducerID >= 0 && rb.FirstSequence < 0 {
+		// As Kafka's LogValidator: an idempotent batch carries a sequence.
+		return batchInfo{}, fmt.Errorf("%w: producer %d with base sequence %d", kerr.InvalidRecord, rb.ProducerID, rb.FirstSequence)
+	}
 	if err := checkRecords(rb); err != nil {
 		return batchInfo{}, err
 	}

@@ -546,6 +546,12 @@ func (p *Partition) storageErr() error {
 	return fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
 }
 
+// SetClock sets the caller's clock without ticking raft: the node keeps a
+// quiesced partition's clock current (it is not ticked), so that what it
+// stamps when woken — a produce's time, LogAppendTime, a producer's last
+// write — is the time, not when it went quiet.
+func (p *Partition) SetClock(nowMs int64) { p.nowMs = nowMs }
+
 // Tick advances raft's logical clock; nowMs is the caller's clock, stamped
 // into proposals (the leader's reading is the replicated time).
 func (p *Partition) Tick(nowMs int64) {
@@ -855,6 +861,13 @@ func (p *Partition) Produce(req ProduceRequest) {
 		fail(err)
 		return
 	}
+	// min.insync.replicas first, as Kafka checks it before the append
+	// that detects duplicates: a retried acks=all batch is not answered as
+	// a success while fewer replicas than that are in sync.
+	if req.Acks == AcksAll && p.insync() < p.requiredReplicas() {
+		fail(kerr.NotEnoughReplicas)
+		return
+	}
 	if bp, ok := producerOf(req.Batch); ok {
 		known, epoch, batches := p.effectiveProducer(bp.id)
 		dup, err := checkSequence(known, epoch, batches, bp)
@@ -866,10 +879,6 @@ func (p *Partition) Produce(req ProduceRequest) {
 			p.duplicate(req, dup)
 			return
 		}
-	}
-	if req.Acks == AcksAll && p.insync() < p.requiredReplicas() {
-		fail(kerr.NotEnoughReplicas)
-		return
 	}
 	_, term := p.Leader()
 	base := p.leo + p.uncommittedProposed()

@@ -416,7 +416,7 @@ func TestFetchPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, plan, err := l.Fetch(off, 16<<10)
+		got, plan, err := l.Fetch(off, 16<<10, true)
 		if err != nil {
 			t.Fatal(err)
 		}

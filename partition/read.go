@@ -130,6 +130,7 @@ type FetchPlan struct {
 	plan     *raftlog.ReadPlan
 	hw       int64
 	maxBytes int
+	minOne   bool
 }
 
 // Execute runs the plan; safe from any goroutine.
@@ -138,13 +139,25 @@ func (f *FetchPlan) Execute() ([][]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}
-	return batchesBelow(ents, f.hw, f.maxBytes), nil
+	return fitFirst(batchesBelow(ents, f.hw, f.maxBytes), f.maxBytes, f.minOne), nil
+}
+
+// fitFirst drops batches whose first alone exceeds maxBytes, unless minOne
+// (batchesBelow keeps the first whole; only it can exceed maxBytes).
+func fitFirst(batches [][]byte, maxBytes int, minOne bool) [][]byte {
+	if !minOne && len(batches) > 0 && len(batches[0]) > maxBytes {
+		return nil
+	}
+	return batches
 }
 
 // Fetch is Read for the event loop: records still in the log's tail cache
 // are answered at once; older ones come back as a FetchPlan for the
-// runtime to execute off the loop (DESIGN.md step 6).
-func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, error) {
+// runtime to execute off the loop (DESIGN.md step 6). With minOne the
+// first batch comes whole even beyond maxBytes (KIP-74, for the first
+// partition of a response with data); without it nothing beyond maxBytes
+// does, as Kafka's minOneMessage.
+func (p *Partition) Fetch(offset int64, maxBytes int, minOne bool) ([][]byte, *FetchPlan, error) {
 	if p.err != nil {
 		return nil, nil, p.storageErr()
 	}
@@ -180,10 +193,10 @@ func (p *Partition) Fetch(offset int64, maxBytes int) ([][]byte, *FetchPlan, err
 		return nil, nil, fmt.Errorf("%w: %v", kerr.KafkaStorageError, err)
 	}
 	if plan != nil {
-		return nil, &FetchPlan{plan: plan, hw: hw, maxBytes: maxBytes}, nil
+		return nil, &FetchPlan{plan: plan, hw: hw, maxBytes: maxBytes, minOne: minOne}, nil
 	}
 	batches, err := p.Read(offset, maxBytes)
-	return batches, nil, err
+	return fitFirst(batches, maxBytes, minOne), nil, err
 }
 
 // ReadApplied returns whole batches from offset on, below the applied

@@ -245,11 +245,23 @@ func (c *Coordinator) replaceStatic(cl *call, g *group, old *member, id string, 
 			// changed the member since) and the join gets the error.
 			gen := g.generation
 			c.storeGroup(g, func(code int16) {
-				if code = storeError(code, false); code == 0 {
+				code = storeError(code, false)
+				switch {
+				case g.live && old.id != id:
+					// Another restart of the instance replaced this one
+					// meanwhile: this join is the fenced one (Kafka answers
+					// it so when the replacement happens).
+					c.reply(cl, joinError(req, kerr.FencedInstanceID.Code))
+					return
+				case g.live && g.members[id] != old:
+					// It left or expired meanwhile.
+					c.reply(cl, joinError(req, kerr.UnknownMemberID.Code))
+					return
+				case code == 0:
 					c.reply(cl, c.joinResponse(g, old, req, wasLeader))
 					return
 				}
-				if g.live && g.generation == gen && g.members[id] == old {
+				if g.live && g.generation == gen {
 					delete(g.members, id)
 					old.id = oldID
 					g.members[oldID] = old

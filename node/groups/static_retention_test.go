@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // A static member restarts (JoinGroup with its instance id and no member
@@ -79,5 +80,37 @@ func TestOffsetCommitRetentionTime(t *testing.T) {
 	}
 	if !alive(0) || alive(2) {
 		t.Fatalf("after 2 days: 30-day %v, default %v; want only the 30-day one kept", alive(0), alive(2))
+	}
+}
+
+// Two restarts of one static instance while the first's store is in
+// flight: the first join is fenced, the second gets the member (found by
+// review: both were answered with the second's id, so the fenced process
+// could act as the member).
+func TestStaticDoubleRestartDuringStore(t *testing.T) {
+	h := newHarness(t, testConfig())
+	_, gen := h.staticGroup("g", 3)
+	j1 := h.call(staticJoin("g", "i1", ""))
+	j2 := h.call(staticJoin("g", "i1", ""))
+	h.commitAll()
+	r1, r2 := h.join(j1), h.join(j2)
+	if r1.ErrorCode != kerr.FencedInstanceID.Code {
+		t.Fatalf("first restart's join: %+v, want FENCED_INSTANCE_ID", r1)
+	}
+	if r2.ErrorCode != 0 || r2.MemberID == "" || r2.Generation != gen {
+		t.Fatalf("second restart's join: %+v", r2)
+	}
+	hb := heartbeatReq("g", r2.MemberID, gen)
+	hb.InstanceID = new("i1")
+	h.wantErr(h.call(hb), nil)
+	// A static member removed while its restart is being stored: the join
+	// gets UNKNOWN_MEMBER_ID, not a dead id.
+	j3 := h.call(staticJoin("g", "i2", ""))
+	l := leaveReq("g")
+	l.Members = []kmsg.LeaveGroupRequestMember{{InstanceID: new("i2")}}
+	h.call(l)
+	h.commitAll()
+	if r := h.join(j3); r.ErrorCode != kerr.UnknownMemberID.Code {
+		t.Fatalf("join of a member that left meanwhile: %+v, want UNKNOWN_MEMBER_ID", r)
 	}
 }

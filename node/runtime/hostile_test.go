@@ -106,23 +106,31 @@ func TestFetchColdReadsCountAgainstMaxBytes(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond) // let the synced entries leave the tail cache
 	const maxBytes = 1 << 20
-	req := kmsg.NewPtrFetchRequest()
-	req.Version, req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 4, -1, 0, 1, maxBytes
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "cold"
-	for range 64 {
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 0, 0, maxBytes, -1, -1
-		rt.Partitions = append(rt.Partitions, rp)
-	}
-	req.Topics = append(req.Topics, rt)
-	c.send(req, 100)
-	corr, body, err := c.recv(60 * time.Second)
-	if err != nil || corr != 100 {
-		t.Fatalf("fetch: correlation id %d, err %v", corr, err)
-	}
-	if len(body) > 2*maxBytes {
-		t.Errorf("a fetch with MaxBytes %d was answered with %d bytes (%.0fx)", maxBytes, len(body), float64(len(body))/maxBytes)
+	// PartitionMaxBytes 1: only the first partition may bring back its
+	// first batch beyond its limit (found by a second review: every cold
+	// read reserved 1 byte and brought back a whole batch).
+	for k, partMax := range []int32{maxBytes, 1} {
+		req := kmsg.NewPtrFetchRequest()
+		req.Version, req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 4, -1, 0, 1, maxBytes
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "cold"
+		for range 64 {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 0, 0, partMax, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		c.send(req, int32(100+k))
+		corr, body, err := c.recv(60 * time.Second)
+		if err != nil || corr != int32(100+k) {
+			t.Fatalf("fetch: correlation id %d, err %v", corr, err)
+		}
+		if len(body) > 2*maxBytes {
+			t.Errorf("PartitionMaxBytes %d: a fetch with MaxBytes %d was answered with %d bytes (%.0fx)", partMax, maxBytes, len(body), float64(len(body))/maxBytes)
+		}
+		if len(body) < 900<<10 {
+			t.Errorf("PartitionMaxBytes %d: answered with %d bytes, want the first partition's first batch", partMax, len(body))
+		}
 	}
 }
 
