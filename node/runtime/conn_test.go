@@ -364,23 +364,7 @@ func TestConnAcksZero(t *testing.T) {
 		return req
 	}
 	c := dialRaw(t, b.Addr())
-	// Metadata auto-creates the topic; wait for its leader.
-	waitFor(t, 30*time.Second, "a leader for acks0/0", func() bool {
-		req := kmsg.NewPtrMetadataRequest()
-		req.Version, req.AllowAutoTopicCreation = 8, true
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr("acks0")
-		req.Topics = append(req.Topics, rt)
-		c.send(req, 1)
-		_, body, err := c.recv(10 * time.Second)
-		if err != nil {
-			t.Fatalf("metadata: %v", err)
-		}
-		resp := kmsg.NewPtrMetadataResponse()
-		resp.Version = 8
-		return resp.ReadFrom(body) == nil && len(resp.Topics) == 1 && resp.Topics[0].ErrorCode == 0 &&
-			len(resp.Topics[0].Partitions) == 1 && resp.Topics[0].Partitions[0].Leader == 1
-	})
+	rawWaitLeader(t, c, "acks0")
 	c.send(produce("acks0"), 2)
 	c.apiVersions(3) // the produce was not answered: the next answer is ApiVersions'
 
