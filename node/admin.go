@@ -116,6 +116,19 @@ func oneOf(v string, allowed ...string) error {
 	return nil
 }
 
+// listOf checks a list config as Kafka parses one (ConfigDef.parseType,
+// ValidList): items split at commas with the spaces around them trimmed,
+// at least one, each allowed.
+func listOf(v string, allowed ...string) error {
+	items := strings.Split(strings.TrimSpace(v), ",")
+	for _, it := range items {
+		if err := oneOf(strings.TrimSpace(it), allowed...); err != nil {
+			return fmt.Errorf("list %q: %w", v, err)
+		}
+	}
+	return nil
+}
+
 // validateConfigs checks a new topic's configs and returns them sorted.
 func validateConfigs(cfgs []kmsg.CreateTopicsRequestTopicConfig, rf int) ([][2]string, error) {
 	var out [][2]string
@@ -129,7 +142,8 @@ func validateConfigs(cfgs []kmsg.CreateTopicsRequestTopicConfig, rf int) ([][2]s
 			return nil, fmt.Errorf("unknown topic config %q", c.Name)
 		}
 		if c.Value == nil {
-			continue
+			// As Kafka's ReplicationControlManager.computeConfigChanges.
+			return nil, fmt.Errorf("null value not supported for topic configs: %s", c.Name)
 		}
 		if err := checkConfig(c.Name, *c.Value, rf); err != nil {
 			return nil, err

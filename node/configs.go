@@ -75,7 +75,7 @@ func constDef(v string) func(*Node, int) (string, bool) {
 // topicConfigDefs is sorted by name.
 var topicConfigDefs = []configDef{
 	{name: "cleanup.policy", broker: "log.cleanup.policy", typ: kmsg.ConfigTypeList,
-		check: func(v string, _ int) error { return oneOf(v, "delete", "compact", "compact,delete", "delete,compact") },
+		check: func(v string, _ int) error { return listOf(v, "delete", "compact") },
 		def:   constDef("delete")},
 	{name: "compression.type", broker: "compression.type", typ: kmsg.ConfigTypeString,
 		check: func(v string, _ int) error {

@@ -78,7 +78,7 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 		if req.ValidateOnly {
 			continue
 		}
-		id, want := t.id, int(rt.Count)
+		id, want, explicit := t.id, int(rt.Count), rt.Assignment != nil
 		if !n.proposeMeta(command{Op: "add_partitions", Topic: topicInfo{Name: t.Name, ID: t.ID, Replicas: reps}, From: from}, true) {
 			fail(kerr.NotController, "")
 			continue
@@ -88,8 +88,25 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 			switch {
 			case t == nil:
 				return kerr.UnknownTopicOrPartition.Code, true
-			case len(t.Replicas) >= want:
+			case len(t.Replicas) == from:
+				return 0, false // not applied yet
+			case len(t.Replicas) == want:
 				return 0, true
+			case len(t.Replicas) > want:
+				// Another request grew the topic past this one first: in
+				// Kafka's order this one finds too many partitions.
+				return kerr.InvalidPartitions.Code, true
+			case explicit:
+				return kerr.InvalidReplicaAssignment.Code, true // it assigned partitions from the old count
+			}
+			// Another request added fewer partitions first: this one's
+			// command, made from the old count, never applies. Propose
+			// again from the count that won, as Kafka would apply the two
+			// in turn.
+			from = len(t.Replicas)
+			reps := n.assign(from, want-from, len(t.Replicas[0]))
+			if !n.proposeMeta(command{Op: "add_partitions", Topic: topicInfo{Name: t.Name, ID: t.ID, Replicas: reps}, From: from}, true) {
+				return kerr.NotController.Code, true
 			}
 			return 0, false
 		}})

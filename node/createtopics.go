@@ -58,6 +58,10 @@ func (n *Node) handleCreateTopics(r Request, req *kmsg.CreateTopicsRequest) {
 			fail(kerr.TopicAlreadyExists, "")
 			continue
 		}
+		if other := n.topics.collision(rt.Topic); other != "" {
+			fail(kerr.InvalidTopicException, fmt.Sprintf("Topic '%s' collides with existing topic: %s", rt.Topic, other))
+			continue
+		}
 		reps, code, msg := n.placeTopic(rt)
 		if code != nil {
 			fail(code, msg)
@@ -69,9 +73,12 @@ func (n *Node) handleCreateTopics(r Request, req *kmsg.CreateTopicsRequest) {
 			continue
 		}
 		ot.NumPartitions, ot.ReplicationFactor = int32(len(reps)), int16(len(reps[0]))
-		for _, c := range cfgs {
-			v := c[1]
-			ot.Configs = append(ot.Configs, kmsg.CreateTopicsResponseTopicConfig{Name: c[0], Value: &v, Source: 1})
+		// Every effective config with its source, as Kafka answers (v5+).
+		newTopic := &topicInfo{Name: rt.Topic, Replicas: reps, Configs: cfgs}
+		for i := range topicConfigDefs {
+			d := n.describeTopicConfig(newTopic, &topicConfigDefs[i], false)
+			ot.Configs = append(ot.Configs, kmsg.CreateTopicsResponseTopicConfig{Name: d.Name, Value: d.Value,
+				ReadOnly: d.ReadOnly, Source: int8(d.Source), IsSensitive: d.IsSensitive})
 		}
 		if req.ValidateOnly {
 			continue
@@ -86,6 +93,8 @@ func (n *Node) handleCreateTopics(r Request, req *kmsg.CreateTopicsRequest) {
 		items = append(items, adminItem{code: &ot.ErrorCode, done: func() (int16, bool) {
 			t := n.topics.byName[name]
 			switch {
+			case t == nil && n.topics.collision(name) != "":
+				return kerr.InvalidTopicException.Code, true // a colliding topic was created first
 			case t == nil:
 				return 0, false
 			case t.id != id:

@@ -4,7 +4,7 @@ package node
 //
 // Any broker takes it: others forward the delete to the controller
 // (KIP-590); NOT_CONTROLLER only while none is known. Topics are named
-// by name, or by id in v6+. The answer comes once the deletion is in the
+// by name, or by id in v6+ (not both: INVALID_REQUEST). The answer comes once the deletion is in the
 // replicated metadata; every broker then closes its replicas and deletes
 // their files. A later topic of the same name is a new raft group (a new
 // topic id).
@@ -36,6 +36,19 @@ func (n *Node) handleDeleteTopics(r Request, req *kmsg.DeleteTopicsRequest) {
 		if seen[topicKey(rt)] > 1 {
 			ot.ErrorCode = kerr.InvalidRequest.Code
 			ot.ErrorMessage = kmsg.StringPtr("Duplicate topic name.")
+			continue
+		}
+		// As Kafka's ControllerApis.deleteTopics: a topic is named by name
+		// or by id, never both (a stale id beside a name must not delete
+		// the named topic), and never by neither.
+		switch {
+		case rt.Topic != nil && rt.TopicID != [16]byte{}:
+			ot.ErrorCode = kerr.InvalidRequest.Code
+			ot.ErrorMessage = kmsg.StringPtr("You may not specify both topic name and topic id.")
+			continue
+		case rt.Topic == nil && rt.TopicID == [16]byte{}:
+			ot.ErrorCode = kerr.InvalidRequest.Code
+			ot.ErrorMessage = kmsg.StringPtr("Neither topic name nor id were specified.")
 			continue
 		}
 		var t *topicInfo

@@ -8,8 +8,9 @@ package node
 // controller (issue 8), as Metadata reports it. Every broker is also a
 // controller (each votes in the metadata group), so endpoint type 2
 // (controllers, v1+) lists the same brokers; other endpoint types are
-// UNSUPPORTED_ENDPOINT_TYPE. No racks; no authorized operations (sluice
-// has no ACLs; reported as Kafka's "not requested" value).
+// UNSUPPORTED_ENDPOINT_TYPE. No racks. Authorized operations, when asked
+// for, are every cluster operation (sluice has no ACLs: Kafka without an
+// authorizer answers so).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -19,7 +20,7 @@ import (
 func (n *Node) handleDescribeCluster(req *kmsg.DescribeClusterRequest) kmsg.Response {
 	resp := req.ResponseKind().(*kmsg.DescribeClusterResponse)
 	resp.EndpointType = req.EndpointType
-	resp.ClusterAuthorizedOperations = -2147483648
+	resp.ClusterAuthorizedOperations = authorizedOps(req.IncludeClusterAuthorizedOperations, clusterOps)
 	if req.Version >= 1 && req.EndpointType != 1 && req.EndpointType != 2 {
 		resp.ErrorCode = kerr.UnsupportedEndpointType.Code
 		resp.ErrorMessage = kmsg.StringPtr("endpoint type must be 1 (brokers) or 2 (controllers)")

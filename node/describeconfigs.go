@@ -47,7 +47,8 @@ func (n *Node) handleDescribeConfigs(req *kmsg.DescribeConfigsRequest) kmsg.Resp
 	for _, rr := range req.Resources {
 		or := kmsg.NewDescribeConfigsResponseResource()
 		or.ResourceType, or.ResourceName = rr.ResourceType, rr.ResourceName
-		wanted := func(name string) bool { return rr.ConfigNames == nil || slices.Contains(rr.ConfigNames, name) }
+		// No names, null or empty, is every config (Kafka's ConfigHelper).
+		wanted := func(name string) bool { return len(rr.ConfigNames) == 0 || slices.Contains(rr.ConfigNames, name) }
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			t := n.topics.byName[rr.ResourceName]

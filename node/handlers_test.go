@@ -1076,8 +1076,15 @@ func TestCreateTopics(t *testing.T) {
 				if got.id != rt.TopicID || len(got.Replicas) != int(tc.wantP) || len(got.Replicas[0]) != int(tc.wantRF) {
 					t.Errorf("created %+v", got)
 				}
-				if len(tc.spec.configs) > 0 && len(rt.Configs) != len(tc.spec.configs)/2 {
-					t.Errorf("response configs %+v", rt.Configs)
+				// Every effective config, the overrides as topic configs.
+				if len(rt.Configs) != len(topicConfigDefs) {
+					t.Errorf("%d response configs, want %d", len(rt.Configs), len(topicConfigDefs))
+				}
+				for k := 0; k+1 < len(tc.spec.configs); k += 2 {
+					i := slices.IndexFunc(rt.Configs, func(c kmsg.CreateTopicsResponseTopicConfig) bool { return c.Name == tc.spec.configs[k] })
+					if i < 0 || *rt.Configs[i].Value != tc.spec.configs[k+1] || rt.Configs[i].Source != int8(kmsg.ConfigSourceDynamicTopicConfig) {
+						t.Errorf("response config %s: %+v", tc.spec.configs[k], rt.Configs)
+					}
 				}
 				return
 			}

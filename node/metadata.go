@@ -9,8 +9,9 @@ package node
 // act on a stale entry. ControllerID is the metadata group's leader.
 // Unknown topics are auto-created (auto.create.topics.enable, on by default)
 // when the request allows it (v4+; always before v4), answered
-// LEADER_NOT_AVAILABLE until their partitions have leaders. No racks, no
-// authorized operations (reported as Kafka's "not requested" value).
+// LEADER_NOT_AVAILABLE until their partitions have leaders. No racks.
+// Authorized operations, when asked for, are every operation the resource
+// supports, as Kafka answers without an authorizer (sluice has none).
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -27,12 +28,13 @@ func (n *Node) handleMetadata(req *kmsg.MetadataRequest) kmsg.Response {
 	cid := n.cfg.ClusterID
 	resp.ClusterID = &cid
 	resp.ControllerID = n.controller()
-	resp.AuthorizedOperations = -2147483648
+	resp.AuthorizedOperations = authorizedOps(req.IncludeClusterAuthorizedOperations, clusterOps)
+	topicOpsAsked := authorizedOps(req.IncludeTopicAuthorizedOperations, topicOps)
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, name := range n.topics.names() {
-			resp.Topics = append(resp.Topics, n.describeTopic(n.topics.byName[name], req.Version))
+			resp.Topics = append(resp.Topics, n.describeTopic(n.topics.byName[name], req.Version, topicOpsAsked))
 		}
 		return resp
 	}
@@ -45,15 +47,15 @@ func (n *Node) handleMetadata(req *kmsg.MetadataRequest) kmsg.Response {
 			t = n.topics.byID[rt.TopicID]
 		}
 		if t != nil {
-			resp.Topics = append(resp.Topics, n.describeTopic(t, req.Version))
+			resp.Topics = append(resp.Topics, n.describeTopic(t, req.Version, topicOpsAsked))
 			continue
 		}
 		mt := kmsg.NewMetadataResponseTopic()
-		mt.Topic, mt.TopicID, mt.AuthorizedOperations = rt.Topic, rt.TopicID, -2147483648
+		mt.Topic, mt.TopicID, mt.AuthorizedOperations = rt.Topic, rt.TopicID, opsNotRequested
 		switch {
 		case rt.Topic == nil:
 			mt.ErrorCode = kerr.UnknownTopicID.Code
-		case validTopicName(*rt.Topic) != nil:
+		case validTopicName(*rt.Topic) != nil, n.topics.collision(*rt.Topic) != "":
 			mt.ErrorCode = kerr.InvalidTopicException.Code
 		case autoCreate && n.autoCreate(*rt.Topic):
 			mt.ErrorCode = kerr.LeaderNotAvailable.Code
@@ -78,10 +80,10 @@ func (n *Node) autoCreate(name string) bool {
 	return n.proposeMeta(c, true)
 }
 
-func (n *Node) describeTopic(t *topicInfo, version int16) kmsg.MetadataResponseTopic {
+func (n *Node) describeTopic(t *topicInfo, version int16, ops int32) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
-	mt.Topic, mt.TopicID, mt.AuthorizedOperations = &name, t.id, -2147483648
+	mt.Topic, mt.TopicID, mt.AuthorizedOperations = &name, t.id, ops
 	mt.IsInternal = t.Name == OffsetsTopic
 	for i := range t.Replicas {
 		mp := kmsg.NewMetadataResponseTopicPartition()
@@ -118,4 +120,26 @@ func (n *Node) leaderOf(g transport.GroupID) (transport.LeaderInfo, bool) {
 		ok = true
 	}
 	return li, ok && li.Leader != 0
+}
+
+// Authorized operations as Kafka's bit fields (AclOperation codes): what
+// each resource type supports, every one allowed without an authorizer.
+const (
+	opsNotRequested = -2147483648
+	// READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS,
+	// ALTER_CONFIGS.
+	topicOps = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
+	// CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS,
+	// ALTER_CONFIGS, IDEMPOTENT_WRITE.
+	clusterOps = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
+	// READ, DELETE, DESCRIBE.
+	groupOps = 1<<3 | 1<<6 | 1<<8
+)
+
+// authorizedOps is ops when asked for, else Kafka's "not requested".
+func authorizedOps(asked bool, ops int32) int32 {
+	if !asked {
+		return opsNotRequested
+	}
+	return ops
 }
