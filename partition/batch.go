@@ -78,8 +78,19 @@ func validateBatch(b []byte, maxBytes int) (batchInfo, error) {
 		// As Kafka's LogValidator: an idempotent batch carries a sequence.
 		return batchInfo{}, fmt.Errorf("%w: producer %d with base sequence %d", kerr.InvalidRecord, rb.ProducerID, rb.FirstSequence)
 	}
-	if err := checkRecords(rb); err != nil {
+	recordsMax, err := checkRecords(rb)
+	if err != nil {
 		return batchInfo{}, err
+	}
+	if rb.Attributes&attrLogAppendTime == 0 && rb.MaxTimestamp != recordsMax {
+		// As Kafka's LogValidator, the header's max timestamp is the
+		// records' own: retention, ListOffsets by time and MAX_TIMESTAMP
+		// trust the header, so one claiming the epoch would have retention
+		// delete records written now. The CRC covers it: recomputed, here
+		// only.
+		binary.BigEndian.PutUint64(b[35:], uint64(recordsMax))
+		binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
+		rb.MaxTimestamp = recordsMax
 	}
 	return batchInfo{count: int64(rb.LastOffsetDelta) + 1, maxTimestamp: rb.MaxTimestamp}, nil
 }
@@ -108,33 +119,35 @@ func checkAttributes(attrs int16) error {
 
 // checkRecords decodes a batch's records (decompressing them first, within
 // a bound): exactly NumRecords of them, offset deltas 0..n-1, filling the
-// section exactly. The batch is stored as sent, still compressed.
-func checkRecords(rb kmsg.RecordBatch) error {
+// section exactly. It returns the largest record timestamp. The batch is
+// stored as sent, still compressed.
+func checkRecords(rb kmsg.RecordBatch) (maxTimestamp int64, err error) {
 	rest := rb.Records
 	if codec := rb.Attributes & attrCodecMask; codec != 0 {
-		var err error
 		if rest, err = inflate(codec, rb.Records); err != nil {
-			return fmt.Errorf("%w: codec %d: %v", kerr.CorruptMessage, codec, err)
+			return 0, fmt.Errorf("%w: codec %d: %v", kerr.CorruptMessage, codec, err)
 		}
 	}
+	maxTimestamp = -1 // Kafka's NO_TIMESTAMP
 	for i := int32(0); i < rb.NumRecords; i++ {
 		n, used := binary.Varint(rest)
 		if used <= 0 || n < 0 || int64(len(rest)-used) < n {
-			return fmt.Errorf("%w: record %d of %d is truncated", kerr.CorruptMessage, i, rb.NumRecords)
+			return 0, fmt.Errorf("%w: record %d of %d is truncated", kerr.CorruptMessage, i, rb.NumRecords)
 		}
 		var r kmsg.Record
 		if err := r.ReadFrom(rest[:used+int(n)]); err != nil {
-			return fmt.Errorf("%w: record %d: %v", kerr.CorruptMessage, i, err)
+			return 0, fmt.Errorf("%w: record %d: %v", kerr.CorruptMessage, i, err)
 		}
 		if r.OffsetDelta != i {
-			return fmt.Errorf("%w: record %d has offset delta %d", kerr.CorruptMessage, i, r.OffsetDelta)
+			return 0, fmt.Errorf("%w: record %d has offset delta %d", kerr.CorruptMessage, i, r.OffsetDelta)
 		}
+		maxTimestamp = max(maxTimestamp, rb.FirstTimestamp+r.TimestampDelta64)
 		rest = rest[used+int(n):]
 	}
 	if len(rest) != 0 {
-		return fmt.Errorf("%w: %d bytes after the last record", kerr.CorruptMessage, len(rest))
+		return 0, fmt.Errorf("%w: %d bytes after the last record", kerr.CorruptMessage, len(rest))
 	}
-	return nil
+	return maxTimestamp, nil
 }
 
 // stamp writes the offsets and epoch that lie outside the batch CRC.
