@@ -302,6 +302,7 @@ func (n *Node) applyAlter(c command, t *topicInfo) {
 	for i := range t.Replicas {
 		if h := n.hosts[n.group(t, int32(i))]; h != nil {
 			h.p.SetTopicConfig(t.MinInsyncReplicas, t.MaxMessageBytes, t.LogAppendTime)
+			h.p.SetCompacted(t.Compacted)
 			h.p.SetFlushPolicy(t.FlushMessages, t.FlushMs)
 			h.log.SetSegmentBytes(n.segmentBytes(h))
 			h.dirty = true

@@ -61,6 +61,9 @@ type topicInfo struct {
 	// DeletePolicy: cleanup.policy includes delete (not __consumer_offsets):
 	// records may be deleted, by retention or DeleteRecords.
 	DeletePolicy bool `json:"-"`
+	// Compacted: cleanup.policy includes compact; produce refuses records
+	// without a key.
+	Compacted bool `json:"-"`
 }
 
 // command is one metadata log record.
@@ -141,11 +144,12 @@ func (n *Node) resolveConfigs(t *topicInfo) {
 	t.FlushMessages, t.FlushMs = 1, 0
 	t.SegmentBytes = 0
 	t.RetentionMs, t.RetentionBytes = n.cfg.Defaults.RetentionMs, n.cfg.Defaults.RetentionBytes
-	deletes := true
+	deletes, compacted := true, t.Name == OffsetsTopic
 	for _, kv := range t.Configs {
 		switch kv[0] {
 		case "cleanup.policy":
 			deletes = strings.Contains(kv[1], "delete")
+			compacted = strings.Contains(kv[1], "compact")
 		case "retention.ms":
 			t.RetentionMs, _ = strconv.ParseInt(kv[1], 10, 64)
 		case "retention.bytes":
@@ -165,6 +169,7 @@ func (n *Node) resolveConfigs(t *topicInfo) {
 		}
 	}
 	t.DeletePolicy = deletes && t.Name != OffsetsTopic
+	t.Compacted = compacted
 	if !t.DeletePolicy {
 		t.RetentionMs, t.RetentionBytes = -1, -1
 	}

@@ -434,6 +434,7 @@ func (n *Node) partitionConfig(h *hosted) partition.Config {
 		pc.MinInsyncReplicas = t.MinInsyncReplicas
 		pc.MaxMessageBytes = t.MaxMessageBytes
 		pc.LogAppendTime = t.LogAppendTime
+		pc.Compacted = t.Compacted
 		pc.FlushMessages, pc.FlushMs = t.FlushMessages, t.FlushMs
 	}
 	if h.meta {

@@ -44,6 +44,7 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type batchInfo struct {
 	count        int64 // lastOffsetDelta + 1
 	maxTimestamp int64
+	nullKey      bool // some record has no key (validateBatch only)
 }
 
 // validateBatch checks a produce batch: one whole magic-2 batch, a valid
@@ -78,7 +79,7 @@ func validateBatch(b []byte, maxBytes int) (batchInfo, error) {
 		// As Kafka's LogValidator: an idempotent batch carries a sequence.
 		return batchInfo{}, fmt.Errorf("%w: producer %d with base sequence %d", kerr.InvalidRecord, rb.ProducerID, rb.FirstSequence)
 	}
-	recordsMax, err := checkRecords(rb)
+	recordsMax, nullKey, err := checkRecords(rb)
 	if err != nil {
 		return batchInfo{}, err
 	}
@@ -92,7 +93,7 @@ func validateBatch(b []byte, maxBytes int) (batchInfo, error) {
 		binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
 		rb.MaxTimestamp = recordsMax
 	}
-	return batchInfo{count: int64(rb.LastOffsetDelta) + 1, maxTimestamp: rb.MaxTimestamp}, nil
+	return batchInfo{count: int64(rb.LastOffsetDelta) + 1, maxTimestamp: rb.MaxTimestamp, nullKey: nullKey}, nil
 }
 
 // Batch attribute bits (Kafka's record batch v2).
@@ -119,35 +120,36 @@ func checkAttributes(attrs int16) error {
 
 // checkRecords decodes a batch's records (decompressing them first, within
 // a bound): exactly NumRecords of them, offset deltas 0..n-1, filling the
-// section exactly. It returns the largest record timestamp. The batch is
-// stored as sent, still compressed.
-func checkRecords(rb kmsg.RecordBatch) (maxTimestamp int64, err error) {
+// section exactly. It returns the largest record timestamp and whether
+// some record has no key. The batch is stored as sent, still compressed.
+func checkRecords(rb kmsg.RecordBatch) (maxTimestamp int64, nullKey bool, err error) {
 	rest := rb.Records
 	if codec := rb.Attributes & attrCodecMask; codec != 0 {
 		if rest, err = inflate(codec, rb.Records); err != nil {
-			return 0, fmt.Errorf("%w: codec %d: %v", kerr.CorruptMessage, codec, err)
+			return 0, false, fmt.Errorf("%w: codec %d: %v", kerr.CorruptMessage, codec, err)
 		}
 	}
 	maxTimestamp = -1 // Kafka's NO_TIMESTAMP
 	for i := int32(0); i < rb.NumRecords; i++ {
 		n, used := binary.Varint(rest)
 		if used <= 0 || n < 0 || int64(len(rest)-used) < n {
-			return 0, fmt.Errorf("%w: record %d of %d is truncated", kerr.CorruptMessage, i, rb.NumRecords)
+			return 0, false, fmt.Errorf("%w: record %d of %d is truncated", kerr.CorruptMessage, i, rb.NumRecords)
 		}
 		var r kmsg.Record
 		if err := r.ReadFrom(rest[:used+int(n)]); err != nil {
-			return 0, fmt.Errorf("%w: record %d: %v", kerr.CorruptMessage, i, err)
+			return 0, false, fmt.Errorf("%w: record %d: %v", kerr.CorruptMessage, i, err)
 		}
 		if r.OffsetDelta != i {
-			return 0, fmt.Errorf("%w: record %d has offset delta %d", kerr.CorruptMessage, i, r.OffsetDelta)
+			return 0, false, fmt.Errorf("%w: record %d has offset delta %d", kerr.CorruptMessage, i, r.OffsetDelta)
 		}
 		maxTimestamp = max(maxTimestamp, rb.FirstTimestamp+r.TimestampDelta64)
+		nullKey = nullKey || r.Key == nil
 		rest = rest[used+int(n):]
 	}
 	if len(rest) != 0 {
-		return 0, fmt.Errorf("%w: %d bytes after the last record", kerr.CorruptMessage, len(rest))
+		return 0, false, fmt.Errorf("%w: %d bytes after the last record", kerr.CorruptMessage, len(rest))
 	}
-	return maxTimestamp, nil
+	return maxTimestamp, nullKey, nil
 }
 
 // stamp writes the offsets and epoch that lie outside the batch CRC.

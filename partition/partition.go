@@ -47,6 +47,9 @@ type Config struct {
 	// LogAppendTime makes the leader stamp its clock as every record's
 	// timestamp (message.timestamp.type=LogAppendTime).
 	LogAppendTime bool
+	// Compacted: cleanup.policy includes compact, so every record needs a
+	// key (a keyless one is INVALID_RECORD, as in Kafka).
+	Compacted bool
 	// FlushMessages and FlushMs are the topic's flush.messages and
 	// flush.ms (flush.go). Zero or 1 messages, or 0 ms: sync every write
 	// before it is reported done (the default).
@@ -857,8 +860,13 @@ func (p *Partition) Produce(req ProduceRequest) {
 		return
 	}
 	p.Wake()
-	if _, err := validateBatch(req.Batch, p.cfg.MaxMessageBytes); err != nil {
+	info, err := validateBatch(req.Batch, p.cfg.MaxMessageBytes)
+	if err != nil {
 		fail(err)
+		return
+	}
+	if p.cfg.Compacted && info.nullKey {
+		fail(fmt.Errorf("%w: compacted topic cannot accept a record without a key", kerr.InvalidRecord))
 		return
 	}
 	// min.insync.replicas first, as Kafka checks it before the append

@@ -17,3 +17,7 @@ func (p *Partition) SetTopicConfig(minInsyncReplicas, maxMessageBytes int, logAp
 	p.cfg.MaxMessageBytes = maxMessageBytes
 	p.cfg.LogAppendTime = logAppendTime
 }
+
+// SetCompacted changes whether the topic is compacted (cleanup.policy
+// includes compact): the next produce request refuses keyless records.
+func (p *Partition) SetCompacted(compacted bool) { p.cfg.Compacted = compacted }

@@ -125,7 +125,8 @@ func TestE2EConfigs(t *testing.T) {
 			t.Errorf("%s: a 4000-byte record with max.message.bytes 2000: %v, want MESSAGE_TOO_LARGE", what, err)
 		}
 		old := time.Unix(1_000_000, 0)
-		r, err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("small"), Timestamp: old}).First()
+		// Keyed: cleanup.policy includes compact by now.
+		r, err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("k"), Value: []byte("small"), Timestamp: old}).First()
 		if err != nil {
 			t.Fatalf("%s: a small record: %v", what, err)
 		}
