@@ -4,8 +4,8 @@ package partition
 // closed segments that are older than retention.ms (by the largest record
 // timestamp they hold, as Kafka compares it) or that the log can lose while
 // still holding at least retention.bytes, and proposes moving the log start
-// offset to the first record after them. The active segment never goes, and
-// neither does anything not yet applied.
+// offset to the first record after them. The active segment counts too
+// (its file goes once it is closed); nothing not yet applied goes.
 //
 // The log start offset is replicated state: a log-start entry in the raft
 // log, applied by every replica in order (like Kafka's DeleteRecords, which
@@ -86,9 +86,11 @@ func (p *Partition) Retain(nowMs, retentionMs, retentionBytes int64) (int64, err
 	}
 	var start int64 // the offset after the segments that may go (0: none)
 	for _, s := range segs {
-		if s.Active {
-			break
-		}
+		// The active segment counts too, as in Kafka (which rolls it to
+		// delete it): once every record in it is expired and below the
+		// high watermark, the log start moves past them, so a partition
+		// that never fills a segment still loses expired records. Its file
+		// goes when it is closed (deleteBelowStart's waitRoll).
 		var next int64
 		if s.Last >= s.First { // not empty
 			if s.Last > p.applied {

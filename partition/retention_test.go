@@ -423,3 +423,32 @@ func TestRetentionStopsAtTheHighWatermark(t *testing.T) {
 		t.Fatalf("log start %d above the high watermark %d", start, hw)
 	}
 }
+
+// retention.ms applies to the active segment too: a partition that never
+// filled a segment loses its expired records (the log start moves past
+// them; Kafka rolls the segment and deletes it). Found by review: the
+// active segment never counted, so below segment.bytes nothing expired.
+func TestRetentionMsExpiresActiveSegment(t *testing.T) {
+	c := newCluster(t, Config{MinInsyncReplicas: 2}, 1, 2, 3)
+	for k := range 5 {
+		id := uint64(k + 1)
+		c.waitLeader().Produce(ProduceRequest{ID: id, Batch: makeBatch(1, "v", 1000), Acks: AcksAll})
+		c.settle(id)
+		if r := c.res[id]; r.Err != nil {
+			t.Fatalf("produce %d: %v", id, r.Err)
+		}
+	}
+	l := c.waitLeader()
+	hw, _ := l.HighWatermark()
+	c.nowMs = 1 << 40 // the records, stamped 1 s, are ~35 years old
+	c.retainAll(3_600_000, -1)
+	for range 10 {
+		c.tick()
+	}
+	if got := l.LogStartOffset(); got != hw {
+		t.Errorf("retention.ms=1h, every record ~35 years old: log start %d, want %d (the expired active segment counts)", got, hw)
+	}
+	if b, err := l.Read(0, 1<<20); err == nil && len(b) > 0 {
+		t.Errorf("a consumer reading from offset 0 still gets %d expired batches", len(b))
+	}
+}
