@@ -133,6 +133,9 @@ const fetchMaxBytes = 55 << 20
 // it; it returns the bytes that read may bring back (the partition's
 // limit), and an error code.
 func (n *Node) fetchPartition(pf *pendingFetch, s *fetchSlot, budget int, first bool) (int, int16) {
+	if s.t != nil && n.topics.byID[s.t.id] != s.t {
+		s.t = nil // deleted while the fetch was parked
+	}
 	switch {
 	case s.t == nil && pf.req.Version >= 13:
 		return 0, kerr.UnknownTopicID.Code

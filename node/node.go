@@ -536,6 +536,9 @@ func (n *Node) closeReplica(h *hosted) {
 func (n *Node) closeHosted(h *hosted) {
 	g := h.g
 	n.closeReplica(h)
+	// Fetches parked on it are answered now, not at their MaxWait (as
+	// Kafka completes a stopped partition's delayed fetches).
+	n.moved[g] = true
 	h.gone = true
 	delete(n.hosts, g)
 	if i, ok := slices.BinarySearchFunc(n.order, g, transport.GroupID.Compare); ok {

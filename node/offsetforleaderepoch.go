@@ -5,7 +5,9 @@ package node
 //
 // Answers from the partition's leader epoch cache: the largest epoch at or
 // below the requested one and the offset where the next epoch began (the
-// log end offset for the current epoch). Only the leader answers;
+// log end offset for the current epoch); below every cached epoch, the
+// requested one and the earliest's start; above the latest, -1 and -1, as
+// Kafka's LeaderEpochFileCache. Only the leader answers;
 // CurrentLeaderEpoch is checked. Differs from Apache Kafka: no follower
 // (ReplicaID ≥ 0) requests — replication is raft's.
 

@@ -32,20 +32,27 @@ func (p *Partition) truncateEpochs(index uint64) {
 	p.epochs = p.epochs[:k]
 }
 
-// OffsetForLeaderEpoch answers Kafka's OffsetForLeaderEpoch: the largest
-// epoch at most epoch, and its end offset (the start of the next epoch, or
-// the log end offset for the latest). Terms skip numbers, hence "largest at
-// most". An epoch older than every cached one answers (-1, -1).
+// OffsetForLeaderEpoch answers Kafka's OffsetForLeaderEpoch as its
+// LeaderEpochFileCache.endOffsetFor does: for the latest epoch, it and the
+// log end offset; above it, (-1, -1); below every cached epoch, the epoch
+// asked and the start of the earliest cached one; otherwise the largest
+// epoch at most epoch (terms skip numbers) and the start of the next.
 func (p *Partition) OffsetForLeaderEpoch(epoch int32) (leaderEpoch int32, endOffset int64) {
 	e := uint64(epoch)
-	if epoch < 0 || len(p.epochs) == 0 || e < p.epochs[0].epoch {
+	if epoch < 0 || len(p.epochs) == 0 {
 		return -1, -1
 	}
-	for i := len(p.epochs) - 1; i >= 0; i-- {
+	last := len(p.epochs) - 1
+	switch {
+	case e == p.epochs[last].epoch:
+		return epoch, p.leo
+	case e > p.epochs[last].epoch:
+		return -1, -1
+	case e < p.epochs[0].epoch:
+		return epoch, p.epochs[0].start
+	}
+	for i := last - 1; i >= 0; i-- {
 		if p.epochs[i].epoch <= e {
-			if i == len(p.epochs)-1 {
-				return int32(p.epochs[i].epoch), p.leo
-			}
 			return int32(p.epochs[i].epoch), p.epochs[i+1].start
 		}
 	}
