@@ -129,6 +129,11 @@ func (n *Node) producePartition(req *kmsg.ProduceRequest, t *topicInfo, rp kmsg.
 	if len(rp.Records) < 12 {
 		return kerr.InvalidRecord.Code, nil
 	}
+	if req.Version < 7 && len(rp.Records) > 22 && rp.Records[22]&7 == 4 {
+		// zstd came with produce v7 (KIP-110): a client too old to ask for
+		// it may not write it, as Kafka's ProduceRequest.validateRecords.
+		return kerr.UnsupportedCompressionType.Code, nil
+	}
 	if size := int64(binary.BigEndian.Uint32(rp.Records[8:12])) + 12; size < int64(len(rp.Records)) {
 		return kerr.InvalidRecord.Code, nil // more than one batch
 	}
@@ -180,6 +185,11 @@ func (n *Node) produceResult(h *hosted, r partition.ProduceResult) {
 	op := pp.waiting[r.ID]
 	delete(pp.waiting, r.ID)
 	op.ErrorCode = errCode(r.Err)
+	if r.Err != nil {
+		// A failed partition reports no append, as Kafka's
+		// UNKNOWN_LOG_APPEND_INFO.
+		op.LogAppendTime, op.LogStartOffset = -1, -1
+	}
 	if r.Err == nil {
 		op.BaseOffset = r.BaseOffset
 	} else if op.ErrorCode == kerr.NotLeaderForPartition.Code {
@@ -212,6 +222,7 @@ func (n *Node) expireProduces() {
 		for _, id := range pp.ids {
 			if op := pp.waiting[id]; op != nil {
 				op.ErrorCode = kerr.RequestTimedOut.Code
+				op.LogAppendTime, op.LogStartOffset = -1, -1
 				delete(n.produces, id)
 			}
 		}

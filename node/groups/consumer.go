@@ -340,7 +340,11 @@ func (c *Coordinator) consumerHeartbeat(cl *call, who Caller, req *kmsg.Consumer
 	if replaced != "" && target == nil {
 		target = cg.Target[replaced]
 	}
-	if epoch > cg.AssignmentEpoch || replaced != "" {
+	// Only a new group epoch recomputes targets, as Kafka: a static member
+	// back under a new id takes over its old target above (recomputing at
+	// the same epoch could move others' targets while they, stable at
+	// that epoch, are never reconciled towards them).
+	if epoch > cg.AssignmentEpoch {
 		prev := maps.Clone(cg.Target)
 		if replaced != "" {
 			prev[upd.ID] = prev[replaced]
@@ -441,14 +445,14 @@ func reconcile(m *cmember, targetEpoch int32, target tps, owners map[[16]byte]ma
 		if m.Epoch == targetEpoch {
 			return m
 		}
-		return nextAssignment(m, m.Epoch, targetEpoch, target, owners)
+		return nextAssignment(m, m.Epoch, targetEpoch, target, owners, owned)
 	case memberUnrevokedPartitions:
 		if ownsAny(owned, m.PendingRevocation) {
 			return m
 		}
-		return nextAssignment(m, m.Epoch+1, targetEpoch, target, owners)
+		return nextAssignment(m, m.Epoch+1, targetEpoch, target, owners, owned)
 	default: // memberUnreleasedPartitions
-		return nextAssignment(m, m.Epoch, targetEpoch, target, owners)
+		return nextAssignment(m, m.Epoch, targetEpoch, target, owners, owned)
 	}
 }
 
@@ -468,7 +472,11 @@ func ownsAny(owned []kmsg.ConsumerGroupHeartbeatRequestTopic, revoking tps) bool
 	return false
 }
 
-func nextAssignment(m *cmember, epoch, targetEpoch int32, target tps, owners map[[16]byte]map[int32]string) *cmember {
+// nextAssignment moves m towards target, as Kafka's
+// CurrentAssignmentBuilder.computeNextAssignment: it waits for revocation
+// only of partitions the member still owns (a member rejoining owns none),
+// and otherwise goes to the target epoch.
+func nextAssignment(m *cmember, epoch, targetEpoch int32, target tps, owners map[[16]byte]map[int32]string, owned []kmsg.ConsumerGroupHeartbeatRequestTopic) *cmember {
 	assigned, revoking, adding := tps{}, tps{}, tps{}
 	unreleased := false
 	topics := map[[16]byte]bool{}
@@ -500,7 +508,7 @@ func nextAssignment(m *cmember, epoch, targetEpoch int32, target tps, owners map
 	n := m.clone()
 	n.PrevEpoch = m.Epoch
 	switch {
-	case len(revoking) > 0:
+	case len(revoking) > 0 && ownsAny(owned, revoking):
 		n.State, n.Epoch, n.Assigned, n.PendingRevocation = memberUnrevokedPartitions, epoch, assigned, revoking
 	default:
 		for _, t := range adding.topics() {
