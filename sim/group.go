@@ -161,6 +161,15 @@ func (m *groupMember) join() {
 			return
 		}
 		m.memberID, m.gen = resp.MemberID, resp.Generation
+		if m.coord < 0 {
+			// A heartbeat or commit still in flight from the last
+			// generation failed meanwhile and dropped the coordinator:
+			// find it again, then join again (the sync had no broker to
+			// go to; found by majority-power-loss seed 1600).
+			m.busy = false
+			m.rejoin()
+			return
+		}
 		m.sync(resp)
 	})
 }
