@@ -94,8 +94,8 @@ func TestCreateTopicsResponseConfigs(t *testing.T) {
 
 // Two CreatePartitions of one topic handled back to back by the controller
 // both apply, in turn (2 -> 3, then 3 -> 4), as in Kafka: the second,
-// computed from 2 partitions, is proposed again from 3 (it was dropped and
-// answered REQUEST_TIMED_OUT).
+// computed from 2 partitions, is proposed again from 3 (found by review:
+// it never applied, and timed out).
 func TestCreatePartitionsBackToBack(t *testing.T) {
 	c := newCluster(t, 59, 1)
 	c.createTopic("t", 2, 1, nil)
@@ -134,5 +134,22 @@ func TestMetadataAuthorizedOps(t *testing.T) {
 	}
 	if got := resp.Topics[0].AuthorizedOperations; got != want {
 		t.Errorf("topic authorized operations %d, want %d", got, want)
+	}
+}
+
+// A CreatePartitions whose command applied, with another applying after it
+// before the answer is looked at, is answered success (found by a second
+// review: it saw only the final count and answered INVALID_PARTITIONS).
+func TestCreatePartitionsAppliedThenOvertaken(t *testing.T) {
+	c := newCluster(t, 59, 1)
+	c.createTopic("t", 2, 1, nil)
+	k1 := c.handle(1, createPartitionsReq(false, "t", 3, nil))
+	nd := c.nodes[1]
+	tp := nd.topics.byName["t"]
+	nd.proposeMeta(command{Op: "add_partitions", Topic: topicInfo{Name: "t", ID: tp.ID, Replicas: [][]int32{{1}}}, From: 3}, true)
+	r1 := c.await(k1, 100).Msg.(*kmsg.CreatePartitionsResponse)
+	checkCode(t, "2 -> 3, then 3 -> 4 in the same turn", r1.Topics[0].ErrorCode, nil)
+	if n := len(c.topic(1, "t").Replicas); n != 4 {
+		t.Errorf("topic has %d partitions, want 4", n)
 	}
 }

@@ -90,12 +90,12 @@ func (n *Node) handleCreatePartitions(r Request, req *kmsg.CreatePartitionsReque
 				return kerr.UnknownTopicOrPartition.Code, true
 			case len(t.Replicas) == from:
 				return 0, false // not applied yet
-			case len(t.Replicas) == want:
+			case len(t.Replicas) >= want:
+				// This one's command applied, or another's that went as far
+				// or further: the topic has what was asked for. (Several
+				// commands can apply between two looks, so "further" cannot
+				// tell which.)
 				return 0, true
-			case len(t.Replicas) > want:
-				// Another request grew the topic past this one first: in
-				// Kafka's order this one finds too many partitions.
-				return kerr.InvalidPartitions.Code, true
 			case explicit:
 				return kerr.InvalidReplicaAssignment.Code, true // it assigned partitions from the old count
 			}

@@ -112,15 +112,18 @@ func (tt topicTable) sorted() []*topicInfo {
 // names returns the topic names in order.
 // collision returns an existing topic whose name differs from name only
 // by '.' and '_' (Kafka refuses such a pair: both map to one metric
-// name), or "".
+// name), the first by name, or "". Requests are refused (CreateTopics,
+// auto-create); the apply step does not check, so a log holding such a
+// pair (two creates racing) replays the same.
 func (t *topicTable) collision(name string) string {
 	norm := strings.ReplaceAll(name, ".", "_")
-	for other := range t.byName { //lint:maporder-ok at most one can collide: creation refuses a second
-		if other != name && strings.ReplaceAll(other, ".", "_") == norm {
-			return other
+	found := ""
+	for other := range t.byName { //lint:maporder-ok the first by name is kept
+		if other != name && strings.ReplaceAll(other, ".", "_") == norm && (found == "" || other < found) {
+			found = other
 		}
 	}
-	return ""
+	return found
 }
 
 func (t *topicTable) names() []string {
@@ -224,10 +227,6 @@ func (n *Node) applyCommand(c command, off int64) {
 	switch c.Op {
 	case "create":
 		if n.topics.byName[c.Topic.Name] != nil || n.topics.byID[id] != nil || len(c.Topic.Replicas) == 0 {
-			return
-		}
-		if other := n.topics.collision(c.Topic.Name); other != "" {
-			n.log.Warn("skipping a topic creation: its name collides with an existing topic's", "topic", c.Topic.Name, "existing", other)
 			return
 		}
 		t := c.Topic

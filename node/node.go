@@ -463,6 +463,7 @@ func (n *Node) open(h *hosted, campaign bool) error {
 		l.Close()
 		return fmt.Errorf("node: open %v: %w", h.g, err)
 	}
+	p.SetClock(n.nowMs) // before its first tick, what it stamps is now
 	if t := n.topics.byName[h.topic]; t != nil && !h.meta && t.Targets != nil {
 		if target, ok := t.Targets[h.g.Partition]; ok {
 			p.SetAssignment(int32sToIDs(target)) // a reassignment under way

@@ -129,7 +129,7 @@ func (n *Node) producePartition(req *kmsg.ProduceRequest, t *topicInfo, rp kmsg.
 	if len(rp.Records) < 12 {
 		return kerr.InvalidRecord.Code, nil
 	}
-	if req.Version < 7 && len(rp.Records) > 22 && rp.Records[22]&7 == 4 {
+	if req.Version < 7 && len(rp.Records) > 22 && rp.Records[16] == 2 && rp.Records[22]&7 == 4 {
 		// zstd came with produce v7 (KIP-110): a client too old to ask for
 		// it may not write it, as Kafka's ProduceRequest.validateRecords.
 		return kerr.UnsupportedCompressionType.Code, nil

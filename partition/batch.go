@@ -44,7 +44,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 type batchInfo struct {
 	count        int64 // lastOffsetDelta + 1
 	maxTimestamp int64
-	nullKey      bool // some record has no key (validateBatch only)
+	recordsMax   int64 // the records' largest timestamp (validateBatch only)
+	nullKey      bool  // some record has no key (validateBatch only)
 }
 
 // validateBatch checks a produce batch: one whole magic-2 batch, a valid
@@ -83,17 +84,23 @@ func validateBatch(b []byte, maxBytes int) (batchInfo, error) {
 	if err != nil {
 		return batchInfo{}, err
 	}
-	if rb.Attributes&attrLogAppendTime == 0 && rb.MaxTimestamp != recordsMax {
-		// As Kafka's LogValidator, the header's max timestamp is the
-		// records' own: retention, ListOffsets by time and MAX_TIMESTAMP
-		// trust the header, so one claiming the epoch would have retention
-		// delete records written now. The CRC covers it: recomputed, here
-		// only.
-		binary.BigEndian.PutUint64(b[35:], uint64(recordsMax))
-		binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
-		rb.MaxTimestamp = recordsMax
+	return batchInfo{count: int64(rb.LastOffsetDelta) + 1, maxTimestamp: rb.MaxTimestamp, recordsMax: recordsMax, nullKey: nullKey}, nil
+}
+
+// stampCreateTime makes a batch of a CreateTime topic say so, as Kafka's
+// LogValidator: the timestamp type CreateTime (a client may not set
+// LogAppendTime) and the records' own largest timestamp as the header's.
+// Retention, ListOffsets by time and MAX_TIMESTAMP trust the header, so one
+// claiming the epoch would have retention delete records written now. The
+// CRC covers both: recomputed, only when something changed.
+func stampCreateTime(b []byte, recordsMax int64) {
+	attrs := binary.BigEndian.Uint16(b[21:])
+	if attrs&attrLogAppendTime == 0 && int64(binary.BigEndian.Uint64(b[35:])) == recordsMax {
+		return
 	}
-	return batchInfo{count: int64(rb.LastOffsetDelta) + 1, maxTimestamp: rb.MaxTimestamp, nullKey: nullKey}, nil
+	binary.BigEndian.PutUint16(b[21:], attrs&^attrLogAppendTime)
+	binary.BigEndian.PutUint64(b[35:], uint64(recordsMax))
+	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
 }
 
 // Batch attribute bits (Kafka's record batch v2).

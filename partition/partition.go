@@ -549,6 +549,11 @@ func (p *Partition) storageErr() error {
 	return fmt.Errorf("%w: %v", kerr.KafkaStorageError, p.err)
 }
 
+// maxFutureTimestampMs bounds how far ahead of the leader's clock a
+// CreateTime record may be stamped (Kafka 4.0's default of
+// message.timestamp.after.max.ms, one hour).
+const maxFutureTimestampMs = 3600 * 1000
+
 // SetClock sets the caller's clock without ticking raft: the node keeps a
 // quiesced partition's clock current (it is not ticked), so that what it
 // stamps when woken — a produce's time, LogAppendTime, a producer's last
@@ -869,6 +874,13 @@ func (p *Partition) Produce(req ProduceRequest) {
 		fail(fmt.Errorf("%w: compacted topic cannot accept a record without a key", kerr.InvalidRecord))
 		return
 	}
+	if !p.cfg.LogAppendTime && info.recordsMax > p.nowMs+maxFutureTimestampMs {
+		// Kafka 4.0's message.timestamp.after.max.ms default (KIP-1030): a
+		// record stamped far ahead would hold its segment, and with it
+		// every later one, back from time retention.
+		fail(fmt.Errorf("%w: a record is stamped %d ms ahead of the broker's clock (at most %d)", kerr.InvalidTimestamp, info.recordsMax-p.nowMs, maxFutureTimestampMs))
+		return
+	}
 	// min.insync.replicas first, as Kafka checks it before the append
 	// that detects duplicates: a retried acks=all batch is not answered as
 	// a success while fewer replicas than that are in sync.
@@ -892,6 +904,8 @@ func (p *Partition) Produce(req ProduceRequest) {
 	base := p.leo + p.uncommittedProposed()
 	if p.cfg.LogAppendTime {
 		stampAppendTime(req.Batch, p.nowMs)
+	} else {
+		stampCreateTime(req.Batch, info.recordsMax)
 	}
 	stamp(req.Batch, base, int32(term))
 	// Proposal ids carry the node id, so two leaders' proposals never share

@@ -423,17 +423,29 @@ func (p *peer) round(conn net.Conn) error {
 	if e.out() > 0 {
 		p.bufs = e.buffers(p.vec[:0])
 		p.vec = p.bufs[:0]
-		if err := conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout)); err != nil {
-			p.release(items)
-			return err
+		// The peer is gone only if it takes no bytes for WriteTimeout
+		// (Config): the deadline moves on whenever a write made progress,
+		// so a slow but steady peer is not cut off mid-round.
+		for {
+			if err := conn.SetWriteDeadline(time.Now().Add(t.cfg.WriteTimeout)); err != nil {
+				clear(p.vec[:cap(p.vec)])
+				p.release(items)
+				return err
+			}
+			n, err := p.bufs.WriteTo(conn) // consumes what it wrote
+			t.stats.bytesSent.Add(uint64(n))
+			var ne net.Error
+			if err != nil && n > 0 && len(p.bufs) > 0 && errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if err != nil {
+				clear(p.vec[:cap(p.vec)]) // drop references to entry data
+				p.release(items)
+				return err
+			}
+			break
 		}
-		n, err := p.bufs.WriteTo(conn)
-		t.stats.bytesSent.Add(uint64(n))
 		clear(p.vec[:cap(p.vec)]) // drop references to entry data
-		if err != nil {
-			p.release(items)
-			return err
-		}
 		t.stats.framesSent.Add(uint64(e.frames))
 	}
 	e.reset()
@@ -526,8 +538,9 @@ func (p *peer) fail() int {
 		dropped = append(dropped, s.it)
 	}
 	p.streams = nil
+	n := int(batches(dropped)) // counted before dropItems releases them
 	p.dropItems(dropped)
-	return int(batches(dropped))
+	return n
 }
 
 // dropItems reports and releases items that will never be sent.
