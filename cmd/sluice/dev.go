@@ -36,6 +36,10 @@ func runDev(c *command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "sluice dev: -brokers must be between 1 and 9")
 		return exitUsage
 	}
+	if *partitions < 1 || *partitions > 10000 {
+		fmt.Fprintf(stderr, "sluice dev: -partitions must be in [1, 10000], not %d\n", *partitions)
+		return exitUsage
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug

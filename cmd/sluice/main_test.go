@@ -75,3 +75,18 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: status %d, output %q", status, out)
 	}
 }
+
+// -partitions out of [1, 10000] is a usage error for dev and serve, before
+// anything starts (found by review: serve took -1, 0 and values that
+// wrapped around int32).
+func TestPartitionsFlagChecked(t *testing.T) {
+	for _, bad := range []string{"-1", "0", "10001", "4294967297"} {
+		if status, _, errOut := runArgs("dev", "-partitions", bad, "-port", "0", "-data-dir", t.TempDir()); status != exitUsage || !strings.Contains(errOut, "-partitions") {
+			t.Errorf("dev -partitions %s: status %d, stderr:\n%s", bad, status, errOut)
+		}
+		if status, _, errOut := runArgs("serve", "-id", "1", "-brokers", "1=127.0.0.1:0@127.0.0.1:0", "-cluster-id", "c",
+			"-data-dir", t.TempDir(), "-partitions", bad); status != exitUsage || !strings.Contains(errOut, "-partitions") {
+			t.Errorf("serve -partitions %s: status %d, stderr:\n%s", bad, status, errOut)
+		}
+	}
+}

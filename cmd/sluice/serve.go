@@ -161,6 +161,9 @@ func runServe(c *command, args []string, stdout, stderr io.Writer) int {
 	if err == nil && *maxConns < 1 {
 		err = fmt.Errorf("-max-connections must be at least 1, not %d", *maxConns)
 	}
+	if err == nil && (*partitions < 1 || *partitions > 10000) {
+		err = fmt.Errorf("-partitions must be in [1, 10000], not %d", *partitions)
+	}
 	var self member
 	if err == nil {
 		i := slices.IndexFunc(members, func(m member) bool { return m.id == int32(*id) })
