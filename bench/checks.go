@@ -63,7 +63,12 @@ func checks(res *Results) []Check {
 			continue
 		}
 		switch w.Mode {
-		case MaxRate, CatchUp:
+		case CatchUp:
+			if s.CatchUpMBPerS > 0 && o.CatchUpMBPerS > 0 {
+				ratio("catch-up read: sluice ÷ "+o.Target, s.CatchUpMBPerS/o.CatchUpMBPerS, 0, true,
+					fmt.Sprintf("%.1f vs %.1f MB/s read from the backlog", s.CatchUpMBPerS, o.CatchUpMBPerS))
+			}
+		case MaxRate:
 			goal := 0.0
 			if headline && o.Target == TargetJSDefault {
 				goal = goalVsJSDefault

@@ -430,6 +430,7 @@ type load struct {
 
 	epoch    time.Time
 	winStart atomic.Int64 // ns since epoch: records stamped at or after it are measured
+	winEnd   atomic.Int64 // ns since epoch: the measured window's end, set before stop
 	stop     atomic.Bool  // producers stop sending
 	budget   atomic.Int64 // records left to send (catch-up)
 
@@ -596,6 +597,7 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	a1, c1 := l.acked.Load(), l.consumed.Load()
 	disk1, _ := readDiskCounters(l.o.DataDir)
 	cpu1, cpuOK1 := readCPUCounters()
+	l.winEnd.Store(end)
 	l.stop.Store(true)
 	pwg.Wait()
 	dctx, cancel := context.WithTimeout(ctx, l.o.DrainWait)
@@ -606,18 +608,21 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 			break
 		}
 	}
+	// Catch-up: the read phase has its own start and count; the write
+	// phase's window (start..end) still measures the backlog's writes.
+	var readStart, readC0 int64
 	if w.Mode == CatchUp {
 		l.winStart.Store(l.now())
-		c0 = l.consumed.Load()
-		start = l.now()
+		readC0 = l.consumed.Load()
+		readStart = l.now()
 		startConsumers()
 	}
 	for l.consumed.Load() < l.acked.Load() && dctx.Err() == nil && len(consErr) == 0 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if w.Mode == CatchUp {
-		secs := time.Duration(l.now() - start).Seconds()
-		tr.CatchUpMBPerS = float64(l.consumed.Load()-c0) * float64(w.RecordBytes) / secs / 1e6
+		secs := time.Duration(l.now() - readStart).Seconds()
+		tr.CatchUpMBPerS = float64(l.consumed.Load()-readC0) * float64(w.RecordBytes) / secs / 1e6
 	}
 	if stopProfile != nil {
 		stopProfile.Stop()
@@ -650,6 +655,11 @@ func (l *load) run(ctx context.Context, prof string) (*TargetResult, error) {
 	}
 	if tr.Consumed != tr.Acked {
 		l.noteErr("drain", fmt.Errorf("consumers read %d records of %d acknowledged within %v", tr.Consumed, tr.Acked, l.o.DrainWait))
+	}
+	if w.Mode == FixedRate && tr.RecordsPerS < 0.95*w.Rate {
+		// Its latencies then include records never sent, at their age when
+		// the window ended (produce): a lower bound.
+		l.noteErr("rate", fmt.Errorf("acknowledged %.0f records/s of the %.0f asked for: the target did not keep up", tr.RecordsPerS, w.Rate))
 	}
 	tr.Errors = l.firstErr
 	fmt.Fprintf(l.o.Progress, "%s: done: %.0f records/s (%.1f MB/s) acknowledged; ack p50 %.2f ms p99 %.2f ms; e2e p50 %.2f ms p99 %.2f ms; sent %d, acked %d, errors %d, consumed %d\n",
@@ -737,7 +747,8 @@ func (l *load) produce(ctx context.Context, i int, p producer) {
 	// that time, so latency counts any time it waited to be sent.
 	interval := float64(time.Second) * float64(w.Producers) / w.Rate
 	start := l.now()
-	for n := int64(0); !l.stop.Load(); {
+	n := int64(0)
+	for !l.stop.Load() {
 		due := int64(float64(l.now()-start)/interval) + 1
 		for ; n < due && !l.stop.Load(); n++ {
 			if !send(start + int64(float64(n)*interval)) {
@@ -746,6 +757,20 @@ func (l *load) produce(ctx context.Context, i int, p producer) {
 		}
 		if wait := start + int64(float64(n)*interval) - l.now(); wait > 0 {
 			time.Sleep(time.Duration(wait))
+		}
+	}
+	// Records due in the window but never sent (a target that could not
+	// keep up) count at their age when the window ended, a lower bound of
+	// their latency: left out, they would drop the longest waits from the
+	// percentiles (coordinated omission).
+	winStart, winEnd := l.winStart.Load(), l.winEnd.Load()
+	for ; ; n++ {
+		stamp := start + int64(float64(n)*interval)
+		if stamp > winEnd {
+			break
+		}
+		if stamp >= winStart {
+			h.record(time.Duration(winEnd - stamp))
 		}
 	}
 }
