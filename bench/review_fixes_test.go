@@ -55,8 +55,8 @@ func (s *slowSys) newProducer(Workload, int) (producer, error) {
 	return &slowProd{s}, nil
 }
 func (s *slowSys) newConsumer(Workload, int, []int32) (consumer, error) { return &slowCons{s}, nil }
-func (s *slowSys) batchBytes() float64                                   { return 0 }
-func (s *slowSys) close()                                                {}
+func (s *slowSys) batchBytes() float64                                  { return 0 }
+func (s *slowSys) close()                                               {}
 
 type slowProd struct{ s *slowSys }
 
