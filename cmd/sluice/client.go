@@ -55,6 +55,9 @@ func (c *clientCmd) parse(args []string, usage string) ([]string, error) {
 		}
 		args = c.fs.Args()
 		if len(args) == 0 {
+			if c.timeout <= 0 {
+				return nil, usageError{fmt.Sprintf("-timeout must be positive, not %v", c.timeout)}
+			}
 			return pos, nil
 		}
 		pos, args = append(pos, args[0]), args[1:]

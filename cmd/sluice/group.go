@@ -14,6 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -451,7 +452,14 @@ func (g *groupCmd) planReset(ctx context.Context, sel kadm.TopicsSet, current ka
 				if cur < 0 {
 					return nil, fmt.Errorf("%s/%d has no committed offset to shift; use -to-offset, -to-earliest or -to-latest", tp.Topic, p)
 				}
-				next = clamp(cur + target.n)
+				shifted := cur + target.n
+				switch { // saturate: a shift past either end clamps to it
+				case target.n > 0 && shifted < cur:
+					shifted = math.MaxInt64
+				case target.n < 0 && shifted > cur:
+					shifted = math.MinInt64
+				}
+				next = clamp(shifted)
 			}
 			plan = append(plan, resetPlan{topic: tp.Topic, partition: p, current: cur, next: next})
 		}

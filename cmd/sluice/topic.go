@@ -94,8 +94,8 @@ func topicCreate(c *clientCmd, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"name one topic"}
 	}
-	if *partitions == 0 || *partitions < -1 || *rf == 0 || *rf < -1 || *rf > 32767 {
-		return usageError{"-partitions and -replication-factor are positive, or -1 for the broker default"}
+	if *partitions == 0 || *partitions < -1 || *partitions > 10000 || *rf == 0 || *rf < -1 || *rf > 32767 {
+		return usageError{"-partitions (at most 10000) and -replication-factor are positive, or -1 for the broker default"}
 	}
 	configs := map[string]*string{}
 	for _, kv := range cfgs {
