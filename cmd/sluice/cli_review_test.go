@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"net"
 	"regexp"
 	"strings"
@@ -69,71 +67,6 @@ func TestSilentBootstrapBoundedByTimeout(t *testing.T) {
 		status, _, errOut := runArgs(append(args, "-bootstrap", ln.Addr().String(), "-timeout", "1s")...)
 		if el := time.Since(start); el > 10*time.Second || status != 1 {
 			t.Errorf("%v: status %d after %v, stderr %q", args, status, el, errOut)
-		}
-	}
-}
-
-// produce must report exactly which records did not make it.
-func TestProduceReportsFailures(t *testing.T) {
-	_, boot := cliCluster(t)
-	if s, _, e := runArgs("topic", "create", "small", "-partitions", "1", "-config", "max.message.bytes=1000", "-bootstrap", boot); s != 0 {
-		t.Fatal(e)
-	}
-	saved := stdin
-	t.Cleanup(func() { stdin = saved })
-	big := make([]byte, 5000)
-	rand.Read(big)
-	stdin = strings.NewReader("a\n" + base64.StdEncoding.EncodeToString(big) + "\nb\nc\n")
-	s, out, e := runArgs("produce", "-topic", "small", "-bootstrap", boot)
-	t.Logf("produce: %d %q %q", s, out, e)
-	s2, out2, e2 := runArgs("consume", "-topic", "small", "-from-beginning", "-n", "3", "-bootstrap", boot, "-timeout", "5s")
-	t.Logf("consume: %d %d bytes %q", s2, len(out2), e2)
-	if s != 1 {
-		t.Fatalf("produce status %d", s)
-	}
-}
-
-// consume -group -n commits exactly what it printed.
-func TestConsumeGroupCommitsWhatItPrinted(t *testing.T) {
-	_, boot := cliCluster(t)
-	if s, _, e := runArgs("topic", "create", "g", "-partitions", "1", "-bootstrap", boot); s != 0 {
-		t.Fatal(e)
-	}
-	saved := stdin
-	t.Cleanup(func() { stdin = saved })
-	stdin = strings.NewReader("1\n2\n3\n4\n5\n")
-	if s, _, e := runArgs("produce", "-topic", "g", "-bootstrap", boot); s != 0 {
-		t.Fatal(e)
-	}
-	var got []string
-	for _, n := range []string{"2", "1", "2"} {
-		s, out, e := runArgs("consume", "-topic", "g", "-group", "G", "-from-beginning", "-n", n, "-bootstrap", boot)
-		if s != 0 {
-			t.Fatalf("consume: %d %s", s, e)
-		}
-		got = append(got, strings.Fields(out)...)
-	}
-	if strings.Join(got, ",") != "1,2,3,4,5" {
-		t.Fatalf("got %v", got)
-	}
-}
-
-func TestPartitionReassignBadInput(t *testing.T) {
-	_, boot := cliCluster(t)
-	if s, _, e := runArgs("topic", "create", "r", "-partitions", "1", "-bootstrap", boot); s != 0 {
-		t.Fatal(e)
-	}
-	for _, args := range [][]string{
-		{"partition", "reassign", "nope", "0", "-replicas", "1,2,3"},
-		{"partition", "reassign", "r", "7", "-replicas", "1,2,3"},
-		{"partition", "reassign", "r", "0", "-replicas", "1,9"},
-		{"partition", "reassign", "r", "0", "-replicas", "1,1"},
-		{"partition", "reassign", "r", "0", "-cancel"},
-	} {
-		s, out, e := runArgs(append(args, "-bootstrap", boot, "-timeout", "5s")...)
-		t.Logf("%v: %d %q %q", args, s, out, e)
-		if s != 1 {
-			t.Errorf("%v: status %d, want 1", args, s)
 		}
 	}
 }
