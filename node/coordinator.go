@@ -128,16 +128,22 @@ func (n *Node) localCoordinator(group string) (*hosted, int16) {
 
 // groupCall hands req to group's coordinator; the response goes to r.
 func (n *Node) groupCall(r Request, group string, req kmsg.Request) {
+	n.groupCallThen(r, group, req, func(resp kmsg.Response) kmsg.Response { return resp })
+}
+
+// groupCallThen is groupCall whose answer, the coordinator's or an error
+// response, passes through finish before it is sent.
+func (n *Node) groupCallThen(r Request, group string, req kmsg.Request, finish func(kmsg.Response) kmsg.Response) {
 	h, code := n.localCoordinator(group)
 	if code == 0 && len(n.groupCalls) >= n.cfg.Groups.MaxPendingCalls {
 		code = kerr.CoordinatorNotAvailable.Code
 	}
 	if code != 0 {
-		n.respond(r, groups.ErrorResponse(req, code))
+		n.respond(r, finish(groups.ErrorResponse(req, code)))
 		return
 	}
 	f := &groupFan{r: r, pending: 1}
-	f.merge = func(sub kmsg.Response) { f.resp = sub }
+	f.merge = func(sub kmsg.Response) { f.resp = finish(sub) }
 	n.callCoordinator(h, f, req)
 }
 

@@ -19,8 +19,6 @@ package node
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"sluice/node/groups"
 )
 
 func (n *Node) handleOffsetCommit(r Request, req *kmsg.OffsetCommitRequest) {
@@ -66,31 +64,15 @@ func (n *Node) handleOffsetCommit(r Request, req *kmsg.OffsetCommitRequest) {
 		}
 	}
 	req.Topics = known // names resolved (v10 names topics by id)
-	if len(unknown) == 0 {
-		n.groupCall(r, req.Group, req)
-		return
-	}
-	if len(known) == 0 {
+	if len(known) == 0 && len(unknown) > 0 {
 		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 		resp.Version, resp.Topics = req.Version, unknown
 		n.respond(r, resp)
 		return
 	}
-	h, code := n.localCoordinator(req.Group)
-	if code == 0 && len(n.groupCalls) >= n.cfg.Groups.MaxPendingCalls {
-		code = kerr.CoordinatorNotAvailable.Code
-	}
-	if code != 0 {
-		resp := groups.ErrorResponse(req, code).(*kmsg.OffsetCommitResponse)
-		resp.Topics = append(resp.Topics, unknown...)
-		n.respond(r, resp)
-		return
-	}
-	f := &groupFan{r: r, pending: 1}
-	f.merge = func(sub kmsg.Response) {
-		resp := sub.(*kmsg.OffsetCommitResponse)
-		resp.Topics = append(resp.Topics, unknown...)
-		f.resp = resp
-	}
-	n.callCoordinator(h, f, req)
+	n.groupCallThen(r, req.Group, req, func(resp kmsg.Response) kmsg.Response {
+		oc := resp.(*kmsg.OffsetCommitResponse)
+		oc.Topics = append(oc.Topics, unknown...)
+		return oc
+	})
 }

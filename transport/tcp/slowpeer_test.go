@@ -13,24 +13,12 @@ import (
 // slowReader accepts one connection as broker id, answers the handshake,
 // then reads continuously at about rate bytes per second.
 func slowReader(t *testing.T, id uint64, chunk int, every time.Duration) string {
-	ln := listen(t, "127.0.0.1:0")
-	t.Cleanup(func() { ln.Close() })
+	addr, conn := stalledPeer(t, id)
 	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		t.Cleanup(func() { c.Close() })
+		c := conn()
 		if tc, ok := c.(*net.TCPConn); ok {
 			tc.SetReadBuffer(64 << 10)
 		}
-		h, err := readHello(c)
-		if err != nil {
-			return
-		}
-		reply := hello{version: protocolVersion, from: id, to: h.from, clusterID: clusterA}
-		b := reply.encode()
-		c.Write(b[:])
 		buf := make([]byte, chunk)
 		for {
 			if _, err := io.ReadFull(c, buf); err != nil {
@@ -39,7 +27,7 @@ func slowReader(t *testing.T, id uint64, chunk int, every time.Duration) string 
 			time.Sleep(every)
 		}
 	}()
-	return ln.Addr().String()
+	return addr
 }
 
 // A peer that takes bytes all the time (here about 3 MiB/s) keeps its
