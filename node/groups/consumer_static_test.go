@@ -13,21 +13,9 @@ import (
 // when ownsRevokedPartitions). Found by review: it was answered epoch 0,
 // and its next heartbeat INVALID_REQUEST.
 func TestStaticRejoinAfterTargetMovedGetsTargetEpoch(t *testing.T) {
-	h := newHarness(t, consumerConfig(topicTable{"t": 4}))
-	join := func(id, instance string) *kmsg.ConsumerGroupHeartbeatRequest {
-		r := cghb("g", id, 0, []string{"t"}, owned("t"))
-		r.InstanceID = new(instance)
-		return r
-	}
-	r := h.beat(join("s1", "i1"))
-	h.beat(cghb("g", "s1", r.MemberEpoch, []string{"t"}, owned("t", 0, 1, 2, 3)))
-	lv := keepalive("g", "s1", -2)
-	lv.InstanceID = new("i1")
-	h.beat(lv)
-	// A dynamic member joins meanwhile: the target gives it half.
-	h.beat(cghb("g", "d", 0, []string{"t"}, owned("t")))
+	h := staticLeftWhileTargetMoved(t)
 	// s1 comes back under a new id.
-	r = h.beat(join("s1b", "i1"))
+	r := h.beat(staticJoin848("s1b", "i1"))
 	t.Logf("rejoin answer: epoch %d parts %v", r.MemberEpoch, parts(r, "t"))
 	if r.MemberEpoch <= 0 {
 		// The client now heartbeats with epoch 0 and its owned partitions:
@@ -101,19 +89,8 @@ func TestStaticRejoinKeepsTargetsAtSameEpoch(t *testing.T) {
 // The same under its own id (a KIP-1082 client keeps its id): it was
 // answered member epoch -2, which kgo ignores.
 func TestStaticRejoinSameIDAfterTargetMoved(t *testing.T) {
-	h := newHarness(t, consumerConfig(topicTable{"t": 4}))
-	join := func(id, instance string) *kmsg.ConsumerGroupHeartbeatRequest {
-		r := cghb("g", id, 0, []string{"t"}, owned("t"))
-		r.InstanceID = new(instance)
-		return r
-	}
-	r := h.beat(join("s1", "i1"))
-	h.beat(cghb("g", "s1", r.MemberEpoch, []string{"t"}, owned("t", 0, 1, 2, 3)))
-	lv := keepalive("g", "s1", -2)
-	lv.InstanceID = new("i1")
-	h.beat(lv)
-	h.beat(cghb("g", "d", 0, []string{"t"}, owned("t")))
-	r = h.beat(join("s1", "i1"))
+	h := staticLeftWhileTargetMoved(t)
+	r := h.beat(staticJoin848("s1", "i1"))
 	if r.MemberEpoch <= 0 {
 		t.Fatalf("static rejoin under the same id answered member epoch %d, parts %v (Kafka: the target epoch)", r.MemberEpoch, parts(r, "t"))
 	}
@@ -132,4 +109,26 @@ func TestPartitionsAddedBumpEpoch(t *testing.T) {
 	if d := h.c.ConsumerGroupDescribe("g"); d.Epoch != e+1 || len(got["a"])+len(got["b"]) != 6 {
 		t.Fatalf("after adding partitions: epoch %d (was %d), %v", d.Epoch, e, got)
 	}
+}
+
+// staticJoin848 is a KIP-848 join (epoch 0, owning nothing) of a static
+// member.
+func staticJoin848(id, instance string) *kmsg.ConsumerGroupHeartbeatRequest {
+	r := cghb("g", id, 0, []string{"t"}, owned("t"))
+	r.InstanceID = new(instance)
+	return r
+}
+
+// staticLeftWhileTargetMoved: static member s1 (instance i1) owned all four
+// partitions of t and left for a restart (-2); a dynamic member d joined
+// meanwhile, so s1's target shrank.
+func staticLeftWhileTargetMoved(t *testing.T) *harness {
+	h := newHarness(t, consumerConfig(topicTable{"t": 4}))
+	r := h.beat(staticJoin848("s1", "i1"))
+	h.beat(cghb("g", "s1", r.MemberEpoch, []string{"t"}, owned("t", 0, 1, 2, 3)))
+	lv := keepalive("g", "s1", -2)
+	lv.InstanceID = new("i1")
+	h.beat(lv)
+	h.beat(cghb("g", "d", 0, []string{"t"}, owned("t")))
+	return h
 }
