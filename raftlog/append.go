@@ -465,7 +465,7 @@ func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta, known KnownCRC) er
 	if err != nil {
 		return err
 	}
-	l.addEntry(s, h, pos, int64(frameHeaderSize+len(hdr)+len(body)))
+	l.addEntry(s, h, pos)
 	if l.tailFirst+uint64(len(l.tail)) != h.index {
 		clear(l.tail)
 		l.tail, l.tailBytes, l.tailFirst = l.tail[:0], 0, h.index

@@ -26,10 +26,13 @@ package raftlog_test
 //	      goroutine owns the log (Complete, then make and Append the next
 //	      batch) while the benchmark's goroutine runs rounds as the writer
 //	      does, one at a time, each with its own fdatasync. The owner keeps
-//	      two rounds queued, so encoding overlaps I/O. The log takes eight
+//	      two rounds queued, so encoding overlaps I/O. The log takes 64
 //	      rounds per turn and its time ends when the owner has caught up
 //	      (the last Append of a turn is counted, not hidden), so none of
-//	      its work overlaps a baseline's.
+//	      its work overlaps a baseline's. That wait, drain-ns/op, is the
+//	      benchmark's own cost (a writer never stops to let baselines
+//	      run): a turn of 8 rounds charged 18–20 µs a round for it at
+//	      1 KiB × 256, a turn of 64 charges 2–3 µs.
 //
 // The entries themselves (raft's work) are made before the clock starts in
 // seq, and by the owner in pipe. Each comes with the CRC32C of its data, as
@@ -186,7 +189,7 @@ func benchAppend(b *testing.B, size, batch int, comp, prefill, pipe, known bool)
 		r   *raftlog.Round
 		err error
 	}
-	const ahead, pipeOps = 2, 8
+	const ahead, pipeOps = 2, 64
 	rounds, results := make(chan *raftlog.Round, ahead), make(chan ran, pipeOps)
 	caughtUp := make(chan struct{}, pipeOps) // one per round completed and replaced
 	ownerErr := make(chan error, 1)
@@ -230,7 +233,7 @@ func benchAppend(b *testing.B, size, batch int, comp, prefill, pipe, known bool)
 		}()
 	}
 	b.ReportAllocs()
-	var logTime time.Duration
+	var logTime, drain time.Duration
 	logOps := func(c int) {
 		if !pipe {
 			for ; c > 0; c-- {
@@ -256,6 +259,7 @@ func benchAppend(b *testing.B, size, batch int, comp, prefill, pipe, known bool)
 			}
 			results <- ran{r, r.Run(fs)}
 		}
+		drainStart := time.Now()
 		for k := 0; k < c; k++ {
 			select {
 			case <-caughtUp:
@@ -263,6 +267,7 @@ func benchAppend(b *testing.B, size, batch int, comp, prefill, pipe, known bool)
 				b.Fatal(err)
 			}
 		}
+		drain += time.Since(drainStart)
 		logTime += time.Since(start)
 	}
 	turn := 1
@@ -293,6 +298,9 @@ func benchAppend(b *testing.B, size, batch int, comp, prefill, pipe, known bool)
 	b.ReportMetric(perSec(logTime), "syncs/s")
 	b.ReportMetric(float64(written)/float64(total), "disk/logical")
 	b.ReportMetric(float64(pool.Stats().Misses-before.Misses), "pool-misses")
+	if pipe {
+		b.ReportMetric(float64(drain.Nanoseconds())/float64(b.N), "drain-ns/op")
+	}
 	if len(raws) > 0 {
 		pre, app := perSec(raws[0].time)*float64(n)/1e6, perSec(raws[1].time)*float64(n)/1e6
 		b.ReportMetric(pre, "raw-prealloc-MB/s")
@@ -359,4 +367,55 @@ func (r *rawFile) op(b *testing.B) {
 	r.from += r.n
 	r.off += int64(r.n)
 	r.time += time.Since(start)
+}
+
+// BenchmarkAppendCPU is the owner's share of a round alone: Append and
+// Complete of 1 KiB entries with known CRCs, on a log whose rounds are
+// not run (the in-memory file system takes the segments' creation; no
+// bytes are written), so that only the log's CPU is timed. ns/entry is
+// what the pipe mode's owner spends per entry besides making it.
+func BenchmarkAppendCPU(b *testing.B) {
+	for _, batch := range []int{16, 256} {
+		b.Run(fmt.Sprintf("entry=1KiB/batch=%d", batch), func(b *testing.B) {
+			fs := vfs.NewMem(1)
+			l, err := raftlog.Open(fs, "p0", raftlog.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			rng := rand.New(rand.NewPCG(3, 4))
+			datas := make([][]byte, 64)
+			crcs := make([]uint32, len(datas))
+			castagnoli := crc32.MakeTable(crc32.Castagnoli)
+			for i := range datas {
+				datas[i] = payload(rng, 1<<10, false)
+				crcs[i] = crc32.Checksum(datas[i], castagnoli)
+			}
+			index := uint64(1)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				ents := make([]*pb.Entry, batch)
+				ks := make([]raftlog.KnownCRC, batch)
+				metas := make([]raftlog.EntryMeta, batch)
+				for k := range ents {
+					d := int(index) % len(datas)
+					ents[k] = &pb.Entry{Index: new(index), Term: new(uint64(1)), Data: datas[d]}
+					ks[k] = raftlog.KnownCRC{Len: 1 << 10, CRC: crcs[d]}
+					metas[k] = raftlog.EntryMeta{BaseOffset: int64(index) * 10, Count: 10, MaxTimestamp: int64(index)}
+					index++
+				}
+				b.StartTimer()
+				r, err := l.Append(raftlog.Batch{Entries: ents, Known: ks, Metas: metas})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := l.Complete(r, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/entry")
+		})
+	}
 }

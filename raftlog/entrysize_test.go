@@ -14,6 +14,9 @@ import (
 // differ), however large the integers, and with unknown fields a newer
 // peer might have sent.
 func TestEntrySizeIsProtoSize(t *testing.T) {
+	if unknownFieldsOffset == ^uintptr(0) {
+		t.Fatal("pb.Entry has no unknownFields []byte: entrySize reads unknown fields through ProtoReflect, the slow way; update unknownFieldsOffset")
+	}
 	rapid.Check(t, func(t *rapid.T) {
 		e := &pb.Entry{}
 		if rapid.Bool().Draw(t, "hasType") {
@@ -43,6 +46,9 @@ func TestEntrySizeIsProtoSize(t *testing.T) {
 			if err := proto.Unmarshal(b, e); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if got, want := unknownLen(e), len(e.ProtoReflect().GetUnknown()); got != want {
+			t.Fatalf("unknownLen %d, ProtoReflect's %d", got, want)
 		}
 		if got, want := entrySize(e), proto.Size(e); got != want {
 			t.Fatalf("entrySize %d, proto.Size %d for %v", got, want, e)

@@ -185,7 +185,7 @@ func (l *Log) rebuildIndex(s *segment) error {
 		if len(dense) == 0 {
 			first = h.index
 		}
-		dense = append(dense, entryPos{pos: pos, size: fr.size(), meta: h.meta})
+		dense = append(dense, entryPos{pos: pos, meta: h.meta})
 	}
 	if len(dense) == 0 || first != s.first || first+uint64(len(dense))-1 != s.last {
 		return fmt.Errorf("%w: segment %d holds entries [%d,%d], checkpoint says [%d,%d]",
@@ -419,7 +419,7 @@ func (l *Log) replayFrame(s *segment, pos int64, fr frame, marks map[uint64]int6
 		if h.index != l.last+1 {
 			return fmt.Errorf("%w: entry %d after %d", ErrCorrupt, h.index, l.last)
 		}
-		l.addEntry(s, h, pos, fr.size())
+		l.addEntry(s, h, pos)
 	case recHardState:
 		if len(p) < 24 {
 			return fmt.Errorf("%w: hard state of %d bytes", ErrCorrupt, len(p))
@@ -504,14 +504,14 @@ func (l *Log) startAt(s *segment, next uint64) {
 }
 
 // addEntry records entry h at pos of the active (or scanned) segment s.
-func (l *Log) addEntry(s *segment, h entryHeader, pos, size int64) {
+func (l *Log) addEntry(s *segment, h entryHeader, pos int64) {
 	if s.empty() {
 		s.first = h.index
 	}
 	if s.dense == nil && l.spareDense != nil {
 		s.dense, l.spareDense = l.spareDense, nil
 	}
-	s.dense = appendDense(s.dense, entryPos{pos: pos, size: size, meta: h.meta}, s.denseHint)
+	s.dense = appendDense(s.dense, entryPos{pos: pos, meta: h.meta}, s.denseHint)
 	s.last = h.index
 	s.addRecords(h.meta)
 	l.last = h.index

@@ -58,7 +58,6 @@ type segment struct {
 
 type entryPos struct {
 	pos  int64
-	size int64 // whole frame
 	meta EntryMeta
 }
 
