@@ -44,6 +44,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"sluice/partition"
 )
 
 // configDef is one topic config.
@@ -89,7 +91,7 @@ var topicConfigDefs = []configDef{
 		check: func(v string, _ int) error { return intRange(v, 0, math.MaxInt64) },
 		def:   constDef("0")},
 	{name: "max.message.bytes", broker: "message.max.bytes", typ: kmsg.ConfigTypeInt, enforced: true,
-		check: func(v string, _ int) error { return intRange(v, 1, 64<<20) },
+		check: func(v string, _ int) error { return intRange(v, 1, partition.MaxBatchBytes) },
 		def: func(n *Node, _ int) (string, bool) {
 			d := n.cfg.Defaults.MaxMessageBytes
 			return strconv.Itoa(d), d != defaultMaxMessageBytes
@@ -98,7 +100,9 @@ var topicConfigDefs = []configDef{
 		check: func(v string, _ int) error { return oneOf(v, "CreateTime", "LogAppendTime") },
 		def:   constDef("CreateTime")},
 	{name: "min.insync.replicas", broker: "min.insync.replicas", typ: kmsg.ConfigTypeInt, enforced: true,
-		check: func(v string, rf int) error { return intRange(v, 1, int64(rf)) },
+		// Above the replica count is allowed, as in Kafka: acks=all is
+		// then refused with NOT_ENOUGH_REPLICAS (the default is capped).
+		check: func(v string, _ int) error { return intRange(v, 1, math.MaxInt32) },
 		def: func(n *Node, rf int) (string, bool) {
 			d := n.cfg.Defaults.MinInsyncReplicas
 			return strconv.Itoa(min(d, max(rf, 1))), d != defaultMinInsyncReplicas

@@ -212,7 +212,7 @@ func TestIncrementalAlterConfigs(t *testing.T) {
 	}{
 		{"unknown config", []incOp{set("no.such.config", "1")}, kerr.InvalidConfig},
 		{"not a number", []incOp{set("retention.ms", "soon")}, kerr.InvalidConfig},
-		{"min.insync.replicas above RF", []incOp{set("min.insync.replicas", "3")}, kerr.InvalidConfig},
+		{"min.insync.replicas zero", []incOp{set("min.insync.replicas", "0")}, kerr.InvalidConfig},
 		{"value not allowed", []incOp{set("message.timestamp.type", "WallTime")}, kerr.InvalidConfig},
 		{"bad value after a good one", []incOp{set("retention.bytes", "5"), set("segment.bytes", "1")}, kerr.InvalidConfig},
 		{"null SET", []incOp{set("retention.ms", "<nil>")}, kerr.InvalidRequest},

@@ -1039,7 +1039,7 @@ func TestCreateTopics(t *testing.T) {
 		{name: "replication factor negative", to: ctl, spec: createSpec{name: "rfneg", partitions: 1, rf: -3}, want: kerr.InvalidReplicationFactor, wantP: -1, wantRF: -1},
 		{name: "unknown config", to: ctl, spec: createSpec{name: "cfg1", partitions: 1, rf: 1, configs: []string{"no.such.config", "1"}}, want: kerr.InvalidConfig, wantP: -1, wantRF: -1},
 		{name: "config value not a number", to: ctl, spec: createSpec{name: "cfg2", partitions: 1, rf: 1, configs: []string{"max.message.bytes", "lots"}}, want: kerr.InvalidConfig, wantP: -1, wantRF: -1},
-		{name: "min.insync.replicas above RF", to: ctl, spec: createSpec{name: "cfg3", partitions: 1, rf: 2, configs: []string{"min.insync.replicas", "3"}}, want: kerr.InvalidConfig, wantP: -1, wantRF: -1},
+		{name: "min.insync.replicas zero", to: ctl, spec: createSpec{name: "cfg3", partitions: 1, rf: 2, configs: []string{"min.insync.replicas", "0"}}, want: kerr.InvalidConfig, wantP: -1, wantRF: -1},
 		{name: "config value not allowed", to: ctl, spec: createSpec{name: "cfg4", partitions: 1, rf: 1, configs: []string{"cleanup.policy", "shred"}}, want: kerr.InvalidConfig, wantP: -1, wantRF: -1},
 		{name: "empty name", to: ctl, spec: createSpec{name: "", partitions: 1, rf: 1}, want: kerr.InvalidTopicException, wantP: -1, wantRF: -1},
 		{name: "name with a space", to: ctl, spec: createSpec{name: "a b", partitions: 1, rf: 1}, want: kerr.InvalidTopicException, wantP: -1, wantRF: -1},

@@ -79,7 +79,7 @@ func (n *Node) handleAlterPartitionReassignments(r Request, req *kmsg.AlterParti
 					fail(kerr.InvalidReplicaAssignment, "%v", err)
 					break
 				}
-				if t.MinInsyncReplicas > len(target) {
+				if t.MinInsyncReplicas > len(target) && len(target) < len(t.Replicas[rp.Partition]) {
 					fail(kerr.InvalidReplicationFactor, "%d replicas cannot meet min.insync.replicas %d", len(target), t.MinInsyncReplicas)
 					break
 				}

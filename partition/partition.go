@@ -33,9 +33,12 @@ type Config struct {
 	MaxUncommittedEntriesSize uint64
 	// MinInsyncReplicas: an acks=all record and the high watermark need the
 	// entry durable on max(quorum, MinInsyncReplicas) replicas. Values below
-	// a majority have no effect (raft commits on a majority anyway).
+	// a majority have no effect (raft commits on a majority anyway); above
+	// the voters, acks=all is refused (NOT_ENOUGH_REPLICAS) and the high
+	// watermark waits for every voter.
 	MinInsyncReplicas int
-	// MaxMessageBytes bounds one produce batch (max.message.bytes).
+	// MaxMessageBytes bounds one produce batch (max.message.bytes); at
+	// most MaxBatchBytes whatever it says.
 	MaxMessageBytes int
 	// ProducerExpiryMs forgets idle idempotent producers after this much
 	// replicated time (producer.id.expiration.ms). Default one day.
@@ -865,7 +868,7 @@ func (p *Partition) Produce(req ProduceRequest) {
 		return
 	}
 	p.Wake()
-	info, err := validateBatch(req.Batch, p.cfg.MaxMessageBytes)
+	info, err := validateBatch(req.Batch, min(p.cfg.MaxMessageBytes, MaxBatchBytes))
 	if err != nil {
 		fail(err)
 		return
@@ -884,7 +887,9 @@ func (p *Partition) Produce(req ProduceRequest) {
 	// min.insync.replicas first, as Kafka checks it before the append
 	// that detects duplicates: a retried acks=all batch is not answered as
 	// a success while fewer replicas than that are in sync.
-	if req.Acks == AcksAll && p.insync() < p.requiredReplicas() {
+	// An explicit min.insync.replicas above the replica count is Kafka's
+	// too: the topic exists, and acks=all is refused while acks=1 works.
+	if req.Acks == AcksAll && p.insync() < max(p.requiredReplicas(), p.cfg.MinInsyncReplicas) {
 		fail(kerr.NotEnoughReplicas)
 		return
 	}
@@ -961,11 +966,21 @@ func (p *Partition) uncommittedProposed() int64 {
 	return n
 }
 
-// requiredReplicas is max(quorum, MinInsyncReplicas).
+// requiredReplicas is max(quorum, MinInsyncReplicas), at most the voters:
+// what the high watermark and an acks=all record wait for.
 func (p *Partition) requiredReplicas() int {
 	voters := len(p.conf.GetVoters())
 	return max(voters/2+1, min(p.cfg.MinInsyncReplicas, voters))
 }
+
+// MaxBatchBytes is the largest produce batch a partition takes, whatever
+// max.message.bytes says: its raft entry (the batch, a 16-byte envelope)
+// must fit a log frame (with 37 bytes of metadata, 64 MiB in all) and a
+// raft message must carry it to the followers (64 MiB frames on TCP and
+// in the simulator's network, a few hundred bytes of it headers). A batch
+// a little under 64 MiB was stored and never replicated; one of 64 MiB
+// stopped the leader's replica.
+const MaxBatchBytes = 64<<20 - 64<<10
 
 // insync is the size of the ISR, refreshed first: a follower that caught up
 // since the last tick is back in sync now, as in Kafka, where the ISR grows

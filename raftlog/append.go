@@ -116,9 +116,36 @@ func (r *Round) Empty() bool {
 // of the log before it, durable: false for a relaxed round.
 func (r *Round) Synced() bool { return r.synced }
 
+// ErrEarlierRoundFailed is returned by a round's I/O methods once an
+// earlier round of the same log failed (Round.Fail): nothing of it is
+// written.
+var ErrEarlierRoundFailed = errors.New("raftlog: an earlier round of this log failed")
+
+// Fail records that r's I/O failed (a write, sync, directory sync or file
+// replacement). No round of its log touches the disk after that: WriteAll,
+// Finish and ReplaceFiles return ErrEarlierRoundFailed, and runners check
+// Failed before syncing. The round's own methods call it on their errors;
+// a runner that syncs files itself calls it on a failed sync. Safe from any
+// goroutine.
+func (r *Round) Fail() { r.log.ioFailed.Store(true) }
+
+// Failed reports whether a round of r's log failed (Fail).
+func (r *Round) Failed() bool { return r.log.ioFailed.Load() }
+
 // WriteAll performs the round's Writes. Consecutive writes to one file are
 // one system call where the file can write vectors (vfs.VectorWriter).
 func (r *Round) WriteAll() error {
+	if r.Failed() {
+		return ErrEarlierRoundFailed
+	}
+	if err := r.writeAll(); err != nil {
+		r.Fail()
+		return err
+	}
+	return nil
+}
+
+func (r *Round) writeAll() error {
 	var bufs [][]byte
 	for i := 0; i < len(r.Writes); {
 		w := r.Writes[i]
@@ -151,8 +178,12 @@ func (r *Round) WriteAll() error {
 // Finish performs what follows the file syncs: directory syncs, then
 // ReplaceFiles.
 func (r *Round) Finish(fs vfs.FS) error {
+	if r.Failed() {
+		return ErrEarlierRoundFailed
+	}
 	for _, d := range r.SyncDirs {
 		if err := fs.SyncDir(d); err != nil {
+			r.Fail()
 			return fmt.Errorf("raftlog: sync dir %s: %w", d, err)
 		}
 	}
@@ -163,6 +194,17 @@ func (r *Round) Finish(fs vfs.FS) error {
 // place), syncs their directory, then performs Removes. It runs after the
 // round's file and directory syncs.
 func (r *Round) ReplaceFiles(fs vfs.FS) error {
+	if r.Failed() {
+		return ErrEarlierRoundFailed
+	}
+	if err := r.replaceFiles(fs); err != nil {
+		r.Fail()
+		return err
+	}
+	return nil
+}
+
+func (r *Round) replaceFiles(fs vfs.FS) error {
 	for _, fw := range r.Files {
 		if err := replaceFile(fs, fw.Path, fw.Data, !fw.Cache); err != nil {
 			return err
@@ -188,6 +230,7 @@ func (r *Round) Run(fs vfs.FS) error {
 	}
 	for _, f := range r.Syncs {
 		if err := f.Sync(); err != nil {
+			r.Fail()
 			return fmt.Errorf("raftlog: sync %s: %w", f.Name(), err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	pb "go.etcd.io/raft/v3/raftpb"
 
@@ -119,6 +120,14 @@ type Log struct {
 	spareDense []entryPos
 
 	err error
+	// ioFailed is set by whoever runs a round of this log when its I/O
+	// fails (Round.Fail): from then on no round of the log touches the
+	// disk. Rounds made before the owner saw the failure reach the runner
+	// later, in another group-commit cycle; run, one of them could seal a
+	// segment over the failed round's hole and checkpoint it as good, or
+	// sync a file again after a failed fsync. Atomic: runners are other
+	// goroutines.
+	ioFailed atomic.Bool
 }
 
 // Open opens (creating if needed) the log in dir and recovers it: closed

@@ -41,12 +41,19 @@ func (l *Log) recover() error {
 
 	var ck checkpoint
 	if hasCkpt {
-		b, err := readFile(l.fs, l.path(checkpointFn))
-		if err != nil {
-			return fmt.Errorf("raftlog: %s: %w", l.path(checkpointFn), err)
-		}
-		if ck, err = decodeCheckpoint(b); err != nil {
-			return fmt.Errorf("raftlog: %s: %w", l.path(checkpointFn), err)
+		// A checkpoint that does not decode is read again before it is
+		// believed, as a frame is (reread): a flipped bit on the way must
+		// not fail the open.
+		for k := 0; ; k++ {
+			b, err := readFile(l.fs, l.path(checkpointFn))
+			if err != nil {
+				return fmt.Errorf("raftlog: %s: %w", l.path(checkpointFn), err)
+			}
+			if ck, err = decodeCheckpoint(b); err == nil {
+				break
+			} else if k == rereadTries {
+				return fmt.Errorf("raftlog: %s: %w", l.path(checkpointFn), err)
+			}
 		}
 	}
 	if ck.nextGen > l.nextGen {
@@ -158,6 +165,7 @@ func (l *Log) rebuildIndex(s *segment) error {
 	s.dead = nil
 	for sc.pos < s.size {
 		pos, fr, err := sc.next()
+		sc, fr, err = reread(sc, s.f, s.gen, pos, fr, err)
 		if err != nil {
 			if errors.Is(err, errInvalidFrame) {
 				return fmt.Errorf("%w: corrupt record at segment %d offset %d (%s)", ErrCorrupt, s.gen, pos, s.path)
@@ -249,9 +257,15 @@ func (l *Log) replay(gens []uint64) ([]string, error) {
 
 // durableBeyond searches segment s from position from, where its scan met
 // an invalid frame, for sync marks of s, and returns the largest durable
-// position one records. The search ends at the first zeroed page: the end
-// of what was written (the rest of a preallocated file), since the marks
-// that matter follow the damaged frame's round closely.
+// position one records. The search ends at the first zeroed page past the
+// damaged frame: the end of what was written (the rest of a preallocated
+// file), since the marks that matter follow the damaged frame's round
+// closely. Zeroed pages inside the frame do not end it: a raw body may hold
+// zeros, and damage (a misdirected write) may zero part of a durable frame
+// whose proving marks lie beyond it. The frame reaches as far as its
+// length field says when that is plausible, else as far as any frame can;
+// a frame whose header is all zeros was never written, and the search ends
+// at its page.
 func durableBeyond(s *segment, from int64) (int64, error) {
 	size, err := s.f.Size()
 	if err != nil {
@@ -262,6 +276,19 @@ func durableBeyond(s *segment, from int64) (int64, error) {
 		markSize = frameHeaderSize + 16
 		page     = 4 << 10
 	)
+	zeroFrom := from // zeroed pages from here on end the search
+	var h [frameHeaderSize]byte
+	n, err := s.f.ReadAt(h[:], from)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("raftlog: read %s at %d: %w", s.path, from, err)
+	}
+	if n == len(h) && h != ([frameHeaderSize]byte{}) {
+		n := int64(maxFramePayload)
+		if l := frameLength(h[:]); l >= 0 {
+			n = int64(l)
+		}
+		zeroFrom = from + frameHeaderSize + n
+	}
 	// A sync mark of s from its length field on: length, type, generation,
 	// marked generation.
 	var pat [4 + 1 + 8 + 8]byte
@@ -292,7 +319,7 @@ func durableBeyond(s *segment, from int64) (int64, error) {
 			}
 		}
 		end := off + min(chunk, int64(len(b)))
-		for p := (off + page - 1) / page * page; p+page <= end; p += page {
+		for p := (max(off, zeroFrom) + page - 1) / page * page; p+page <= end; p += page {
 			if bytes.Equal(b[p-off:p-off+page], zeros[:]) {
 				return best, nil
 			}
@@ -315,7 +342,8 @@ func (l *Log) checkDropped(gen, tornGen uint64, tornAt int64) error {
 		return err
 	}
 	for {
-		_, fr, err := sc.next()
+		pos, fr, err := sc.next()
+		sc, fr, err = reread(sc, f, gen, pos, fr, err)
 		if err != nil {
 			if errors.Is(err, errInvalidFrame) {
 				return nil
@@ -338,6 +366,23 @@ func (l *Log) checkDropped(gen, tornGen uint64, tornAt int64) error {
 // decode before it believes it (replaySegment).
 const rereadTries = 4
 
+// reread reads the frame at pos of file f (generation gen) again, up to rereadTries times, when
+// sc's last read of it did not decode (err is errInvalidFrame), and returns
+// the scanner to go on with. A torn or damaged frame reads the same each
+// time; a read that went wrong on the way (a flipped bit) does not.
+func reread(sc *scanner, f vfs.File, gen uint64, pos int64, fr frame, err error) (*scanner, frame, error) {
+	for k := 0; k < rereadTries && errors.Is(err, errInvalidFrame); k++ {
+		again, aerr := newScanner(f, gen, pos)
+		if aerr != nil {
+			break
+		}
+		if apos, afr, err2 := again.next(); err2 == nil && apos == pos {
+			sc, fr, err = again, afr, nil
+		}
+	}
+	return sc, fr, err
+}
+
 // replaySegment applies the frames of one segment. ok is false when the
 // segment has no valid header (a crash during its creation).
 func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err error) {
@@ -357,15 +402,7 @@ func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err er
 		// copy of the hard state, reopened with its commit index below its
 		// applied index, and raft refused it (large-records -swarm, seed
 		// 205).
-		for k := 0; k < rereadTries && errors.Is(err, errInvalidFrame); k++ {
-			again, aerr := newScanner(s.f, s.gen, pos)
-			if aerr != nil {
-				break
-			}
-			if apos, afr, err2 := again.next(); err2 == nil && apos == pos {
-				sc, fr, err = again, afr, nil
-			}
-		}
+		sc, fr, err = reread(sc, s.f, s.gen, pos, fr, err)
 		if err != nil {
 			if errors.Is(err, errInvalidFrame) {
 				s.size = pos

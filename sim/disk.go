@@ -102,10 +102,16 @@ func (w *World) diskCycle(sn *simNode) {
 					w.crashMidRound(sn, wr.W.Round, crashStep, downNs)
 					return
 				}
+				if errs[i] == nil && wr.W.Round.Failed() {
+					// An earlier round of the log failed: never sync a
+					// file again after a failed fsync.
+					errs[i] = raftlog.ErrEarlierRoundFailed
+				}
 				if errs[i] == nil {
 					for _, f := range wr.W.Round.Syncs {
 						if err := f.Sync(); err != nil {
 							errs[i] = err
+							wr.W.Round.Fail()
 							break
 						}
 					}

@@ -239,10 +239,17 @@ func (w *Writer) cycle(batch []item) {
 		stats.Bytes += j.r.Bytes()
 	}
 
-	// 2. One sync per touched file, in parallel.
+	// 2. One sync per touched file, in parallel. A log whose round failed
+	// in an earlier cycle has its later rounds refused by WriteAll above;
+	// Failed catches one that failed meanwhile (never sync a file again
+	// after a failed fsync).
 	fileIdx := make(map[vfs.File]int)
 	var files []vfs.File
 	for i, j := range batch {
+		if errs[i] == nil && j.r.Failed() {
+			errs[i] = raftlog.ErrEarlierRoundFailed
+			failed[j.r.Log()] = errs[i]
+		}
 		if errs[i] != nil {
 			continue
 		}
@@ -279,6 +286,7 @@ func (w *Writer) cycle(batch []item) {
 			if err := fileErrs[fileIdx[f]]; err != nil {
 				errs[i] = fmt.Errorf("writer: sync %s: %w", f.Name(), err)
 				failed[j.r.Log()] = errs[i]
+				j.r.Fail()
 				break
 			}
 		}
@@ -305,6 +313,7 @@ func (w *Writer) cycle(batch []item) {
 			for _, d := range j.r.SyncDirs {
 				if err := dirErrs[dirIdx[d]]; err != nil {
 					errs[i] = fmt.Errorf("writer: sync dir %s: %w", d, err)
+					j.r.Fail()
 					break
 				}
 			}
