@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	broker "sluice/node/runtime"
 )
@@ -49,10 +50,27 @@ func startKfake() (*kafkaSystem, error) {
 	return &kafkaSystem{seeds: c.ListenAddrs(), stop: c.Close}, nil
 }
 
-// dialKafka reaches a running cluster; close leaves it running (the topic
-// the run made stays too).
+// dialKafka reaches a running cluster; close leaves it running and deletes
+// the topic the run made (a run of seconds leaves gigabytes otherwise).
 func dialKafka(seeds []string) *kafkaSystem {
-	return &kafkaSystem{seeds: seeds, stop: func() {}}
+	s := &kafkaSystem{seeds: seeds}
+	s.stop = s.deleteTopic
+	return s
+}
+
+// deleteTopic deletes the run's topic, best effort, within 10 s.
+func (s *kafkaSystem) deleteTopic() {
+	if s.topic == "" {
+		return
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.seeds...))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = kadm.NewClient(cl).DeleteTopics(ctx, s.topic)
 }
 
 func (s *kafkaSystem) close() { s.stop() }
@@ -94,14 +112,20 @@ func (s *kafkaSystem) setup(ctx context.Context, w Workload) error {
 	if err != nil {
 		return fmt.Errorf("bench: create topic %s (%d partitions, RF %d): %w", s.topic, w.Partitions, rf, err)
 	}
-	// Wait until every partition has a leader.
+	// Wait until every partition has a leader. A Metadata request of its
+	// own each time: kadm's Metadata is served from the client's cache,
+	// which refreshes at most every 5 s (kgo.MetadataMinAge), and made
+	// every Kafka target look 5 s slow to create its topic.
 	for {
-		md, err := adm.Metadata(ctx, s.topic)
-		if err == nil {
-			t := md.Topics[s.topic]
-			ready := t.Err == nil && len(t.Partitions) == w.Partitions
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(s.topic)
+		req.Topics = append(req.Topics, rt)
+		if md, err := req.RequestWith(ctx, cl); err == nil && len(md.Topics) == 1 {
+			t := md.Topics[0]
+			ready := t.ErrorCode == 0 && len(t.Partitions) == w.Partitions
 			for _, p := range t.Partitions {
-				ready = ready && p.Err == nil && p.Leader >= 0
+				ready = ready && p.ErrorCode == 0 && p.Leader >= 0
 			}
 			if ready {
 				return nil

@@ -109,6 +109,8 @@ type Machine struct {
 type Skip struct {
 	Target string `json:"target"`
 	Reason string `json:"reason"`
+	// Failed: the target was tried and failed (a missing tool is a skip).
+	Failed bool `json:"failed,omitempty"`
 }
 
 // TargetResult is one target's run.
@@ -292,7 +294,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 			// One target failing (a server that would not start, a client
 			// error) is reported; the others still run.
 			fmt.Fprintf(o.Progress, "%s: FAILED: %v\n", t, err)
-			res.Skipped = append(res.Skipped, Skip{Target: t, Reason: "failed: " + err.Error()})
+			res.Skipped = append(res.Skipped, Skip{Target: t, Reason: "failed: " + err.Error(), Failed: true})
 			continue
 		}
 		res.Targets = append(res.Targets, *tr)

@@ -241,6 +241,10 @@ type hosted struct {
 	// partition's reassignment (reassign.go).
 	reassignAt int64
 	gone       bool // unhosted (loops over a copy of Node.list skip it)
+	// Resign's view of a handed-over group: it saw another leader since
+	// its last transfer (resignAway), and how often leadership came back.
+	resignAway    bool
+	resignBounces int
 }
 
 // Node is one broker's deterministic core.

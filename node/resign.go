@@ -15,6 +15,11 @@ import "slices"
 // groups still led. It returns how many groups this broker still leads
 // that have another voter to take over (a group of one replica cannot
 // move, and is not counted).
+//
+// A group whose leadership comes back maxResignBounces times is given up
+// on (not counted): the other voters are stopping too (a whole cluster
+// stopped at once), and two of them would otherwise hand it back and forth
+// until their deadlines.
 func (n *Node) Resign() int {
 	n.resigning = true
 	left := 0
@@ -24,6 +29,17 @@ func (n *Node) Resign() int {
 		}
 		h.campaignAt = 0
 		if lead, _ := h.p.Leader(); lead != n.self {
+			h.resignAway = lead != 0
+			continue
+		}
+		if h.resignAway {
+			h.resignAway = false
+			h.resignBounces++
+			if h.resignBounces == maxResignBounces {
+				n.log.Warn("shutdown: leadership keeps coming back; its other replicas are stopping too, stopping as its leader", "group", h.g)
+			}
+		}
+		if h.resignBounces >= maxResignBounces {
 			continue
 		}
 		to := resignTarget(n.self, h.p.ISR(), h.p.ConfState().GetVoters())
@@ -36,6 +52,10 @@ func (n *Node) Resign() int {
 	}
 	return left
 }
+
+// maxResignBounces: how many times Resign hands a group over before it
+// gives up on one that keeps coming back.
+const maxResignBounces = 3
 
 // resignTarget picks the voter to hand leadership to: the first in-sync
 // follower, else the first other voter; 0 when there is none.

@@ -87,3 +87,30 @@ func TestResignTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestResignWholeCluster: every broker resigning at once (a whole cluster
+// stopped with SIGTERM) ends within a bounded number of ticks, each broker
+// keeping what keeps coming back. Found by a README walkthrough: two
+// `sluice serve` brokers stopped together handed the metadata group back
+// and forth (term 62 to 302) until their 30 s shutdown deadlines.
+func TestResignWholeCluster(t *testing.T) {
+	c := newCluster(t, 2, 3)
+	c.waitController()
+	c.createTopic("r", 6, 3, nil)
+	c.ticks(20)
+	for ticks := 0; ; ticks++ {
+		left := 0
+		for _, id := range c.ids {
+			left += c.nodes[id].Resign()
+		}
+		if left == 0 {
+			t.Logf("every broker done resigning after %d ticks", ticks)
+			break
+		}
+		if ticks >= 100 {
+			t.Fatalf("after %d ticks the brokers still hand %d groups to each other", ticks, left)
+		}
+		c.settle()
+		c.tick()
+	}
+}

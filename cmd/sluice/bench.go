@@ -131,12 +131,24 @@ func runBench(c *command, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "sluice bench: %v\n", err)
 		return 1
 	}
+	if len(res.Targets) == 0 {
+		// Nothing measured: an earlier run's report in out stays.
+		printSummary(stdout, res)
+		fmt.Fprintf(stderr, "sluice bench: no target ran; nothing written to %s\n", *out)
+		return 1
+	}
 	if err := bench.WriteReport(*out, res); err != nil {
 		fmt.Fprintf(stderr, "sluice bench: %v\n", err)
 		return 1
 	}
 	printSummary(stdout, res)
 	fmt.Fprintf(stdout, "report: %s\n", filepath.Join(*out, bench.FileHTML))
+	for _, s := range res.Skipped {
+		if s.Failed {
+			fmt.Fprintf(stderr, "sluice bench: target %s failed\n", s.Target)
+			return 1
+		}
+	}
 	return exitOK
 }
 

@@ -66,11 +66,28 @@ func TestBenchCommandErrors(t *testing.T) {
 		t.Errorf("-list: status %d, output %q", status, out)
 	}
 	// A JetStream target without nats-server is skipped, saying how to
-	// install it.
+	// install it. With no target run the command fails and writes nothing.
 	out := t.TempDir()
 	status, stdout, stderr := runArgs("bench", "-target", "jetstream-always", "-nats-server", filepath.Join(out, "none"),
 		"-duration", "1s", "-no-floors", "-out", out)
-	if status != exitOK || !strings.Contains(stdout, "skipped jetstream-always") {
+	if status != 1 || !strings.Contains(stdout, "skipped jetstream-always") || !strings.Contains(stderr, "no target ran") {
 		t.Errorf("missing nats-server: status %d\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(out, bench.FileJSON)); err == nil {
+		t.Error("a run with no target wrote a report")
+	}
+	// A cluster that cannot be reached fails the run (found by a README
+	// walkthrough: it exited 0 and replaced an earlier run's report).
+	earlier := filepath.Join(out, bench.FileJSON)
+	if err := os.WriteFile(earlier, []byte(`{"earlier":true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	status, stdout, stderr = runArgs("bench", "-bootstrap", freeAddr(t), "-workload", "max-1k-12p",
+		"-duration", "1s", "-warmup", "0", "-no-floors", "-out", out)
+	if status != 1 || !strings.Contains(stdout, "FAILED") {
+		t.Errorf("unreachable cluster: status %d\nstdout:\n%s\nstderr:\n%s", status, stdout, stderr)
+	}
+	if b, _ := os.ReadFile(earlier); string(b) != `{"earlier":true}` {
+		t.Errorf("the earlier report was replaced: %s", b)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +84,11 @@ func TestPartitionReassignUnderLoad(t *testing.T) {
 		slices.Sort(want)
 		return slices.Equal(got, want) && td["mv"].Partitions[0].Leader > 0
 	})
+	// topic describe shows the replicas in their new assignment order (it
+	// sorted them, hiding a reassignment that only reorders).
+	if _, out, _ := runArgs("topic", "describe", "mv", "-bootstrap", boot); !regexp.MustCompile(`\n0 +[0-9]+ +[0-9]+ +` + strings.Join(ids, ",") + ` `).MatchString(out) {
+		t.Errorf("topic describe after the reassignment to %s:\n%s", strings.Join(ids, ","), out)
+	}
 
 	// Every acknowledged record is there, once.
 	readBack(t, ctx, c.Bootstrap(), "mv", acked, true)

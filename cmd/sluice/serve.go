@@ -72,13 +72,15 @@ type serveConfig struct {
 
 // served is a running broker with its network.
 type served struct {
-	b   *broker.Broker
-	net *broker.TCPNet
+	b    *broker.Broker
+	net  *broker.TCPNet
+	lock *broker.DirLock // on the data directory
 }
 
 func (s *served) stop() {
 	s.b.Stop()
 	s.net.Close()
+	s.lock.Unlock()
 }
 
 // shutdown stops gracefully: leadership handed over first (bounded by
@@ -86,6 +88,7 @@ func (s *served) stop() {
 func (s *served) shutdown(ctx context.Context) int {
 	left := s.b.Shutdown(ctx)
 	s.net.Close()
+	s.lock.Unlock()
 	return left
 }
 
@@ -104,13 +107,19 @@ func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) 
 			peers[uint64(m.id)] = m.raft
 		}
 	}
+	lock, err := broker.LockDataDir(cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
 	id, err := broker.LoadIdentity(cfg.dataDir, cfg.id, cfg.clusterID)
 	if err != nil {
+		lock.Unlock()
 		return nil, err
 	}
 	tn, err := broker.NewTCPNet(broker.TCPNetConfig{ID: uint64(cfg.id), ClusterID: cfg.clusterID, Incarnation: id.Incarnation,
 		Listener: raftLn, Peers: peers, Logger: cfg.logger})
 	if err != nil {
+		lock.Unlock()
 		return nil, err
 	}
 	opts := broker.Options{ID: cfg.id, Brokers: brokers, Listener: kafkaLn, DataDir: cfg.dataDir, Logger: cfg.logger, Net: tn,
@@ -120,9 +129,10 @@ func startServe(cfg serveConfig, kafkaLn, raftLn net.Listener) (*served, error) 
 	b, err := broker.Start(opts, id)
 	if err != nil {
 		tn.Close()
+		lock.Unlock()
 		return nil, err
 	}
-	return &served{b: b, net: tn}, nil
+	return &served{b: b, net: tn, lock: lock}, nil
 }
 
 // runServe runs one broker of a multi-process cluster until SIGINT or

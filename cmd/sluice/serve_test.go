@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	broker "sluice/node/runtime"
 )
 
 func TestParseBrokers(t *testing.T) {
@@ -63,6 +66,14 @@ func TestServeThreeBrokersOverTCP(t *testing.T) {
 			}
 		}
 	}()
+	// A second broker on a running one's data directory (other listeners)
+	// is refused: both would write the same raft logs.
+	if s, err := startServe(cfg(0), listen(), listen()); !errors.Is(err, broker.ErrDataDirInUse) {
+		if err == nil {
+			s.stop()
+		}
+		t.Fatalf("a second broker on broker 1's data directory: %v, want ErrDataDirInUse", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	seeds := []string{members[0].kafka, members[1].kafka, members[2].kafka}

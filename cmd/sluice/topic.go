@@ -184,7 +184,7 @@ func topicDescribe(c *clientCmd, args []string) error {
 			if p.Leader < 0 {
 				leader = "none"
 			}
-			fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\n", p.Partition, leader, p.LeaderEpoch, ids(p.Replicas), ids(p.ISR))
+			fmt.Fprintf(w, "%d\t%s\t%d\t%s\t%s\n", p.Partition, leader, p.LeaderEpoch, ids(p.Replicas), sortedIDs(p.ISR))
 		}
 		w.Flush()
 	}
@@ -226,13 +226,19 @@ func ownConfigs(rcs kadm.ResourceConfigs, err error, topic string) string {
 	return strings.Join(out, " ")
 }
 
+// ids lists broker ids in the order given: replicas in assignment order,
+// whose first is the preferred leader (a reassignment that only reorders
+// them shows).
 func ids(xs []int32) string {
 	s := make([]string, len(xs))
-	for i, x := range slices.Sorted(slices.Values(xs)) {
+	for i, x := range xs {
 		s[i] = strconv.Itoa(int(x))
 	}
 	return strings.Join(s, ",")
 }
+
+// sortedIDs lists broker ids in increasing order (an ISR has no order).
+func sortedIDs(xs []int32) string { return ids(slices.Sorted(slices.Values(xs))) }
 
 func topicDelete(c *clientCmd, args []string) error {
 	names, ctx, cancel, err := c.named(args, "NAME...", "topic")
@@ -368,6 +374,9 @@ func topicDeleteRecords(c *clientCmd, args []string) error {
 		offs.Add(kadm.Offset{Topic: topic, Partition: p, At: *offset})
 	}
 	resp, err := c.adm.DeleteRecords(ctx, offs)
+	if se := (*kadm.ShardErrors)(nil); errors.As(err, &se) && len(se.Errs) > 0 {
+		err = se.Errs[0].Err // the broker's error, not kadm's request bookkeeping
+	}
 	if err != nil {
 		return fmt.Errorf("topic %s: %w", topic, err)
 	}

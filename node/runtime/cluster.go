@@ -155,6 +155,7 @@ type Cluster struct {
 	// means the cluster exists, so a broker directory without state is a
 	// wiped disk that must join, never bootstrap.
 	existed, started bool
+	lock             *DirLock // on opts.DataDir, released by Stop
 }
 
 // StartDev starts an in-process cluster and waits until it has a
@@ -169,19 +170,22 @@ func StartDev(opts DevOptions) (*Cluster, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Fresh {
-		if err := os.RemoveAll(opts.DataDir); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.MkdirAll(opts.DataDir, 0o755); err != nil {
-		return nil, err
-	}
-	cid, existed, err := devClusterID(opts.DataDir)
+	lock, err := LockDataDir(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{opts: opts, net: NewLocalNet(), clusterID: cid, brokers: make([]*Broker, opts.Brokers), existed: existed}
+	if opts.Fresh {
+		if err := removeAllBut(opts.DataDir); err != nil {
+			lock.Unlock()
+			return nil, err
+		}
+	}
+	cid, existed, err := devClusterID(opts.DataDir)
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	c := &Cluster{opts: opts, net: NewLocalNet(), clusterID: cid, brokers: make([]*Broker, opts.Brokers), existed: existed, lock: lock}
 	lns := make([]net.Listener, opts.Brokers)
 	for i := range lns {
 		port := 0
@@ -193,6 +197,7 @@ func StartDev(opts DevOptions) (*Cluster, error) {
 			for _, l := range lns[:i] {
 				l.Close()
 			}
+			lock.Unlock()
 			return nil, fmt.Errorf("runtime: listen for broker %d: %w", i+1, err)
 		}
 		lns[i] = ln
@@ -359,4 +364,5 @@ func (c *Cluster) Stop() {
 			c.brokers[i] = nil
 		}
 	}
+	c.lock.Unlock()
 }
