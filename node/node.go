@@ -241,10 +241,12 @@ type hosted struct {
 	// partition's reassignment (reassign.go).
 	reassignAt int64
 	gone       bool // unhosted (loops over a copy of Node.list skip it)
-	// Resign's view of a handed-over group: it saw another leader since
-	// its last transfer (resignAway), and how often leadership came back.
+	// Resign's view of a handed-over group: the voter it last handed it
+	// to, whether it saw another leader since (resignAway), and the voters
+	// that handed it back.
+	resignTo      uint64
 	resignAway    bool
-	resignBounces int
+	resignBounced []uint64
 }
 
 // Node is one broker's deterministic core.

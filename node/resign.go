@@ -16,10 +16,11 @@ import "slices"
 // that have another voter to take over (a group of one replica cannot
 // move, and is not counted).
 //
-// A group whose leadership comes back maxResignBounces times is given up
-// on (not counted): the other voters are stopping too (a whole cluster
-// stopped at once), and two of them would otherwise hand it back and forth
-// until their deadlines.
+// A group whose leadership comes back is handed to another voter next (the
+// one it went to is stopping too); once every other voter has handed it
+// back, or maxResignBounces did, it is given up on (not counted): a whole
+// cluster stopped at once would otherwise hand groups back and forth until
+// its deadlines.
 func (n *Node) Resign() int {
 	n.resigning = true
 	left := 0
@@ -29,24 +30,29 @@ func (n *Node) Resign() int {
 		}
 		h.campaignAt = 0
 		if lead, _ := h.p.Leader(); lead != n.self {
-			h.resignAway = lead != 0
+			if lead != 0 { // mid-election says nothing about who leads
+				h.resignAway = true
+			}
 			continue
 		}
 		if h.resignAway {
+			// It came back: the replica it went to is stopping too (or
+			// failed); try the others before giving up.
 			h.resignAway = false
-			h.resignBounces++
-			if h.resignBounces == maxResignBounces {
+			h.resignBounced = append(h.resignBounced, h.resignTo)
+			if len(h.resignBounced) == maxResignBounces {
 				n.log.Warn("shutdown: leadership keeps coming back; its other replicas are stopping too, stopping as its leader", "group", h.g)
 			}
 		}
-		if h.resignBounces >= maxResignBounces {
+		if len(h.resignBounced) >= maxResignBounces {
 			continue
 		}
-		to := resignTarget(n.self, h.p.ISR(), h.p.ConfState().GetVoters())
+		to := resignTarget(n.self, h.p.ISR(), h.p.ConfState().GetVoters(), h.resignBounced)
 		if to == 0 {
 			continue
 		}
 		left++
+		h.resignTo = to
 		h.p.TransferLeadership(to)
 		h.dirty = true
 	}
@@ -58,15 +64,16 @@ func (n *Node) Resign() int {
 const maxResignBounces = 3
 
 // resignTarget picks the voter to hand leadership to: the first in-sync
-// follower, else the first other voter; 0 when there is none.
-func resignTarget(self uint64, isr, voters []uint64) uint64 {
+// follower, else the first other voter, skipping those that handed it
+// back (bounced); 0 when there is none.
+func resignTarget(self uint64, isr, voters, bounced []uint64) uint64 {
 	for _, id := range isr {
-		if id != self && slices.Contains(voters, id) {
+		if id != self && slices.Contains(voters, id) && !slices.Contains(bounced, id) {
 			return id
 		}
 	}
 	for _, id := range voters {
-		if id != self {
+		if id != self && !slices.Contains(bounced, id) {
 			return id
 		}
 	}

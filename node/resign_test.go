@@ -72,18 +72,21 @@ func TestResign(t *testing.T) {
 
 func TestResignTarget(t *testing.T) {
 	for _, tc := range []struct {
-		self        uint64
-		isr, voters []uint64
-		want        uint64
+		self                 uint64
+		isr, voters, bounced []uint64
+		want                 uint64
 	}{
-		{1, []uint64{1, 2, 3}, []uint64{1, 2, 3}, 2},
-		{2, []uint64{2, 3}, []uint64{1, 2, 3}, 3},
-		{1, []uint64{1}, []uint64{1, 2, 3}, 2}, // no follower in sync: any voter
-		{1, []uint64{1, 4}, []uint64{1, 2}, 2}, // 4 is no voter (a learner)
-		{1, nil, []uint64{1}, 0},
+		{1, []uint64{1, 2, 3}, []uint64{1, 2, 3}, nil, 2},
+		{2, []uint64{2, 3}, []uint64{1, 2, 3}, nil, 3},
+		{1, []uint64{1}, []uint64{1, 2, 3}, nil, 2}, // no follower in sync: any voter
+		{1, []uint64{1, 4}, []uint64{1, 2}, nil, 2}, // 4 is no voter (a learner)
+		{1, nil, []uint64{1}, nil, 0},
+		{1, []uint64{1, 2, 3}, []uint64{1, 2, 3}, []uint64{2}, 3},    // 2 handed it back
+		{1, []uint64{1, 2}, []uint64{1, 2, 3}, []uint64{2}, 3},       // the one left, though out of sync
+		{1, []uint64{1, 2, 3}, []uint64{1, 2, 3}, []uint64{2, 3}, 0}, // every other voter handed it back
 	} {
-		if got := resignTarget(tc.self, tc.isr, tc.voters); got != tc.want {
-			t.Errorf("resignTarget(%d, %v, %v) = %d, want %d", tc.self, tc.isr, tc.voters, got, tc.want)
+		if got := resignTarget(tc.self, tc.isr, tc.voters, tc.bounced); got != tc.want {
+			t.Errorf("resignTarget(%d, %v, %v, bounced %v) = %d, want %d", tc.self, tc.isr, tc.voters, tc.bounced, got, tc.want)
 		}
 	}
 }

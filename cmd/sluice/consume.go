@@ -31,7 +31,7 @@ func runConsume(cmd *command, args []string, stdout, stderr io.Writer) int {
 	group := c.fs.String("group", "", "read as a member of this consumer group, committing what was printed")
 	fromBeginning := c.fs.Bool("from-beginning", false, "start at the log start where there is no committed offset (default: the end)")
 	n := c.fs.Int("n", 0, "stop after this many records (0: until interrupted); waits for them")
-	atEnd := c.fs.Bool("e", false, "exit at the end: once every partition is read up to where it ended when the command started (as kcat -e)")
+	atEnd := c.fs.Bool("e", false, "exit at the end: once every partition is read up to where it ended when the command started, as kcat -e (with -group, when it is the group's only member)")
 	keySep := c.fs.String("key-sep", "", "print each record's key, this `separator`, then its value")
 	pos, err := c.parse(args, "")
 	if err == nil {
