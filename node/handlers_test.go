@@ -1795,6 +1795,39 @@ func TestProduceLogAppendTime(t *testing.T) {
 	if crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)) != uint32(rb.CRC) {
 		t.Error("stored batch CRC does not match after stamping")
 	}
+
+	// Between ticks the stamp is the time the request is handled (SetNow,
+	// which the runtime calls before handing requests over), not the last
+	// tick's: a record produced after T is never stamped before T (found by
+	// a kcat review: stamps were up to a tick old, and a ListOffsets for T
+	// skipped the record).
+	later := c.nowMs + 70
+	c.nodes[1].SetNow(later)
+	op = c.produce(1, "lat", 0, makeBatch(1, "y", 5))
+	checkCode(t, "produce between ticks", op.ErrorCode, nil)
+	if op.LogAppendTime != later {
+		t.Errorf("LogAppendTime between ticks %d, want %d (the last tick was %d)", op.LogAppendTime, later, c.nowMs)
+	}
+	bs := fetchBatches(t, c, "lat")
+	if got := bs[len(bs)-1].MaxTimestamp; got != later {
+		t.Errorf("stored timestamp %d, want %d", got, later)
+	}
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lo.Version = 7
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = "lat"
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Partition, lp.Timestamp = 0, later
+	lt.Partitions = append(lt.Partitions, lp)
+	lo.Topics = append(lo.Topics, lt)
+	lr := c.do(1, lo).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+	if lr.ErrorCode != 0 || lr.Offset != 2 {
+		t.Errorf("ListOffsets for %d: offset %d error %d, want 2 (the record produced then)", later, lr.Offset, lr.ErrorCode)
+	}
+	c.nodes[1].SetNow(later - 50) // never backwards
+	if op := c.produce(1, "lat", 0, makeBatch(1, "z", 5)); op.LogAppendTime < later {
+		t.Errorf("LogAppendTime %d after SetNow back to %d, want at least %d", op.LogAppendTime, later-50, later)
+	}
 }
 
 // A topic named twice in one DeleteTopics or CreatePartitions request is

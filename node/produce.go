@@ -94,6 +94,7 @@ func (n *Node) handleProduce(r Request, req *kmsg.ProduceRequest) {
 			if t.LogAppendTime {
 				op.LogAppendTime = n.nowMs
 			}
+			h.p.SetClock(n.nowMs) // the stamp and the replicated time: now (SetNow)
 			if _, ok := h.p.HighWatermark(); ok {
 				op.LogStartOffset = h.p.LogStartOffset()
 			}

@@ -345,6 +345,7 @@ func (b *Broker) loop() {
 		case <-b.quit:
 			return
 		case r := <-b.requests:
+			b.n.SetNow(b.nowMs())
 			b.n.Handle(r)
 			// Take what else is waiting, up to a bound, before Ready.
 			for i := 0; i < 256; i++ {
