@@ -16,13 +16,7 @@ import (
 func TestDuplicateRefusedBelowMinInsync(t *testing.T) {
 	c := newCluster(t, Config{MinInsyncReplicas: 3, ReplicaLagTicks: 10}, 1, 2, 3)
 	l := c.waitLeader()
-	var victim uint64
-	for _, id := range c.ids {
-		if id != l.cfg.ID {
-			victim = id
-			break
-		}
-	}
+	victim := c.firstFollower(l)
 	c.crash(victim) // still in the ISR until it lags ReplicaLagTicks
 	l.Produce(ProduceRequest{ID: 1, Batch: idemBatch(1, "x", 42, 0, 0), Acks: AcksAll})
 	for i := 0; i < 100 && c.res[1] == (ProduceResult{}); i++ {

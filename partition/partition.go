@@ -196,7 +196,7 @@ type Partition struct {
 	log *raftlog.Log
 	rn  *raft.RawNode
 
-	nowMs int64 // the clock reading of the last Tick
+	nowMs int64 // the clock reading of the last Tick or SetClock
 	ticks int64 // ticks since open
 
 	flush           flushPolicy

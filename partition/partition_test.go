@@ -221,6 +221,16 @@ func (c *cluster) leader() *Partition {
 }
 
 // waitLeader ticks until a live leader has committed in its term.
+// firstFollower is the first of c.ids that is not leader l.
+func (c *cluster) firstFollower(l *Partition) uint64 {
+	for _, id := range c.ids {
+		if id != l.cfg.ID {
+			return id
+		}
+	}
+	return 0
+}
+
 func (c *cluster) waitLeader() *Partition {
 	c.t.Helper()
 	for i := 0; i < 500; i++ {

@@ -14,13 +14,7 @@ func TestRegressMinISRIgnored(t *testing.T) {
 		t.Fatalf("first produce: %v", c.res[1].Err)
 	}
 	l := c.waitLeader()
-	var f uint64
-	for _, id := range c.ids {
-		if id != l.cfg.ID {
-			f = id
-			break
-		}
-	}
+	f := c.firstFollower(l)
 	c.down[f] = true // isolate follower f (no crash): its RecentActive is still true
 	fLEO := c.parts[f].LogEndOffset()
 	l.Produce(ProduceRequest{ID: 2, Batch: makeBatch(5, "x", 1), Acks: AcksAll})

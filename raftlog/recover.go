@@ -366,9 +366,9 @@ func (l *Log) checkDropped(gen, tornGen uint64, tornAt int64) error {
 // decode before it believes it (replaySegment).
 const rereadTries = 4
 
-// reread reads the frame at pos of file f (generation gen) again, up to rereadTries times, when
-// sc's last read of it did not decode (err is errInvalidFrame), and returns
-// the scanner to go on with. A torn or damaged frame reads the same each
+// reread reads the frame at pos of file f (generation gen) again, up to
+// rereadTries times, when sc's last read of it did not decode (err is
+// errInvalidFrame), and returns the scanner to go on with. A torn or damaged frame reads the same each
 // time; a read that went wrong on the way (a flipped bit) does not.
 func reread(sc *scanner, f vfs.File, gen uint64, pos int64, fr frame, err error) (*scanner, frame, error) {
 	for k := 0; k < rereadTries && errors.Is(err, errInvalidFrame); k++ {

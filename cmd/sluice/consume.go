@@ -160,7 +160,7 @@ func unreadEnds(ctx context.Context, c *clientCmd, topic, group string, fromBegi
 		if fromBeginning {
 			from = s.Offset
 		}
-		if o, ok := committed.Lookup(topic, e.Partition); ok && o.Err == nil && o.At >= 0 && o.At >= s.Offset {
+		if o, ok := committed.Lookup(topic, e.Partition); ok && o.Err == nil && o.At >= s.Offset {
 			from = o.At
 		}
 		if from < e.Offset {

@@ -240,16 +240,12 @@ func (w *Writer) cycle(batch []item) {
 	}
 
 	// 2. One sync per touched file, in parallel. A log whose round failed
-	// in an earlier cycle has its later rounds refused by WriteAll above;
-	// Failed catches one that failed meanwhile (never sync a file again
-	// after a failed fsync).
+	// in an earlier cycle has its later rounds refused by WriteAll above
+	// (Round.Fail), one that failed in this cycle by failed: a file is
+	// never synced again after a failed fsync.
 	fileIdx := make(map[vfs.File]int)
 	var files []vfs.File
 	for i, j := range batch {
-		if errs[i] == nil && j.r.Failed() {
-			errs[i] = raftlog.ErrEarlierRoundFailed
-			failed[j.r.Log()] = errs[i]
-		}
 		if errs[i] != nil {
 			continue
 		}
