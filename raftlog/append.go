@@ -461,7 +461,7 @@ func (l *Log) validate(b *Batch) ([]*pb.Entry, error) {
 		if i > 0 && e.GetIndex() != ents[i-1].GetIndex()+1 {
 			return nil, fmt.Errorf("raftlog: entries not contiguous: %d after %d", e.GetIndex(), ents[i-1].GetIndex())
 		}
-		if n := entryMetaSize + len(e.GetData()); n > maxFramePayload {
+		if n := entryMetaMax + len(e.GetData()); n > maxFramePayload {
 			return nil, fmt.Errorf("raftlog: entry %d of %d bytes exceeds the frame limit %d", e.GetIndex(), n, maxFramePayload)
 		}
 		if b.Known != nil && (b.Known[i].Len < 0 || b.Known[i].Len > len(e.GetData())) {
@@ -484,7 +484,6 @@ func (l *Log) validate(b *Batch) ([]*pb.Entry, error) {
 }
 
 func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta, known KnownCRC) error {
-	hdr := make([]byte, entryMetaSize)
 	h := entryHeader{index: e.GetIndex(), term: e.GetTerm(), meta: m}
 	h.etype = uint8(e.GetType()) & 0x0f
 	if e.Type != nil {
@@ -499,12 +498,22 @@ func (l *Log) appendEntry(r *Round, e *pb.Entry, m EntryMeta, known KnownCRC) er
 	if e.Data != nil {
 		h.etype |= presData
 	}
-	putEntryHeader(hdr, h)
+	// writeTo copies the fields into the round's buffer: one scratch
+	// array serves every entry.
+	typ := recEntryV2
+	if l.opts.writeVersion < 2 {
+		typ = recEntry
+		l.hdrBuf = slices.Grow(l.hdrBuf[:0], entryMetaSize)[:entryMetaSize]
+		putEntryHeader(l.hdrBuf, h)
+	} else {
+		l.hdrBuf = appendEntryHeader(l.hdrBuf[:0], h)
+	}
+	hdr := l.hdrBuf
 	body, compressed := l.compress(e.Data)
 	if compressed {
 		known = KnownCRC{}
 	}
-	pos, s, err := l.emitParts(r, recEntry, compressed, hdr, body, known)
+	pos, s, err := l.emitParts(r, typ, compressed, hdr, body, known)
 	if err != nil {
 		return err
 	}
@@ -803,7 +812,7 @@ func (l *Log) closeSegment(r *Round, s *segment) {
 	// The index's bytes come from, and go back to, the write buffers: at
 	// 64 MiB of 1 KiB entries they are 384 KiB, fresh memory to fault in at
 	// every roll otherwise.
-	b := encodeIndex(l.takeBuf(indexBytes(s)), s)
+	b := encodeIndex(l.takeBuf(indexBytes(s)), s, l.opts.writeVersion)
 	r.owned = append(r.owned, b)
 	r.Files = append(r.Files, FileWrite{Path: l.path(indexName(s.gen)), Data: b, Cache: true})
 	l.ckptDirty = true
@@ -862,7 +871,7 @@ func (l *Log) roll(r *Round) error {
 
 	h := make([]byte, 0, len(segmentMagic)+2+16)
 	h = append(h, segmentMagic...)
-	h = binary.LittleEndian.AppendUint16(h, formatVersion)
+	h = binary.LittleEndian.AppendUint16(h, l.opts.writeVersion)
 	h = binary.LittleEndian.AppendUint64(h, gen)
 	h = binary.LittleEndian.AppendUint64(h, l.last+1)
 	l.writeTo(r, s, recSegmentHeader, false, h, nil, KnownCRC{})
@@ -906,7 +915,7 @@ func (l *Log) finishRound(r *Round) {
 	}
 	clear(l.segs[len(live):])
 	l.segs = live
-	r.Files = append(r.Files, FileWrite{Path: l.path(checkpointFn), Data: encodeCheckpoint(l.checkpoint())})
+	r.Files = append(r.Files, FileWrite{Path: l.path(checkpointFn), Data: encodeCheckpoint(l.checkpoint(), l.opts.writeVersion)})
 	for _, s := range l.dead {
 		r.Removes = append(r.Removes, s.path, l.path(indexName(s.gen)))
 		if s.f != nil {

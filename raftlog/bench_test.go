@@ -122,7 +122,7 @@ func benchAppend(b *testing.B, size, batch int, comp, prefill, pipe, known bool)
 	dir := b.TempDir()
 	n := size * batch
 	total := int64(b.N) * int64(n)
-	// Segments needed: entries with their frame overhead (50 bytes), a sync
+	// Segments needed: entries with their frame overhead (25–60 bytes), a sync
 	// mark per round, and the slack a segment leaves at its end.
 	disk := int64(b.N) * int64(batch*(size+64)+64)
 	segs := disk/(benchSegBytes-int64(size+64)-4096) + 2

@@ -90,8 +90,8 @@ func openChecked(b []byte, magic string) (*dec, error) {
 		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorrupt)
 	}
 	d := &dec{b: body[len(magic):]}
-	if v := d.u16(); v != formatVersion {
-		return nil, fmt.Errorf("raftlog: unsupported format version %d (want %d)", v, formatVersion)
+	if v := d.u16(); v < minFormatVersion || v > formatVersion {
+		return nil, fmt.Errorf("raftlog: unsupported format version %d (this build reads %d to %d)", v, minFormatVersion, formatVersion)
 	}
 	return d, nil
 }
@@ -112,10 +112,12 @@ type closedInfo struct {
 	maxTs            int64
 }
 
-func encodeCheckpoint(c checkpoint) []byte {
+// encodeCheckpoint encodes c as format version v writes it (the layout is
+// the same in versions 1 and 2).
+func encodeCheckpoint(c checkpoint, v uint16) []byte {
 	e := enc{b: make([]byte, 0, 64+len(c.closed)*57+len(c.terms)*16)}
 	e.b = append(e.b, checkpointMagic...)
-	e.u16(formatVersion)
+	e.u16(v)
 	e.u64(c.scanFrom)
 	e.u64(c.nextGen)
 	e.u32(uint32(len(c.closed)))
@@ -171,16 +173,17 @@ func indexBytes(s *segment) int {
 	return len(indexMagic) + 2 + 8 + 4 + len(s.sparse)*24 + 4 + len(s.times)*16 + 4 + len(s.dead)*16 + 4
 }
 
-// encodeIndex encodes segment s's index file into dst's memory when it is
-// large enough.
-func encodeIndex(dst []byte, s *segment) []byte {
+// encodeIndex encodes segment s's index file, as format version v writes
+// it (the same in versions 1 and 2), into dst's memory when it is large
+// enough.
+func encodeIndex(dst []byte, s *segment, v uint16) []byte {
 	n := indexBytes(s)
 	if cap(dst) < n {
 		dst = make([]byte, 0, n)
 	}
 	e := enc{b: dst[:0]}
 	e.b = append(e.b, indexMagic...)
-	e.u16(formatVersion)
+	e.u16(v)
 	e.u64(s.gen)
 	e.u32(uint32(len(s.sparse)))
 	for _, p := range s.sparse {

@@ -479,7 +479,7 @@ func TestCorruptClosedSegment(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if h, _ := getEntryHeader(fr.payload); fr.typ == recEntry && h.index == s.first+2 {
+				if h, _, _ := getEntryHeader(fr); isEntry(fr.typ) && h.index == s.first+2 {
 					pos = p
 				}
 			}

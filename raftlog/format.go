@@ -30,7 +30,7 @@ package raftlog
 // compressed already). The low 7 bits are the record type:
 //
 //	1 segment header  magic "SLUICESG" | version u16 | gen u64 | next index u64
-//	2 entry           index u64 | term u64 | entry type u8 |
+//	2 entry (v1)      index u64 | term u64 | entry type u8 |
 //	                  base offset i64 | record count u32 | max timestamp i64 |
 //	                  body (raft entry data; snappy if flagged)
 //	3 hard state      term u64 | vote u64 | commit u64
@@ -44,7 +44,19 @@ package raftlog
 //	8 state           kind u8 | data (snappy if flagged): partition state owned
 //	                  by the caller (applied index, offsets, producer state,
 //	                  epoch cache...), latest frame per kind wins
-//	9-127             reserved
+//	9 entry           index uvarint | term uvarint | entry type u8 |
+//	                  base offset varint | record count uvarint |
+//	                  max timestamp varint | body (as in 2)
+//	10-127            reserved
+//
+// Format versions. Version 1 wrote entries as record type 2, whose 37 bytes
+// of fixed-width fields came to 3.6% of a 1 KiB entry (with the frame
+// header, 5%); version 2 writes them as type 9, the same fields as
+// varints (Go's encoding/binary: uvarint, and zigzag for the signed),
+// which take 8 bytes for an entry without records at index below 2^21 and
+// about 20 for a Kafka batch. A version 2 reader reads both types, and
+// version 1 checkpoints and index files, whose layouts did not change: a
+// version 1 log opens as it is and its new segments are version 2.
 //
 // Recovery replays frames in order: an entry whose index is at most the last
 // index truncates the suffix from that index (a conflicting append), a reset
@@ -74,6 +86,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"reflect"
 	"unsafe"
 
@@ -85,9 +98,14 @@ const (
 	frameHeaderSize = 17
 	// maxFramePayload bounds one frame; larger payloads are refused.
 	maxFramePayload = 64 << 20
-	formatVersion   = 1
+	formatVersion   = 2
+	// minFormatVersion is the oldest version this code reads.
+	minFormatVersion = 1
 
+	// entryMetaSize is the size of a version 1 entry's fields (type 2);
+	// entryMetaMax bounds a version 2 entry's (type 9).
 	entryMetaSize = 8 + 8 + 1 + 8 + 4 + 8
+	entryMetaMax  = 2*binary.MaxVarintLen64 + 1 + binary.MaxVarintLen64 + binary.MaxVarintLen32 + binary.MaxVarintLen64
 
 	segmentMagic = "SLUICESG"
 	segmentExt   = ".seg"
@@ -107,7 +125,8 @@ const (
 	recSyncMark      recordType = 6
 	recSeal          recordType = 7
 	recState         recordType = 8
-	recMax           recordType = 8
+	recEntryV2       recordType = 9
+	recMax           recordType = 9
 
 	flagSnappy = 0x80
 )
@@ -217,6 +236,22 @@ type entryHeader struct {
 	meta        EntryMeta
 }
 
+// isEntry reports whether typ is an entry record, of either version.
+func isEntry(typ recordType) bool { return typ == recEntry || typ == recEntryV2 }
+
+// appendEntryHeader appends the fields of a version 2 entry record (type
+// recEntryV2) to dst.
+func appendEntryHeader(dst []byte, h entryHeader) []byte {
+	dst = binary.AppendUvarint(dst, h.index)
+	dst = binary.AppendUvarint(dst, h.term)
+	dst = append(dst, h.etype)
+	dst = binary.AppendVarint(dst, h.meta.BaseOffset)
+	dst = binary.AppendUvarint(dst, uint64(h.meta.Count))
+	return binary.AppendVarint(dst, h.meta.MaxTimestamp)
+}
+
+// putEntryHeader writes the fields of a version 1 entry record (type
+// recEntry) into b[:entryMetaSize]. Only tests write version 1 records.
 func putEntryHeader(b []byte, h entryHeader) {
 	binary.LittleEndian.PutUint64(b[0:], h.index)
 	binary.LittleEndian.PutUint64(b[8:], h.term)
@@ -226,9 +261,15 @@ func putEntryHeader(b []byte, h entryHeader) {
 	binary.LittleEndian.PutUint64(b[29:], uint64(h.meta.MaxTimestamp))
 }
 
-func getEntryHeader(b []byte) (entryHeader, error) {
+// getEntryHeader decodes the fields of entry record fr (either version)
+// and returns them with their length: the entry's body follows.
+func getEntryHeader(fr frame) (entryHeader, int, error) {
+	b := fr.payload
+	if fr.typ == recEntryV2 {
+		return getEntryHeaderV2(b)
+	}
 	if len(b) < entryMetaSize {
-		return entryHeader{}, fmt.Errorf("%w: entry record of %d bytes", ErrCorrupt, len(b))
+		return entryHeader{}, 0, fmt.Errorf("%w: entry record of %d bytes", ErrCorrupt, len(b))
 	}
 	return entryHeader{
 		index: binary.LittleEndian.Uint64(b[0:]),
@@ -239,7 +280,47 @@ func getEntryHeader(b []byte) (entryHeader, error) {
 			Count:        binary.LittleEndian.Uint32(b[25:]),
 			MaxTimestamp: int64(binary.LittleEndian.Uint64(b[29:])),
 		},
-	}, nil
+	}, entryMetaSize, nil
+}
+
+func getEntryHeaderV2(b []byte) (entryHeader, int, error) {
+	var h entryHeader
+	off := 0
+	bad := func(what string) (entryHeader, int, error) {
+		return entryHeader{}, 0, fmt.Errorf("%w: entry record of %d bytes: bad %s", ErrCorrupt, len(b), what)
+	}
+	uv := func() (uint64, bool) {
+		v, n := binary.Uvarint(b[off:])
+		off += max(n, 0)
+		return v, n > 0
+	}
+	var ok bool
+	if h.index, ok = uv(); !ok {
+		return bad("index")
+	}
+	if h.term, ok = uv(); !ok {
+		return bad("term")
+	}
+	if off >= len(b) {
+		return bad("entry type")
+	}
+	h.etype = b[off]
+	off++
+	v, n := binary.Varint(b[off:])
+	if n <= 0 {
+		return bad("base offset")
+	}
+	h.meta.BaseOffset, off = v, off+n
+	c, ok := uv()
+	if !ok || c > math.MaxUint32 {
+		return bad("record count")
+	}
+	h.meta.Count = uint32(c)
+	if v, n = binary.Varint(b[off:]); n <= 0 {
+		return bad("max timestamp")
+	}
+	h.meta.MaxTimestamp, off = v, off+n
+	return h, off, nil
 }
 
 // entrySize is proto.Size(e) for a raft entry, computed from its four

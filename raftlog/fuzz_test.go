@@ -144,6 +144,8 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add(seg, g+1)
 	}
 	f.Add(appendFrame(nil, recEntry, false, 3, make([]byte, entryMetaSize), []byte("body")), uint64(3))
+	f.Add(appendFrame(nil, recEntryV2, false, 3, appendEntryHeader(nil, entryHeader{index: 1 << 40, term: 3, etype: presIndex | presData,
+		meta: EntryMeta{BaseOffset: -5, Count: math.MaxUint32, MaxTimestamp: math.MinInt64}}), []byte("body")), uint64(3))
 	f.Add(appendFrame(nil, recSnapshot, true, 3, []byte{1, 2, 3}, nil), uint64(3))
 	f.Add([]byte{}, uint64(0))
 	f.Fuzz(func(t *testing.T, b []byte, gen uint64) {
@@ -196,7 +198,7 @@ func checkFrame(t *testing.T, b []byte, pos int64, gen uint64, fr frame) {
 		t.Fatalf("frame at %d: CRC mismatch", pos)
 	}
 	switch fr.typ {
-	case recEntry:
+	case recEntry, recEntryV2:
 		if e, h, err := decodeEntry(fr); err == nil && e.GetIndex() != h.index && e.Index != nil {
 			t.Fatalf("entry index %d, header %d", e.GetIndex(), h.index)
 		}
@@ -240,7 +242,8 @@ func FuzzRecover(f *testing.F) {
 	putEntryHeader(hdr, entryHeader{index: 25, term: 6, etype: presIndex | presTerm | presData})
 	hs := encodeHardState(&pb.HardState{Term: new(uint64(7)), Commit: new(uint64(3))})
 	mark := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, base.active), 1<<20)
-	seed := slices.Concat(rec(recEntry, append(hdr, "body"...)), rec(recHardState, hs), rec(recSyncMark, mark),
+	hdr2 := appendEntryHeader(nil, entryHeader{index: 26, term: 6, etype: presIndex | presTerm | presData, meta: EntryMeta{BaseOffset: 100, Count: 3, MaxTimestamp: 1 << 41}})
+	seed := slices.Concat(rec(recEntry, append(hdr, "body"...)), rec(recEntryV2, append(hdr2, "body"...)), rec(recHardState, hs), rec(recSyncMark, mark),
 		rec(recSeal, []byte{1, 0, 0, 0, 0, 0, 0, 0}), rec(recSnapshot, encodeSnapshot(&pb.Snapshot{
 			Metadata: &pb.SnapshotMetadata{Index: new(uint64(30)), Term: new(uint64(6)), ConfState: &pb.ConfState{Voters: []uint64{1}}}}, true).header))
 	f.Add(uint8(fuzzFramedActive), seed)
@@ -427,7 +430,7 @@ func validEntries(data []byte, gen uint64) map[string]bool {
 	out := map[string]bool{}
 	for off := range data {
 		fr, err := decodeFrame(data[off:], gen)
-		if err != nil || fr.typ != recEntry {
+		if err != nil || !isEntry(fr.typ) {
 			continue
 		}
 		if e, h, err := decodeEntry(fr); err == nil {
@@ -450,7 +453,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 	ck := base.files[checkpointFn]
 	f.Add(ck)
 	f.Add(ck[:len(ck)-4])
-	f.Add(encodeCheckpoint(checkpoint{})[:12])
+	f.Add(encodeCheckpoint(checkpoint{}, formatVersion)[:12])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		for _, in := range [][]byte{b, withCRC(b)} {
 			c, err := decodeCheckpoint(in)
@@ -461,7 +464,7 @@ func FuzzDecodeCheckpoint(f *testing.F) {
 			if len(c.closed)*57+len(c.terms)*16 > len(in) {
 				t.Fatalf("%d closed segments and %d terms from %d bytes", len(c.closed), len(c.terms), len(in))
 			}
-			c2, err := decodeCheckpoint(encodeCheckpoint(c))
+			c2, err := decodeCheckpoint(encodeCheckpoint(c, formatVersion))
 			if err != nil || fmt.Sprint(c2) != fmt.Sprint(c) {
 				t.Fatalf("checkpoint does not round-trip: %v %v", c2, err)
 			}
@@ -486,7 +489,7 @@ func FuzzDecodeIndex(f *testing.F) {
 			if len(s.sparse)*24+len(s.times)*16+len(s.dead)*16 > len(in) {
 				t.Fatalf("%d+%d+%d index points from %d bytes", len(s.sparse), len(s.times), len(s.dead), len(in))
 			}
-			enc := encodeIndex(nil, s)
+			enc := encodeIndex(nil, s, formatVersion)
 			if len(enc) != indexBytes(s) {
 				t.Fatalf("index encodes to %d bytes, indexBytes says %d", len(enc), indexBytes(s))
 			}

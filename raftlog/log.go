@@ -27,6 +27,10 @@ type Options struct {
 	// Allocator creates segment files; default creates them with FS.Create.
 	// A broker passes a pool of preallocated, zeroed files (raftlog/writer).
 	Allocator Allocator
+
+	// writeVersion is the format version the log writes: formatVersion,
+	// unless a test makes a log of an older version to read.
+	writeVersion uint16
 }
 
 // Allocator provides the file for a new segment. It may hand out a
@@ -56,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Allocator == nil {
 		o.Allocator = createAllocator{}
+	}
+	if o.writeVersion == 0 {
+		o.writeVersion = formatVersion
 	}
 	return o
 }
@@ -109,6 +116,7 @@ type Log struct {
 
 	readBuf []byte // reused by reads of closed segments
 	compBuf []byte // snappy scratch
+	hdrBuf  []byte // an entry record's fields, scratch (appendEntry)
 	// Adaptive compression (compress): consecutive entries snappy did not
 	// shrink, entries stored raw without trying since the last try, the
 	// entries to skip between tries, and tries in all (for tests).
@@ -328,7 +336,7 @@ func (s *scanner) nextEntry(path string) (int64, frame, error) {
 			}
 			return pos, fr, err
 		}
-		if fr.typ == recEntry {
+		if isEntry(fr.typ) {
 			return pos, fr, nil
 		}
 	}

@@ -226,7 +226,7 @@ func (l *Log) releaseScanner(sc *scanner) {
 }
 
 func decodeEntry(fr frame) (*pb.Entry, entryHeader, error) {
-	h, err := getEntryHeader(fr.payload)
+	h, hlen, err := getEntryHeader(fr)
 	if err != nil {
 		return nil, h, err
 	}
@@ -241,7 +241,7 @@ func decodeEntry(fr frame) (*pb.Entry, entryHeader, error) {
 		e.Type = new(pb.EntryType(h.etype & 0x0f))
 	}
 	if h.etype&presData != 0 {
-		body := fr.payload[entryMetaSize:]
+		body := fr.payload[hlen:]
 		if fr.snappy {
 			if e.Data, err = snappy.Decode(nil, body); err != nil {
 				return nil, h, fmt.Errorf("%w: entry %d: %v", ErrCorrupt, h.index, err)
@@ -404,10 +404,10 @@ func (l *Log) scanClosed(s *segment, from int64, match func(entryHeader) bool) (
 			}
 			return 0, false, l.fail(err)
 		}
-		if fr.typ != recEntry || s.isDead(pos) {
+		if !isEntry(fr.typ) || s.isDead(pos) {
 			continue
 		}
-		h, err := getEntryHeader(fr.payload)
+		h, _, err := getEntryHeader(fr)
 		if err != nil {
 			return 0, false, l.fail(err)
 		}

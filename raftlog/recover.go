@@ -172,10 +172,10 @@ func (l *Log) rebuildIndex(s *segment) error {
 			}
 			return err
 		}
-		if fr.typ != recEntry {
+		if !isEntry(fr.typ) {
 			continue
 		}
-		h, err := getEntryHeader(fr.payload)
+		h, _, err := getEntryHeader(fr)
 		if err != nil {
 			return fmt.Errorf("segment %d offset %d: %w", s.gen, pos, err)
 		}
@@ -417,8 +417,8 @@ func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err er
 				s.size = 0
 				return false, nil
 			}
-			if v := binary.LittleEndian.Uint16(fr.payload[len(segmentMagic):]); v != formatVersion {
-				return false, fmt.Errorf("raftlog: %s: unsupported format version %d", s.path, v)
+			if v := binary.LittleEndian.Uint16(fr.payload[len(segmentMagic):]); v < minFormatVersion || v > formatVersion {
+				return false, fmt.Errorf("raftlog: %s: unsupported format version %d (this build reads %d to %d)", s.path, v, minFormatVersion, formatVersion)
 			}
 			l.startAt(s, binary.LittleEndian.Uint64(fr.payload[len(segmentMagic)+2+8:]))
 			continue
@@ -439,8 +439,8 @@ func (l *Log) replaySegment(s *segment, marks map[uint64]int64) (ok bool, err er
 func (l *Log) replayFrame(s *segment, pos int64, fr frame, marks map[uint64]int64) error {
 	p := fr.payload
 	switch fr.typ {
-	case recEntry:
-		h, err := getEntryHeader(p)
+	case recEntry, recEntryV2:
+		h, _, err := getEntryHeader(fr)
 		if err != nil {
 			return err
 		}
