@@ -190,6 +190,9 @@ func newModelHarness(t *rapid.T) *modelHarness {
 			SegmentBytes:       rapid.Int64Range(2<<10, 8<<10).Draw(t, "segmentBytes"),
 			TailCacheBytes:     rapid.SampledFrom([]int64{1, 2 << 10, 1 << 20}).Draw(t, "tailCacheBytes"),
 			IndexIntervalBytes: rapid.SampledFrom([]int64{64, 512, 4 << 10}).Draw(t, "indexIntervalBytes"),
+			// A log may start in format version 1; every reopen is a
+			// version 2 build's (recoverFrom), as after an upgrade.
+			writeVersion: rapid.Uint16Range(1, formatVersion).Draw(t, "writeVersion"),
 		},
 		term: 1,
 	}
@@ -556,6 +559,7 @@ func (h *modelHarness) actReopen(t *rapid.T) {
 // recoverFrom opens the log again and requires it to equal one of the views
 // hist[lo..hi], the later ones first.
 func (h *modelHarness) recoverFrom(t *rapid.T, lo, hi int) {
+	h.opts.writeVersion = 0
 	l, err := Open(h.fs, modelDir, h.opts)
 	if err != nil {
 		t.Fatalf("open after crash: %v\ndurable %v\nlatest %v", err, &h.hist[0], &h.hist[len(h.hist)-1])
