@@ -975,7 +975,7 @@ func (p *Partition) requiredReplicas() int {
 
 // MaxBatchBytes is the largest produce batch a partition takes, whatever
 // max.message.bytes says: its raft entry (the batch, a 16-byte envelope)
-// must fit a log frame (with 37 bytes of metadata, 64 MiB in all) and a
+// must fit a log frame (with at most 46 bytes of metadata, 64 MiB in all) and a
 // raft message must carry it to the followers (64 MiB frames on TCP and
 // in the simulator's network, a few hundred bytes of it headers). A batch
 // a little under 64 MiB was stored and never replicated; one of 64 MiB
