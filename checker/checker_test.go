@@ -84,7 +84,19 @@ func batch(b int, ss ...Send) []Send {
 }
 
 func hist(sends []Send, polls ...Poll) History { return History{Sends: sends, Polls: polls} }
-func sends(ss ...Send) []Send                  { return ss }
+
+// latestHist: a@0 acknowledged, b@1 in flight (outcome unknown), one
+// ListOffsets LATEST, and polls.
+func latestHist(l Latest, polls ...Poll) History {
+	h := hist(sends(ok(1, "a", 0, 10, 0), unknown(1, "b", 15)), polls...)
+	h.Latests = []Latest{l}
+	return h
+}
+
+func latest(proc int, inv, comp, offset int64, e int32) Latest {
+	return Latest{Process: proc, Invoke: ms(inv), Complete: ms(comp), Offset: offset, LeaderEpoch: e}
+}
+func sends(ss ...Send) []Send { return ss }
 
 func found(r Result, a Anomaly) bool { return r.Counts[a] > 0 }
 
@@ -135,6 +147,8 @@ func TestAnomalies(t *testing.T) {
 			logStart(poll(3, 40, 50, 1, 2, "b@1"), 1), logStart(poll(4, 51, 70, 0, 2, "a@0"), 0))},
 		{ReadAboveHW, hist(sends(ok(1, "a", 0, 10, 0)),
 			poll(3, 20, 30, 0, 0, "a@0"))},
+		{LatestAboveHW, latestHist(latest(4, 20, 25, 2, 1), // LATEST 2 (the log end), then another process sees hw 1
+			poll(3, 30, 40, 0, 1, "a@0"))},
 		{Nonlinearizable, realtimeRead()},
 		{CommitRegression, groupHist(nil, []Commit{commit(4, 2, 0, 10, OK)}, read(5, 1, 20, 30))},
 		{CommitRegression, groupHist(nil, []Commit{termed(commit(4, 2, 0, 10, OK), 3)}, termed(read(5, 1, 20, 30), 4))}, // a later term must know it
@@ -143,6 +157,7 @@ func TestAnomalies(t *testing.T) {
 		{GroupMissed, groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0")}, []Commit{commit(4, 2, 10, 20, OK)})},
 		{GroupRedelivered, groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1"), genPoll(poll(5, 30, 40, 1, 3, "b@1", "c@2"), 2)},
 			[]Commit{genCommit(commit(4, 2, 10, 20, OK), 1)})},
+		{StaleCommit, groupHist(nil, []Commit{genCommit(commit(5, 2, 0, 10, OK), 2), genCommit(commit(4, 1, 20, 30, OK), 1)})}, // sent after generation 2 committed
 	}
 	for _, c := range cases {
 		t.Run(string(c.want), func(t *testing.T) {
@@ -514,6 +529,10 @@ func TestGroupsValid(t *testing.T) {
 			[]Commit{genCommit(commit(5, 2, 10, 20, OK), 2)}),
 		"deliveries split across members": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0"), poll(5, 0, 5, 1, 3, "b@1", "c@2")},
 			[]Commit{commit(5, 3, 10, 20, OK)}, read(4, 3, 30, 40)),
+		"an old generation's commit sent before the new one's was acknowledged": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1")},
+			[]Commit{genCommit(commit(5, 2, 0, 10, OK), 2), genCommit(commit(4, 1, 5, 30, OK), 1)}),
+		"an old generation's late commit refused": groupHist([]Poll{poll(4, 0, 5, 0, 3, "a@0", "b@1")},
+			[]Commit{genCommit(commit(5, 2, 0, 10, OK), 2), genCommit(commit(4, 1, 20, 30, Fail), 1)}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			for i := range h.Commits {
@@ -631,5 +650,23 @@ func TestLogStartRegressionNeedsOrder(t *testing.T) {
 		if r := Check(h, Options{}); !r.Valid {
 			t.Errorf("%s: flagged:\n%v", name, r)
 		}
+	}
+}
+
+// TestLatestValid: LATEST answers the checker must not flag: a poll at or
+// above the answer, one at another leader epoch, one invoked before the
+// answer came back.
+func TestLatestValid(t *testing.T) {
+	for name, h := range map[string]History{
+		"poll at the answer":             latestHist(latest(4, 20, 25, 1, 1), poll(3, 30, 40, 0, 1, "a@0")),
+		"poll past the answer":           latestHist(latest(4, 20, 25, 0, 1), poll(3, 30, 40, 0, 1, "a@0")),
+		"another leader epoch":           latestHist(latest(4, 20, 25, 2, 1), epoch(poll(3, 30, 40, 0, 1, "a@0"), 2)),
+		"poll invoked before the answer": latestHist(latest(4, 20, 25, 2, 1), poll(3, 24, 40, 0, 1, "a@0")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if r := Check(h, Options{}); r.Counts[LatestAboveHW] != 0 {
+				t.Fatalf("flagged:\n%v", r)
+			}
+		})
 	}
 }

@@ -272,3 +272,57 @@ func (a *analysis) checkLogStarts(p *part) {
 		}
 	}
 }
+
+// checkLatests: ListOffsets LATEST answered L at leader epoch e reports the
+// high watermark of the leader at e, which never goes back within e. So
+// every OK poll at epoch e invoked after the answer completed, whichever
+// process made it, reports a high watermark of at least L (LatestAboveHW).
+func (a *analysis) checkLatests(p *part) {
+	var ls []int32
+	for i := range a.h.Latests {
+		if l := &a.h.Latests[i]; l.Partition == p.id && l.LeaderEpoch >= 0 && l.Complete >= 0 {
+			ls = append(ls, int32(i))
+		}
+	}
+	if len(ls) == 0 {
+		return
+	}
+	var polls []int32 // OK polls with a known epoch and high watermark, by (epoch, invoke)
+	for _, pi := range p.okPolls {
+		if q := &a.h.Polls[pi]; q.LeaderEpoch >= 0 && q.HighWatermark >= 0 {
+			polls = append(polls, pi)
+		}
+	}
+	key := func(pi int32) (int32, int64) { q := &a.h.Polls[pi]; return q.LeaderEpoch, q.Invoke }
+	slices.SortFunc(polls, func(x, y int32) int {
+		ex, ix := key(x)
+		ey, iy := key(y)
+		return cmp.Or(cmp.Compare(ex, ey), cmp.Compare(ix, iy), cmp.Compare(x, y))
+	})
+	// least[i]: the poll of lowest high watermark among polls[i:] of
+	// polls[i]'s epoch.
+	least := make([]int32, len(polls))
+	for i := len(polls) - 1; i >= 0; i-- {
+		least[i] = polls[i]
+		if i+1 < len(polls) && a.h.Polls[polls[i+1]].LeaderEpoch == a.h.Polls[polls[i]].LeaderEpoch &&
+			a.h.Polls[least[i+1]].HighWatermark < a.h.Polls[polls[i]].HighWatermark {
+			least[i] = least[i+1]
+		}
+	}
+	for _, li := range ls {
+		l := &a.h.Latests[li]
+		k, _ := slices.BinarySearchFunc(polls, l, func(pi int32, l *Latest) int {
+			e, inv := key(pi)
+			return cmp.Or(cmp.Compare(e, l.LeaderEpoch), cmp.Compare(inv, l.Complete+1))
+		})
+		if k == len(polls) || a.h.Polls[polls[k]].LeaderEpoch != l.LeaderEpoch {
+			continue
+		}
+		if q := &a.h.Polls[least[k]]; q.HighWatermark < l.Offset {
+			a.report(Violation{Anomaly: LatestAboveHW, Partition: p.id,
+				Detail: fmt.Sprintf("ListOffsets LATEST answered %d at epoch %d, then a poll at that epoch reported high watermark %d", l.Offset, l.LeaderEpoch, q.HighWatermark),
+				Ops: []string{fmt.Sprintf("latest#%d process %d [%s → %s] offset %d epoch %d", li, l.Process, vtime(l.Invoke), vtime(l.Complete), l.Offset, l.LeaderEpoch),
+					a.describe(pollRef(least[k]))}})
+		}
+	}
+}

@@ -24,7 +24,9 @@
 // time: a matching, decided by Hall's condition on nested candidate sets),
 // phantom (a read value nobody sent), hw-regression (per process, across
 // non-decreasing leader epochs), log-start-regression (across processes in
-// real time, over non-decreasing epochs) and read-above-hw. Finally porcupine checks
+// real time, over non-decreasing epochs), read-above-hw and latest-above-hw
+// (a ListOffsets LATEST answer above a high watermark reported at the same
+// epoch after it). Finally porcupine checks
 // bounded windows of each partition against an append-only log model (see
 // linear.go for the model, the windows and why windowing never raises a
 // false alarm); Visualize draws a failing window as HTML.

@@ -163,6 +163,19 @@ type History struct {
 	Commits     []Commit
 	OffsetReads []OffsetRead
 	Members     []GroupMember
+	// Latests: ListOffsets LATEST answers (see LatestAboveHW).
+	Latests []Latest
+}
+
+// Latest is a ListOffsets LATEST answered without error: Offset is the
+// high watermark the partition's leader at LeaderEpoch reported (Kafka's
+// LATEST under read_uncommitted), never its log end.
+type Latest struct {
+	Process          int
+	Partition        int32
+	Invoke, Complete int64 // virtual ns
+	Offset           int64
+	LeaderEpoch      int32 // the epoch it was answered at; -1 if not known
 }
 
 // Anomaly names a kind of violation. The first eleven are Jepsen's Kafka
@@ -227,6 +240,12 @@ const (
 	// ReadAboveHW: a poll returned a record at or above the high watermark
 	// it reported.
 	ReadAboveHW Anomaly = "read-above-hw"
+	// LatestAboveHW: ListOffsets LATEST answered L at a leader epoch, and
+	// a poll of any process at that epoch, invoked after the answer,
+	// reported a high watermark below L: within one epoch the leader's
+	// high watermark never goes back, so L was more than the high
+	// watermark (the log end, say, records not yet committed).
+	LatestAboveHW Anomaly = "latest-above-hw"
 	// Nonlinearizable: porcupine found no linearization of a window of the
 	// partition's history against the append-only log model.
 	Nonlinearizable Anomaly = "nonlinearizable"
@@ -250,6 +269,11 @@ const (
 	// generation yet may still read what others committed since, as in
 	// Kafka).
 	GroupRedelivered Anomaly = "group-redelivered"
+	// StaleCommit: a commit made in generation g was acknowledged although
+	// a commit of the same group made in a later generation had been
+	// acknowledged before it was sent: the coordinator had moved past g and
+	// must have fenced it (ILLEGAL_GENERATION), as Kafka's does.
+	StaleCommit Anomaly = "stale-commit"
 )
 
 // Anomalies lists every anomaly Check can report, in report order.
@@ -257,8 +281,8 @@ var Anomalies = []Anomaly{
 	InconsistentOffsets, Duplicate, LostWrite, G1a, PollSkip, NonmonotonicPoll,
 	IntPollSkip, IntNonmonotonicPoll, NonmonotonicSend, IntNonmonotonicSend,
 	IncompatibleOrder, DuplicateOffset, RealtimeOrder, UnexplainedGap, Phantom,
-	HWRegression, LogStartRegression, ReadAboveHW, Nonlinearizable,
-	CommitRegression, PhantomCommit, GroupMissed, GroupRedelivered,
+	HWRegression, LogStartRegression, ReadAboveHW, LatestAboveHW, Nonlinearizable,
+	CommitRegression, PhantomCommit, GroupMissed, GroupRedelivered, StaleCommit,
 }
 
 // Violation is one anomaly found in a history.

@@ -26,6 +26,7 @@ func (a *analysis) checkPartition(p *part) {
 		a.checkGaps(p)
 	}
 	a.checkHighWatermarks(p)
+	a.checkLatests(p)
 	a.checkLogStarts(p)
 }
 

@@ -15,6 +15,8 @@ package node
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"sluice/partition"
 )
 
 func (n *Node) handleListOffsets(req *kmsg.ListOffsetsRequest) kmsg.Response {
@@ -76,6 +78,9 @@ func (n *Node) listOffset(req *kmsg.ListOffsetsRequest, t *topicInfo, rp kmsg.Li
 			return kerr.OffsetNotAvailable.Code
 		}
 		op.Offset = hw
+		if partition.Planted("latest-log-end") {
+			op.Offset = p.LogEndOffset()
+		}
 		if req.IsolationLevel == 1 {
 			op.Offset = p.LastStableOffset()
 		}

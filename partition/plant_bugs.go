@@ -21,7 +21,10 @@ package partition
 //     cut its segments elsewhere reports an older one than its predecessor;
 //   - "delete-records-local": DeleteRecords moves the leader's own log start
 //     at once instead of replicating it, so the next leader serves the
-//     records again.
+//     records again;
+//   - "latest-log-end": ListOffsets LATEST (node/listoffsets.go) answers
+//     the leader's log end, records not yet committed included, instead
+//     of the high watermark.
 //
 // The simulator's planted-bug tests set it and run seeds until the checker
 // catches the bug. Builds without the plantbugs tag have no such variable.

@@ -26,4 +26,6 @@ var net = []sim.Scenario{
 		Faults: []sim.Weighted{fault("client-reset", 1)}},
 	{Name: "client-crash", Doc: "producers and consumers die mid-request and are replaced by new processes with new identities",
 		Faults: []sim.Weighted{fault("client-crash", 1)}, EveryMs: [2]int64{300, 1500}},
+	{Name: "member-stall", Doc: "consumer group members stall (no heartbeat, no commit) past the session timeout while they go on polling: the group moves on, and their late commits must be fenced (the stale-commit check)",
+		Faults: []sim.Weighted{fault("member-stall", 1)}, EveryMs: [2]int64{1000, 4000}},
 }

@@ -386,6 +386,48 @@ func (c *client) pollTick(p int32, done func()) {
 	})
 }
 
+// latestEvery: a plain consumer asks for a partition's LATEST offset on
+// one of this many poll ticks.
+const latestEvery = 8
+
+// latest asks p's leader for the partition's LATEST offset (ListOffsets
+// timestamp -1) at the leader epoch the consumer knows, and records the
+// answer (History.Latests). It holds the consumer's one request slot, as a
+// poll does.
+func (c *client) latest(p int32) {
+	c = c.live()
+	w := c.w
+	if c.polling || c.dead {
+		return
+	}
+	leader := c.leaders[p]
+	if leader < 0 {
+		c.refreshMetadata()
+		return
+	}
+	c.polling = true
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version, req.ReplicaID = 4, -1
+	t := kmsg.NewListOffsetsRequestTopic()
+	t.Topic = w.topic
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = p, -1, c.epochs[p]
+	t.Partitions = append(t.Partitions, lp)
+	req.Topics = append(req.Topics, t)
+	l := Latest{Process: c.id, Partition: p, Invoke: w.nowNs, LeaderEpoch: c.epochs[p]}
+	c.call(leader, req, func(r kmsg.Response) {
+		c.polling = false
+		resp, _ := r.(*kmsg.ListOffsetsResponse)
+		if resp == nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			c.leaders[p] = -1
+			c.refreshMetadata()
+			return
+		}
+		l.Complete, l.Offset = w.nowNs, resp.Topics[0].Partitions[0].Offset
+		w.hist.Latests = append(w.hist.Latests, l)
+	})
+}
+
 // resetToEarliest moves the consumer of partition p to the leader's log
 // start offset (ListOffsets earliest); until it answers, the partition is
 // not polled. A failed answer leaves the position at 0 (tried again).

@@ -61,6 +61,8 @@ var netFaults = []faultKind{
 		}},
 	{"client-crash", "a producer (idempotent or not) or a plain consumer (not a group member) dies, its requests in flight left unknown, and after 10 ms–1 s a new process with a new identity (an idempotent producer: a new producer id) takes its place",
 		func(w *World, sn *simNode) { w.crashClient() }},
+	{"member-stall", "a consumer group member stops heartbeating and committing for the session timeout and 0.5–3 s more while it goes on polling (a client stuck in a long pause): the group rebalances without it, and the commits it sends when it wakes must be fenced",
+		func(w *World, sn *simNode) { w.stallMember() }},
 }
 
 // electionTimeoutNs is raft's (shortest) election timeout on the brokers.
@@ -237,6 +239,24 @@ func (w *World) crashClient() {
 	w.record("client-crash", uint64(c.id), uint64(c.kind), uint64(d))
 	w.span("client-crash", d)
 	c.crash(d)
+}
+
+// stallMember stalls a group member drawn from those consuming (none if no
+// member is).
+func (w *World) stallMember() {
+	var cands []*groupMember
+	for _, m := range w.members {
+		if m.state == consuming && m.coord >= 0 && !m.c.dead && w.nowNs >= m.stallUntil {
+			cands = append(cands, m)
+		}
+	}
+	if len(cands) == 0 {
+		return
+	}
+	m, d := cands[w.rng.IntN(len(cands))], sessionMs*1e6+w.uniform(500e6, 3e9)
+	m.stallUntil = w.nowNs + d
+	w.record("member-stall", uint64(m.c.id), uint64(d))
+	w.span("member-stall", d)
 }
 
 func (w *World) isMember(c *client) bool {

@@ -89,6 +89,10 @@ func TestNetFaultsStartAndHeal(t *testing.T) {
 				}
 			}
 			before := w.netState(nil)
+			var stallGen int32 // the members' highest generation before the fault
+			for _, m := range w.members {
+				stallGen = max(stallGen, m.gen)
+			}
 			f, _ := findFault(kind)
 			f.start(w, w.nodes[0])
 			if len(w.timeline) != 1 || w.timeline[0].Kind != kind {
@@ -176,6 +180,37 @@ func TestNetFaultsStartAndHeal(t *testing.T) {
 					if ops == 0 {
 						t.Errorf("client %d (kind %d) replaced by client %d, which made no send or poll", c.id, c.kind, n.id)
 					}
+				}
+			case "member-stall":
+				// The stalled member committed nothing during the span but
+				// went on polling; the commits it sent on waking were
+				// fenced, and it joined the group's next generation.
+				var m *groupMember
+				for _, x := range w.members {
+					if x.stallUntil == sp.EndNs {
+						m = x
+					}
+				}
+				if m == nil {
+					t.Fatal("no member stalled until the span's end")
+				}
+				var during, fenced, polls int
+				for _, c := range w.hist.Commits {
+					if c.Process != m.c.id {
+						continue
+					}
+					during += b2i(c.Invoke > sp.StartNs && c.Invoke < sp.EndNs)
+					fenced += b2i(c.Invoke >= sp.EndNs && c.Outcome == Fail)
+				}
+				for _, p := range w.hist.Polls {
+					polls += b2i(p.Process == m.c.id && p.Invoke > sp.StartNs && p.Invoke < sp.EndNs)
+				}
+				if during != 0 || fenced == 0 || polls == 0 {
+					t.Errorf("stalled member %d: %d commits during the stall, %d fenced after it, %d polls during it", m.c.id, during, fenced, polls)
+				}
+				w.runUntil(w.nowNs + 3e9)
+				if m.state != consuming || m.gen <= stallGen {
+					t.Errorf("stalled member %d: state %d generation %d after waking, was %d", m.c.id, m.state, m.gen, stallGen)
 				}
 			default:
 				t.Fatalf("no check for fault kind %s", kind)

@@ -50,6 +50,11 @@ type groupMember struct {
 	nextHB   int64
 	nextCM   int64
 	next     int // the next assigned partition to poll
+	// stallUntil: until then the member sends no heartbeat and no commit
+	// but goes on polling (the member-stall fault): past the session
+	// timeout the group moves on without it, and the coordinator must
+	// fence what it commits when it wakes.
+	stallUntil int64
 }
 
 func (w *World) newGroupMember() *groupMember {
@@ -87,10 +92,11 @@ func (m *groupMember) tick() {
 			m.fetchOffsets()
 		}
 	case consuming:
-		if w.nowNs >= m.nextHB && !m.hbBusy {
+		stalled := w.nowNs < m.stallUntil
+		if w.nowNs >= m.nextHB && !m.hbBusy && !stalled {
 			m.heartbeat()
 		}
-		if w.nowNs >= m.nextCM && !m.cmBusy {
+		if w.nowNs >= m.nextCM && !m.cmBusy && !stalled {
 			m.commit()
 		}
 		if len(m.assigned) > 0 && !m.c.polling {

@@ -111,6 +111,16 @@ type GroupMember struct {
 	Group   string
 }
 
+// Latest is a ListOffsets LATEST a consumer made, answered without error:
+// the partition's high watermark as its leader at LeaderEpoch reported it.
+type Latest struct {
+	Process          int
+	Partition        int32
+	Invoke, Complete int64
+	Offset           int64
+	LeaderEpoch      int32 // the epoch the request named (checked by the broker)
+}
+
 // History is a run's operations, in invocation order.
 type History struct {
 	// Retention: the workload topic deletes old records (retention.bytes
@@ -122,4 +132,5 @@ type History struct {
 	Commits     []Commit
 	OffsetReads []OffsetRead
 	Members     []GroupMember
+	Latests     []Latest
 }

@@ -150,13 +150,19 @@ func (w *World) startWorkload(endNs int64) {
 	for range w.cfg.Consumers {
 		c := w.newClient(consumer)
 		c.refreshMetadata()
-		next := int32(0)
+		next, ticks := int32(0), 0
 		var tick func()
 		tick = func() {
 			if w.nowNs >= endNs {
 				return
 			}
-			c.pollTick(next, nil)
+			// One tick in latestEvery asks for the partition's LATEST
+			// offset instead of fetching it (checked by latest-above-hw).
+			if ticks++; ticks%latestEvery == 0 {
+				c.latest(next)
+			} else {
+				c.pollTick(next, nil)
+			}
 			next = (next + 1) % int32(w.cfg.Partitions)
 			w.after(every/2+w.uniform(0, every), tick)
 		}

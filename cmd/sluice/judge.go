@@ -53,6 +53,10 @@ func toChecker(h *sim.History) checker.History {
 	for _, m := range h.Members {
 		out.Members = append(out.Members, checker.GroupMember{Process: m.Process, Group: m.Group})
 	}
+	for _, l := range h.Latests {
+		out.Latests = append(out.Latests, checker.Latest{Process: l.Process, Partition: l.Partition,
+			Invoke: l.Invoke, Complete: l.Complete, Offset: l.Offset, LeaderEpoch: l.LeaderEpoch})
+	}
 	return out
 }
 

@@ -30,6 +30,8 @@ var plantedCases = []struct {
 	{"delete-records-local", "delete-records", false},
 	{"commit-before-store", "crash-restart", true},
 	{"no-replay", "crash-restart", true},
+	{"latest-log-end", "kitchen-sink", false},
+	{"fenced-commit", "member-stall", true},
 }
 
 // TestPlantedBugsAreCaught is the proof that the net has no holes: for

@@ -8,7 +8,9 @@ package groups
 //     records are proposed, before they are committed;
 //   - "no-replay": a replica that becomes the coordinator starts from an
 //     empty state instead of the partition's committed records (a load
-//     that forgets to replay the log).
+//     that forgets to replay the log);
+//   - "fenced-commit": OffsetCommit from a member the group no longer
+//     knows, or of an old generation, is taken instead of fenced.
 //
 // The planted-bug tests set it and run seeds until the checker catches the
 // bug. Builds without the plantbugs tag have no such variable.
