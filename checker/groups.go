@@ -214,11 +214,17 @@ func (a *analysis) checkGroups() {
 // checkStaleCommits: an acknowledged commit of generation g whose request
 // was sent after a commit of the same group in a later generation was
 // acknowledged came from a fenced member: the coordinator had that later
-// generation and must have refused it. Generations never go back: as in
-// Kafka, a generation's assignment is stored before its members may
-// commit (they get REBALANCE_IN_PROGRESS until then), and a coordinator
-// taking over starts from the stored one. Commits outside a generation
-// (-1, simple groups) are not judged. Found missing by mutation testing:
+// generation and must have refused it. It assumes what the simulated
+// members do: a member commits only in a generation it has synced
+// (SyncGroup answered OK, which a coordinator does only once the
+// generation's assignment is stored), and groups are never deleted and
+// created again. Then the generations of acknowledged commits never go
+// back, since a coordinator taking over resumes from the stored one. (A
+// client committing in a generation whose store failed can lawfully see
+// the generation go back after a failover, in Kafka as in sluice, and a
+// re-created group starts again at generation 1: histories with those
+// need other rules.) Commits outside a generation (-1, simple groups) are
+// not judged. Found missing by mutation testing:
 // a coordinator that took fenced members' commits passed every check,
 // because no simulated member ever sent one (the member-stall fault now
 // makes them).

@@ -272,7 +272,9 @@ const (
 	// StaleCommit: a commit made in generation g was acknowledged although
 	// a commit of the same group made in a later generation had been
 	// acknowledged before it was sent: the coordinator had moved past g and
-	// must have fenced it (ILLEGAL_GENERATION), as Kafka's does.
+	// must have fenced it (ILLEGAL_GENERATION), as Kafka's does. It assumes
+	// members commit only in generations they synced (see
+	// checkStaleCommits).
 	StaleCommit Anomaly = "stale-commit"
 )
 
