@@ -299,20 +299,31 @@ func (c *client) pending() bool {
 	return false
 }
 
-// pollTick fetches the next partition round-robin.
-func (c *client) pollTick(p int32, done func()) {
-	c = c.live()
-	w := c.w
+// begin takes the consumer's one request slot for a request to partition
+// p's leader, which it returns; false when a request is in flight, the
+// client is dead, or p's leader is unknown (metadata is then refreshed).
+func (c *client) begin(p int32) (int32, bool) {
 	if c.polling || c.dead {
-		return
+		return -1, false
 	}
 	c.polled = true
 	leader := c.leaders[p]
 	if leader < 0 {
 		c.refreshMetadata()
-		return
+		return -1, false
 	}
 	c.polling = true
+	return leader, true
+}
+
+// pollTick fetches the next partition round-robin.
+func (c *client) pollTick(p int32, done func()) {
+	c = c.live()
+	w := c.w
+	leader, ok := c.begin(p)
+	if !ok {
+		return
+	}
 	req := kmsg.NewPtrFetchRequest()
 	req.Version = 12
 	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 50, 1, 1<<20
@@ -397,24 +408,30 @@ const latestEvery = 8
 func (c *client) latest(p int32) {
 	c = c.live()
 	w := c.w
-	if c.polling || c.dead {
+	leader, ok := c.begin(p)
+	if !ok {
 		return
 	}
-	leader := c.leaders[p]
-	if leader < 0 {
-		c.refreshMetadata()
-		return
-	}
-	c.polling = true
+	l := Latest{Process: c.id, Partition: p, Invoke: w.nowNs, LeaderEpoch: c.epochs[p]}
+	c.listOffsets(leader, p, -1, c.epochs[p], func(offset int64) {
+		l.Complete, l.Offset = w.nowNs, offset
+		w.hist.Latests = append(w.hist.Latests, l)
+	})
+}
+
+// listOffsets asks leader for partition p's offset at timestamp ts
+// (ListOffsets v4) at leader epoch epoch (-1: unchecked), and hands an
+// answer without error to ok. It frees the request slot; after an error
+// the leader is looked up again.
+func (c *client) listOffsets(leader, p int32, ts int64, epoch int32, ok func(offset int64)) {
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.Version, req.ReplicaID = 4, -1
 	t := kmsg.NewListOffsetsRequestTopic()
-	t.Topic = w.topic
+	t.Topic = c.w.topic
 	lp := kmsg.NewListOffsetsRequestTopicPartition()
-	lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = p, -1, c.epochs[p]
+	lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = p, ts, epoch
 	t.Partitions = append(t.Partitions, lp)
 	req.Topics = append(req.Topics, t)
-	l := Latest{Process: c.id, Partition: p, Invoke: w.nowNs, LeaderEpoch: c.epochs[p]}
 	c.call(leader, req, func(r kmsg.Response) {
 		c.polling = false
 		resp, _ := r.(*kmsg.ListOffsetsResponse)
@@ -423,8 +440,7 @@ func (c *client) latest(p int32) {
 			c.refreshMetadata()
 			return
 		}
-		l.Complete, l.Offset = w.nowNs, resp.Topics[0].Partitions[0].Offset
-		w.hist.Latests = append(w.hist.Latests, l)
+		ok(resp.Topics[0].Partitions[0].Offset)
 	})
 }
 
@@ -434,26 +450,11 @@ func (c *client) latest(p int32) {
 func (c *client) resetToEarliest(p int32, leader int32) {
 	c.pos[p], c.seek[p] = 0, true
 	c.polling = true
-	req := kmsg.NewPtrListOffsetsRequest()
-	req.Version, req.ReplicaID = 4, -1
-	t := kmsg.NewListOffsetsRequestTopic()
-	t.Topic = c.w.topic
-	lp := kmsg.NewListOffsetsRequestTopicPartition()
-	lp.Partition, lp.Timestamp, lp.CurrentLeaderEpoch = p, -2, -1
-	t.Partitions = append(t.Partitions, lp)
-	req.Topics = append(req.Topics, t)
-	c.call(leader, req, func(r kmsg.Response) {
-		c.polling = false
-		resp, _ := r.(*kmsg.ListOffsetsResponse)
-		if resp == nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
-			c.leaders[p] = -1
-			c.refreshMetadata()
-			return
-		}
+	c.listOffsets(leader, p, -2, -1, func(offset int64) {
 		if c.seek[p] && c.pos[p] == 0 {
 			// Only while the reset is still pending: a late answer (after
 			// the consumer polled again) must not move it backwards.
-			c.pos[p] = max(resp.Topics[0].Partitions[0].Offset, 0)
+			c.pos[p] = max(offset, 0)
 		}
 	})
 }
