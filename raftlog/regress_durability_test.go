@@ -39,11 +39,7 @@ func TestZeroPageInsideDurableFrameIsCorruption(t *testing.T) {
 	mustRun(t, l, r, err)
 	s, pos := entryPosIn(t, l, 9)
 	// More completed rounds: each begins with a sync mark proving entry 9.
-	for i := uint64(10); i <= 20; i++ {
-		r, err := l.Append(Batch{Entries: []*pb.Entry{ent(i, 1, noise(1024, i))},
-			HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(i)}})
-		mustRun(t, l, r, err)
-	}
+	commitNoise(t, l, 10, 20)
 	if l.SyncedIndex() != 20 {
 		t.Fatalf("synced %d", l.SyncedIndex())
 	}
@@ -74,11 +70,7 @@ func TestMisdirectedWriteInsideDurableFrameIsCorruption(t *testing.T) {
 	r, err := l.Append(Batch{Entries: []*pb.Entry{ent(1, 1, noise(64<<10, 1))}})
 	mustRun(t, l, r, err)
 	s, pos := entryPosIn(t, l, 1)
-	for i := uint64(2); i <= 10; i++ {
-		r, err := l.Append(Batch{Entries: []*pb.Entry{ent(i, 1, noise(1024, i))},
-			HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(i)}})
-		mustRun(t, l, r, err)
-	}
+	commitNoise(t, l, 2, 10)
 	l.Close()
 	if err := fs.Misdirect(s.path, pos+8<<10, pos+40<<10, 8<<10); err != nil {
 		t.Fatal(err)
@@ -145,5 +137,18 @@ func TestFlakyReadOfCheckpointOrClosedSegmentIsReread(t *testing.T) {
 				t.Fatalf("entries: %d, %v", len(got), err)
 			}
 		})
+	}
+}
+
+// commitNoise appends entries from..to of term 1, 1 KiB of incompressible
+// data each, a round apiece with a hard state committing it: every round
+// after the first begins with a sync mark proving the ones before durable.
+// (appendN's are compressible.)
+func commitNoise(t *testing.T, l *Log, from, to uint64) {
+	t.Helper()
+	for i := from; i <= to; i++ {
+		r, err := l.Append(Batch{Entries: []*pb.Entry{ent(i, 1, noise(1024, i))},
+			HardState: &pb.HardState{Term: new(uint64(1)), Commit: new(i)}})
+		mustRun(t, l, r, err)
 	}
 }
