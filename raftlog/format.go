@@ -90,6 +90,7 @@ import (
 	"reflect"
 	"unsafe"
 
+	"github.com/golang/snappy"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -216,6 +217,21 @@ func decodeFrame(b []byte, gen uint64) (frame, error) {
 		snappy:  b[8]&flagSnappy != 0,
 		payload: b[frameHeaderSize : frameHeaderSize+n],
 	}, nil
+}
+
+// unsnappy decodes a frame's snappy body. A body written here decodes to
+// at most maxFramePayload bytes, so a longer claimed length is corruption,
+// refused before snappy allocates it (a crafted header claims up to 4 GiB,
+// and the frame's CRC only proves the bytes are the ones written).
+func unsnappy(b []byte) ([]byte, error) {
+	n, err := snappy.DecodedLen(b)
+	if err != nil {
+		return nil, err
+	}
+	if n > maxFramePayload {
+		return nil, fmt.Errorf("snappy body claims %d bytes decoded, more than a frame holds (%d)", n, maxFramePayload)
+	}
+	return snappy.Decode(nil, b)
 }
 
 // EntryMeta is the Kafka view of one raft entry, stored beside it so offsets

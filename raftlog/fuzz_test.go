@@ -18,10 +18,13 @@ import (
 	"hash/crc32"
 	"maps"
 	"math"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/golang/snappy"
 	pb "go.etcd.io/raft/v3/raftpb"
 
 	"sluice/raftlog/vfs"
@@ -147,6 +150,9 @@ func FuzzDecodeFrame(f *testing.F) {
 	f.Add(appendFrame(nil, recEntryV2, false, 3, appendEntryHeader(nil, entryHeader{index: 1 << 40, term: 3, etype: presIndex | presData,
 		meta: EntryMeta{BaseOffset: -5, Count: math.MaxUint32, MaxTimestamp: math.MinInt64}}), []byte("body")), uint64(3))
 	f.Add(appendFrame(nil, recSnapshot, true, 3, []byte{1, 2, 3}, nil), uint64(3))
+	// A snappy body claiming 4 GiB decoded (TestSnappyClaimBounded).
+	f.Add(appendFrame(nil, recEntryV2, true, 3, appendEntryHeader(nil, entryHeader{index: 7, term: 2, etype: presIndex | presData}),
+		append(binary.AppendUvarint(nil, math.MaxUint32), 0, 'x')), uint64(3))
 	f.Add([]byte{}, uint64(0))
 	f.Fuzz(func(t *testing.T, b []byte, gen uint64) {
 		if fr, err := decodeFrame(b, gen); err == nil {
@@ -204,6 +210,48 @@ func checkFrame(t *testing.T, b []byte, pos int64, gen uint64, fr frame) {
 		}
 	case recSnapshot:
 		decodeSnapshot(fr)
+	}
+}
+
+// TestSnappyClaimBounded: a frame whose CRC matches but whose snappy body
+// claims 4 GiB decoded (only a crafted file holds one: the log never
+// writes a body that decodes past maxFramePayload) is corruption, refused
+// before anything that size is allocated. Before unsnappy, the entry and
+// snapshot decoders each allocated the claimed 4 GiB first.
+func TestSnappyClaimBounded(t *testing.T) {
+	bomb := binary.AppendUvarint(nil, math.MaxUint32)
+	bomb = append(bomb, 0, 'x') // a one-byte literal, then nothing
+	hdr := appendEntryHeader(nil, entryHeader{index: 7, term: 2, etype: presIndex | presData})
+	ent, err := decodeFrame(appendFrame(nil, recEntryV2, true, 3, hdr, bomb), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A snapshot record: metadata index, term, 0 conf state bytes, then data.
+	meta := binary.LittleEndian.AppendUint64(nil, 9)
+	meta = binary.LittleEndian.AppendUint64(meta, 2)
+	meta = append(meta, 0, 0, 0, 0, 0)
+	snap, err := decodeFrame(appendFrame(nil, recSnapshot, true, 3, meta, bomb), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, _, err := decodeEntry(ent); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "claims 4294967295 bytes") {
+		t.Errorf("entry with a 4 GiB snappy claim: %v, want ErrCorrupt naming the claim", err)
+	}
+	if _, _, err := decodeSnapshot(snap); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "claims 4294967295 bytes") {
+		t.Errorf("snapshot with a 4 GiB snappy claim: %v, want ErrCorrupt naming the claim", err)
+	}
+	if _, err := unsnappy(bomb); err == nil {
+		t.Error("unsnappy decoded a 4 GiB claim")
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<30 {
+		t.Errorf("decoding allocated %d bytes for a 9-byte body", n)
+	}
+	// Within the bound, a body decodes as ever.
+	if d, err := unsnappy(snappy.Encode(nil, []byte("sluice"))); err != nil || string(d) != "sluice" {
+		t.Errorf("unsnappy of a valid body: %q, %v", d, err)
 	}
 }
 

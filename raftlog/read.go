@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/golang/snappy"
 	"go.etcd.io/raft/v3"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
@@ -243,7 +242,7 @@ func decodeEntry(fr frame) (*pb.Entry, entryHeader, error) {
 	if h.etype&presData != 0 {
 		body := fr.payload[hlen:]
 		if fr.snappy {
-			if e.Data, err = snappy.Decode(nil, body); err != nil {
+			if e.Data, err = unsnappy(body); err != nil {
 				return nil, h, fmt.Errorf("%w: entry %d: %v", ErrCorrupt, h.index, err)
 			}
 		} else {

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/golang/snappy"
 	pb "go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 
@@ -502,7 +501,7 @@ func (l *Log) replayFrame(s *segment, pos int64, fr frame, marks map[uint64]int6
 		}
 		data := p[1:]
 		if fr.snappy {
-			d, err := snappy.Decode(nil, data)
+			d, err := unsnappy(data)
 			if err != nil {
 				return fmt.Errorf("%w: state: %v", ErrCorrupt, err)
 			}
@@ -678,7 +677,7 @@ func decodeSnapshot(fr frame) (*pb.Snapshot, bool, error) {
 	}
 	data := p[21+n:]
 	if fr.snappy {
-		d, err := snappy.Decode(nil, data)
+		d, err := unsnappy(data)
 		if err != nil {
 			return nil, false, fmt.Errorf("%w: snapshot data: %v", ErrCorrupt, err)
 		}
