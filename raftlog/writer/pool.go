@@ -135,23 +135,34 @@ func (p *Pool) Stats() PoolStats {
 	return PoolStats{Ready: len(p.ready), Hits: p.hits, Misses: p.misses, FillErr: p.err}
 }
 
-// WaitReady blocks until n files are ready (or the pool is closed or a
-// fill failed); benchmarks use it to keep preallocation out of the timing.
+// WaitReady blocks until n files are ready (or the pool is closed, filling
+// stopped or a fill failed); benchmarks use it to keep preallocation out
+// of the timing. It takes the channel the next fill closes in the same
+// critical section as it reads the state: a fill landing between the two
+// would otherwise signal no one and stop (the pool full), leaving WaitReady
+// on a channel nothing closes (a CI run hung 10 minutes so).
 func (p *Pool) WaitReady(n int) error {
 	for {
 		p.mu.Lock()
-		ready, err, closed := len(p.ready), p.err, p.closed
+		ready, err, closed, noFill := len(p.ready), p.err, p.closed, p.noFill
+		if ready >= n || ready >= p.maxFiles || err != nil || closed || noFill {
+			p.mu.Unlock()
+			switch {
+			case ready >= n || ready >= p.maxFiles:
+				return nil
+			case err != nil:
+				return err
+			case closed:
+				return errors.New("writer: pool closed")
+			}
+			return fmt.Errorf("writer: pool stopped filling with %d of %d files ready", ready, n)
+		}
+		if p.notify == nil {
+			p.notify = make(chan struct{})
+		}
+		next := p.notify
 		p.mu.Unlock()
-		if ready >= n || ready >= p.maxFiles {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if closed {
-			return errors.New("writer: pool closed")
-		}
-		<-p.filled()
+		<-next
 	}
 }
 
@@ -173,16 +184,6 @@ func (p *Pool) kick() {
 	case p.wake <- struct{}{}:
 	default:
 	}
-}
-
-// filled returns a channel closed after the next fill attempt.
-func (p *Pool) filled() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.notify == nil {
-		p.notify = make(chan struct{})
-	}
-	return p.notify
 }
 
 func (p *Pool) fill() {
