@@ -9,6 +9,7 @@ package runtime_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"testing"
@@ -18,6 +19,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"sluice/node/runtime"
 )
 
 // topicConfigs describes topic's configs and returns those the topic sets
@@ -45,15 +48,42 @@ func topicConfigs(t *testing.T, adm *kadm.Client, topic string) (own, all map[st
 	return own, all
 }
 
-// waitConfigs waits until a describe (answered by any broker) shows the
-// topic's own configs as want.
-func waitConfigs(t *testing.T, adm *kadm.Client, topic string, want map[string]string) {
+// waitConfigs waits until every broker describes the topic's own configs
+// as want. An alter is answered once the broker that took it has applied
+// it; each other broker applies it from its own metadata replica a little
+// later, and a partition's leader enforces the configs it has applied (as
+// a Kafka broker applies metadata records after the controller commits
+// them). A describe answered by any one broker does not show that.
+func waitConfigs(t *testing.T, c *runtime.Cluster, topic string, want map[string]string) {
 	t.Helper()
-	var got map[string]string
-	waitFor(t, 10*time.Second, "configs "+topic, func() bool {
-		got, _ = topicConfigs(t, adm, topic)
-		return maps.Equal(got, want)
-	})
+	cl := newClient(t, c)
+	for id := int32(1); id <= int32(len(c.Bootstrap())); id++ {
+		var got map[string]string
+		waitFor(t, 10*time.Second, fmt.Sprintf("configs of %s on broker %d", topic, id), func() bool {
+			got = ownConfigsOn(t, cl, id, topic)
+			return maps.Equal(got, want)
+		})
+	}
+}
+
+// ownConfigsOn describes topic's configs on broker id alone and returns
+// those the topic sets itself, or nil if the broker did not answer.
+func ownConfigsOn(t *testing.T, cl *kgo.Client, id int32, topic string) map[string]string {
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	rr := kmsg.NewDescribeConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	req.Resources = append(req.Resources, rr)
+	resp, err := req.RequestWith(testCtx(t, 5*time.Second), cl.Broker(int(id)))
+	if err != nil || len(resp.Resources) != 1 || resp.Resources[0].ErrorCode != 0 {
+		return nil
+	}
+	own := map[string]string{}
+	for _, cf := range resp.Resources[0].Configs {
+		if cf.Source == kmsg.ConfigSourceDynamicTopicConfig && cf.Value != nil {
+			own[cf.Name] = *cf.Value
+		}
+	}
+	return own
 }
 
 func TestE2EConfigs(t *testing.T) {
@@ -91,7 +121,7 @@ func TestE2EConfigs(t *testing.T) {
 		t.Fatalf("alter: %v", err)
 	}
 	want := map[string]string{"retention.bytes": "1073741824", "cleanup.policy": "delete,compact"}
-	waitConfigs(t, adm, topic, want)
+	waitConfigs(t, c, topic, want)
 
 	// A bad value is refused and nothing of that alter is stored.
 	err := alter("bad", kadm.AlterConfig{Op: kadm.SetConfig, Name: "segment.ms", Value: kadm.StringPtr("60000")},
@@ -115,7 +145,7 @@ func TestE2EConfigs(t *testing.T) {
 		t.Fatalf("alter enforced configs: %v", err)
 	}
 	want["max.message.bytes"], want["message.timestamp.type"] = "2000", "LogAppendTime"
-	waitConfigs(t, adm, topic, want)
+	waitConfigs(t, c, topic, want)
 	checkEnforced := func(what string) {
 		t.Helper()
 		prod := newProducer(t, c, kgo.ProducerBatchCompression(kgo.NoCompression()))
@@ -151,7 +181,7 @@ func TestE2EConfigs(t *testing.T) {
 		t.Fatalf("AlterTopicConfigsState: %v %+v", err, rs)
 	}
 	want = map[string]string{"max.message.bytes": "2000", "message.timestamp.type": "LogAppendTime", "retention.bytes": "5"}
-	waitConfigs(t, adm, topic, want)
+	waitConfigs(t, c, topic, want)
 
 	// Everything holds across a restart of the whole cluster.
 	c.Stop()
@@ -165,7 +195,7 @@ func TestE2EConfigs(t *testing.T) {
 	}
 	adm = newAdmin(t, c)
 	waitLeaders(t, adm, topic, 1)
-	waitConfigs(t, adm, topic, want)
+	waitConfigs(t, c, topic, want)
 	checkEnforced("after a restart")
 
 	// DescribeCluster and DescribeLogDirs.

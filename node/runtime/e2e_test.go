@@ -761,21 +761,28 @@ func TestE2ELeaderFailover(t *testing.T) {
 	c.StopBroker(victim)
 	stopped := time.Now()
 
-	// Partition 0 gets a new leader, and production to it goes on. Acks
-	// are counted only from then: records the victim had in flight may
-	// still be acknowledged as it stops (a CI run at f8f5e5e counted 100
-	// of them and looked at metadata before the election).
-	waitFor(t, 45*time.Second, "metadata to name a new leader of partition 0", func() bool {
+	// Every partition the victim led gets a new leader (each is its own
+	// raft group with its own election timeout), and production to
+	// partition 0 goes on. Acks are counted only from then: records the
+	// victim had in flight may still be acknowledged as it stops, and
+	// other partitions' acks meet a count at once (a CI run at f8f5e5e
+	// met both of the old waits and looked at metadata before the
+	// election).
+	waitFor(t, 45*time.Second, "metadata to name a live leader for every partition", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		m, err := adm.Metadata(ctx, topic)
-		if err != nil {
+		if err != nil || len(m.Topics[topic].Partitions) != 3 {
 			return false
 		}
-		p, ok := m.Topics[topic].Partitions[0]
-		return ok && p.Err == nil && p.Leader >= 0 && p.Leader != victim
+		for _, p := range m.Topics[topic].Partitions {
+			if p.Err != nil || p.Leader < 0 || p.Leader == victim {
+				return false
+			}
+		}
+		return true
 	})
-	t.Logf("partition 0 has a new leader %v after broker %d stopped", time.Since(stopped).Round(time.Millisecond), victim)
+	t.Logf("new leaders %v after broker %d stopped", time.Since(stopped).Round(time.Millisecond), victim)
 	before := bg.partitionAcks(0)
 	waitFor(t, 45*time.Second, "records acknowledged on partition 0 after its leader stopped", func() bool {
 		return bg.partitionAcks(0) >= before+100

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -147,13 +146,18 @@ func TestE2ECoordinatorFailover848(t *testing.T) {
 	before := [][]int32{ms[0].partitions(), ms[1].partitions()}
 
 	ctx := testCtx(t, 30*time.Second)
-	var coord int32 = -1
-	adm.FindGroupCoordinators(ctx, group).Each(func(r kadm.FindCoordinatorResponse) { coord = r.NodeID })
-	if coord < 1 {
-		t.Fatalf("coordinator %d", coord)
-	}
+	coord := findCoordinator(t, ctx, adm, group)
 	t.Logf("stopping the coordinator, broker %d", coord)
 	c.StopBroker(coord)
+	// Fetching needs no coordinator: the assertion below means something
+	// only once another broker coordinates the group and the members have
+	// heartbeated to it for a while (at least 3 heartbeats).
+	waitFor(t, 60*time.Second, "another broker to coordinate the group", func() bool {
+		adm := newAdmin(t, c) // kgo may keep a coordinator it cannot dial
+		defer adm.Close()
+		return findCoordinator(t, ctx, adm, group) != coord
+	})
+	time.Sleep(time.Second)
 
 	produceN(t, c, topic, 300)
 	waitFor(t, 60*time.Second, "the members to consume the new records", func() bool { return len(delivered(ms...)) == 900 })

@@ -137,11 +137,7 @@ func TestE2EOffsetFetchNoOffset(t *testing.T) {
 	waitFor(t, 30*time.Second, "a commit to the group", func() bool {
 		return adm.CommitAllOffsets(ctx, committedGroup, o) == nil
 	})
-	var coord int32 = -1
-	adm.FindGroupCoordinators(ctx, committedGroup).Each(func(r kadm.FindCoordinatorResponse) { coord = r.NodeID })
-	if coord < 1 {
-		t.Fatalf("coordinator %d", coord)
-	}
+	coord := findCoordinator(t, ctx, adm, committedGroup)
 
 	req := kmsg.NewPtrOffsetFetchRequest()
 	for _, g := range []string{committedGroup, neverGroup} {

@@ -139,7 +139,9 @@ func TestE2ERetention(t *testing.T) {
 	}, topic); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // let the alter apply everywhere
+	// Every broker applies it (the leader's retention runs on what its
+	// broker has applied).
+	waitConfigs(t, c, topic, map[string]string{"segment.bytes": "65536", "retention.bytes": "-1", "retention.ms": "-1"})
 	offs, err := adm.ListStartOffsets(ctx, topic)
 	if err != nil {
 		t.Fatal(err)
