@@ -7,8 +7,13 @@ package node
 // the controller, and is answered COORDINATOR_NOT_AVAILABLE (retriable)
 // until the partition has a leader, as Kafka does. v4+ batches keys.
 //
-// Differs from Apache Kafka: there are no transaction coordinators yet, so
-// transactional keys (type 1) are answered COORDINATOR_NOT_AVAILABLE.
+// Differs from Apache Kafka: there are no transaction coordinators, so
+// transactional keys (type 1) are answered INVALID_REQUEST, which clients
+// take as final: a transactional producer fails at once with that error
+// (kgo: "unable to initialize a producer ID ... INVALID_REQUEST"), where
+// the retriable COORDINATOR_NOT_AVAILABLE answered before made it retry
+// until its context ended (2.5 minutes in a kgo test). The broker logs the
+// refusal, at most once every 10 s.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,7 +41,11 @@ func (n *Node) findCoordinator(key string, typ int8) kmsg.FindCoordinatorRespons
 	}
 	switch {
 	case typ == 1:
-		return fail(kerr.CoordinatorNotAvailable.Code, "sluice has no transaction coordinator yet")
+		if n.txnRefusedMs == 0 || n.nowMs-n.txnRefusedMs >= 10_000 {
+			n.txnRefusedMs = max(n.nowMs, 1)
+			n.log.Warn("refused a transactional client: sluice does not support transactions (FindCoordinator for a transactional id)", "transactional_id", key)
+		}
+		return fail(kerr.InvalidRequest.Code, "sluice has no transaction coordinator: transactions are not supported")
 	case typ != 0:
 		return fail(kerr.InvalidRequest.Code, "unknown coordinator type")
 	case key == "":

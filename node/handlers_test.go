@@ -1343,6 +1343,24 @@ func TestFindCoordinator(t *testing.T) {
 			}
 		}
 	}
+	// A transaction coordinator: refused for good, not "not available yet"
+	// (a client would retry that until its timeout).
+	for _, v := range []int16{1, 4} {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.Version, req.CoordinatorType, req.CoordinatorKey, req.CoordinatorKeys = v, 1, "tx", []string{"tx"}
+		resp := c.do(1, req).(*kmsg.FindCoordinatorResponse)
+		code, msg := resp.ErrorCode, resp.ErrorMessage
+		if v >= 4 {
+			if len(resp.Coordinators) != 1 {
+				t.Fatalf("v%d: %d coordinators, want 1", v, len(resp.Coordinators))
+			}
+			code, msg = resp.Coordinators[0].ErrorCode, resp.Coordinators[0].ErrorMessage
+		}
+		checkCode(t, "find transaction coordinator", code, kerr.InvalidRequest)
+		if msg == nil || !strings.Contains(*msg, "transactions are not supported") {
+			t.Errorf("v%d: error message %v, want one saying transactions are not supported", v, msg)
+		}
+	}
 }
 
 // --- ApiVersions and unsupported versions ----------------------------------

@@ -257,6 +257,10 @@ type Node struct {
 
 	nowMs int64
 	ticks int64
+	// txnRefusedMs: when a transactional client was last logged as
+	// refused (findcoordinator.go), so a client retrying logs once in a
+	// while, not per request.
+	txnRefusedMs int64
 
 	opening bool // replaying the metadata log in Open
 	// cmdOff is the metadata offset of the command being applied, -1

@@ -908,6 +908,28 @@ func leadersOf(td kadm.TopicDetail) map[int32]int32 {
 // More: compression codecs and acks settings, a whole-cluster restart, and
 // admin requests across a controller failover.
 
+// TestE2ETransactionalRefused: sluice has no transactions, and a
+// transactional producer learns so at once (INVALID_REQUEST, final),
+// not by retrying "coordinator not available" until its timeout, as it
+// did before: kgo's BeginTransaction then returned nil after 27 s and the
+// first produce failed after its 2-minute context.
+func TestE2ETransactionalRefused(t *testing.T) {
+	c := startCluster(t, 3)
+	adm := newAdmin(t, c)
+	createTopic(t, adm, "e2e-txn", 1, 3)
+	cl := newClient(t, c, kgo.TransactionalID("e2e-tx"), kgo.DefaultProduceTopic("e2e-txn"))
+	if err := cl.BeginTransaction(); !errors.Is(err, kerr.InvalidRequest) {
+		t.Fatalf("BeginTransaction: %v, want INVALID_REQUEST", err)
+	}
+	if err := cl.ProduceSync(testCtx(t, 30*time.Second), &kgo.Record{Value: []byte("x")}).FirstErr(); err == nil {
+		t.Fatal("a transactional producer without a transaction produced")
+	}
+	// Nothing was written.
+	if ends := endOffsets(t, adm, "e2e-txn", 1); ends[0] != 0 {
+		t.Errorf("end offset %d after a refused transactional produce, want 0", ends[0])
+	}
+}
+
 // TestE2EProducerSettings produces with every compression codec and with
 // acks 0, 1 and all, and reads everything back.
 func TestE2EProducerSettings(t *testing.T) {
