@@ -32,8 +32,11 @@ func TestParseBrokers(t *testing.T) {
 // goes over real TCP), produces with franz-go, stops and restarts a
 // broker, and reads everything back.
 func TestServeThreeBrokersOverTCP(t *testing.T) {
+	// Ports below the ephemeral range (freeAddr): a stopped broker's
+	// ports are listened on again below, and an ephemeral one could be
+	// taken meanwhile by a redial or by another package's test.
 	listen := func() net.Listener {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		ln, err := net.Listen("tcp", freeAddr(t))
 		if err != nil {
 			t.Fatal(err)
 		}

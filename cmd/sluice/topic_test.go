@@ -49,13 +49,25 @@ func TestTopicCLI(t *testing.T) {
 	fails(1, `topic cli: TOPIC_ALREADY_EXISTS`, "topic", "create", "cli")
 	fails(1, `topic bad: INVALID_CONFIG.*retention.ms`, "topic", "create", "bad", "-config", "retention.ms=soon")
 	fails(2, `-config: "nonsense" is not name=value`, "topic", "create", "x", "-config", "nonsense")
-	ok(`(?m)^cli +2 +3 +[0-9a-f]{32}$`, "topic", "list")
-	waitUntil(t, "leaders of cli", func() bool {
-		_, out, _ := runArgs("topic", "describe", "cli", "-bootstrap", boot)
-		return !strings.Contains(out, "none")
+	// The create is answered once the broker that took it applied it; the
+	// others apply it a little later, and leaders are elected after that.
+	// Wait until every broker lists the topic and describes it whole
+	// (describe asks any broker: three answers in a row).
+	listRe := regexp.MustCompile(`(?m)^cli +2 +3 +[0-9a-f]{32}$`)
+	descRe := regexp.MustCompile(`(?s)Topic: cli .*Partitions: 2 +Replication factor: 3\nConfigs: cleanup.policy=compact retention.ms=60000\n.*PARTITION +LEADER +EPOCH +REPLICAS +ISR\n0 +[1-3] +[0-9]+ +[1-3],[1-3],[1-3] +1,2,3\n`)
+	waitUntil(t, "cli listed and described with leaders and full ISRs by every broker", func() bool {
+		for range 3 {
+			st, out, _ := runArgs("topic", "list", "-bootstrap", boot)
+			if st != exitOK || !listRe.MatchString(out) {
+				return false
+			}
+			st, out, _ = runArgs("topic", "describe", "cli", "-bootstrap", boot)
+			if st != exitOK || !descRe.MatchString(out) {
+				return false
+			}
+		}
+		return true
 	})
-	ok(`(?s)Topic: cli .*Partitions: 2 +Replication factor: 3\nConfigs: cleanup.policy=compact retention.ms=60000\n.*PARTITION +LEADER +EPOCH +REPLICAS +ISR\n0 +[1-3] +[0-9]+ +[1-3],[1-3],[1-3] +1,2,3\n`,
-		"topic", "describe", "cli")
 	fails(1, `topic nope: UNKNOWN_TOPIC_OR_PARTITION`, "topic", "describe", "nope")
 
 	ok(`altered topic cli`, "topic", "alter-config", "cli", "-set", "retention.ms=120000", "-delete", "cleanup.policy", "-set", "max.message.bytes=100000")

@@ -125,6 +125,7 @@ func (p *Pool) Allocate(fs vfs.FS, path string, sizeBytes int64) (vfs.File, []st
 func (p *Pool) StopFilling() {
 	p.mu.Lock()
 	p.noFill = true
+	p.signal() // a WaitReady returns now rather than wait for no fill
 	p.mu.Unlock()
 }
 

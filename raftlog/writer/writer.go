@@ -82,7 +82,10 @@ type Writer struct {
 	fs   vfs.FS
 	opts Options
 
-	mu     sync.Mutex
+	// mu guards closed. SubmitAll holds it for reading across its send,
+	// so Close (which takes it for writing) never closes quit while a
+	// round is being queued: a round accepted is a round run.
+	mu     sync.RWMutex
 	closed bool
 	in     chan job
 	quit   chan struct{}
@@ -130,10 +133,9 @@ func (w *Writer) Submit(r *raftlog.Round, done Done) error {
 // enter the same group-commit cycle: an event loop hands over everything
 // one pass over its partitions produced. done is called once per round.
 func (w *Writer) SubmitAll(rounds []*raftlog.Round, done Done) error {
-	w.mu.Lock()
-	closed := w.closed
-	w.mu.Unlock()
-	if closed {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
 		return ErrClosed
 	}
 	select {

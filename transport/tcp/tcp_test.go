@@ -89,11 +89,20 @@ type testNode struct {
 
 func listen(t testing.TB, addr string) net.Listener {
 	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	// Listening again on a stopped broker's port can fail for a moment:
+	// the port came from the ephemeral range, and a redial (or another
+	// test) may hold it briefly. Try for a while before failing.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil {
+			return ln
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	return ln
 }
 
 // startNode starts broker id listening on ln with peers; edit adjusts its
