@@ -98,6 +98,19 @@ func latest(proc int, inv, comp, offset int64, e int32) Latest {
 }
 func sends(ss ...Send) []Send { return ss }
 
+// del is a DeleteRecords of partition 0 to offset, answered with low
+// watermark lw (-1: never answered).
+func del(proc int, inv, comp, offset, lw int64) DeleteRecords {
+	return DeleteRecords{Process: proc, Invoke: ms(inv), Complete: ms(comp), Offset: offset, LowWatermark: lw}
+}
+
+// deleteHist: a@0, b@1, c@2 acknowledged, DeleteRecords, and polls.
+func deleteHist(ds []DeleteRecords, polls ...Poll) History {
+	h := hist(sends(ok(1, "a", 0, 10, 0), ok(1, "b", 11, 12, 1), ok(1, "c", 13, 14, 2)), polls...)
+	h.Deletes = ds
+	return h
+}
+
 func found(r Result, a Anomaly) bool { return r.Counts[a] > 0 }
 
 // TestAnomalies: one hand-made history per anomaly, each flagged by name.
@@ -149,6 +162,8 @@ func TestAnomalies(t *testing.T) {
 			poll(3, 20, 30, 0, 0, "a@0"))},
 		{LatestAboveHW, latestHist(latest(4, 20, 25, 2, 1), // LATEST 2 (the log end), then another process sees hw 1
 			poll(3, 30, 40, 0, 1, "a@0"))},
+		{UnrequestedLogStart, deleteHist([]DeleteRecords{del(5, 20, 30, 2, 1)}, // acknowledged to 2, done to 1
+			poll(3, 40, 50, 1, 3, "b@1", "c@2"))},
 		{Nonlinearizable, realtimeRead()},
 		{CommitRegression, groupHist(nil, []Commit{commit(4, 2, 0, 10, OK)}, read(5, 1, 20, 30))},
 		{CommitRegression, groupHist(nil, []Commit{termed(commit(4, 2, 0, 10, OK), 3)}, termed(read(5, 1, 20, 30), 4))}, // a later term must know it
@@ -560,6 +575,31 @@ func termed[T Commit | OffsetRead](x T, term uint64) T {
 
 func genPoll(p Poll, g int32) Poll       { p.Generation = g; return p }
 func genCommit(c Commit, g int32) Commit { c.Generation = g; return c }
+
+// With Options.DeleteOnly, a log start above 0 that no DeleteRecords asked
+// for, in a poll or in an answer, is an unrequested-log-start (the planted
+// bug delete-records-one-more deleted one record more than asked); log
+// starts at offsets asked for are lawful, in any order of the requests,
+// including an answer above the offset a request asked when another asked
+// for more. Without DeleteOnly (retention may cut anywhere at a segment
+// boundary) only an answer below its own offset is flagged.
+func TestDeleteOnlyHoldsLogStartsToRequests(t *testing.T) {
+	opts := Options{Retention: true, DeleteOnly: true}
+	lawful := deleteHist([]DeleteRecords{del(5, 20, 30, 2, 2), del(6, 25, 35, 1, 2), del(7, 40, -1, 3, -1)},
+		final(logStart(poll(3, 50, 60, 2, 3, "c@2"), 2)), logStart(poll(4, 21, 22, 0, 3, "a@0", "b@1", "c@2"), 0))
+	if r := Check(lawful, opts); !r.Valid {
+		t.Fatalf("log starts at offsets asked for: %v", r)
+	}
+	unasked := deleteHist([]DeleteRecords{del(5, 20, 30, 1, 2)},
+		final(logStart(poll(3, 50, 60, 2, 3, "c@2"), 2)))
+	r := Check(unasked, opts)
+	if r.Valid || r.Counts[UnrequestedLogStart] != 2 {
+		t.Fatalf("delete to 1 answered and seen as 2: %d unrequested-log-start, want 2 (the answer and the poll): %v", r.Counts[UnrequestedLogStart], r)
+	}
+	if r := Check(unasked, Options{Retention: true}); !r.Valid {
+		t.Fatalf("without DeleteOnly, retention explains log start 2: %v", r)
+	}
+}
 
 // With Options.Retention, acknowledged records below the log start the
 // final read reported, never read, were deleted by retention: counted in

@@ -273,6 +273,44 @@ func (a *analysis) checkLogStarts(p *part) {
 	}
 }
 
+// checkDeletes: an answered DeleteRecords reports a log start at least the
+// offset it asked for; with Options.DeleteOnly, every log start above 0 a
+// poll or an answer reports is an offset some DeleteRecords of the
+// partition asked for (UnrequestedLogStart). A log start moves only by
+// DeleteRecords there, to exactly the offset asked (Kafka's KIP-107: inside
+// a batch too), or stays where a later-asked lower offset found it.
+func (a *analysis) checkDeletes(p *part) {
+	asked := map[int64]bool{0: true}
+	for i := range a.h.Deletes {
+		if d := &a.h.Deletes[i]; d.Partition == p.id {
+			asked[d.Offset] = true
+		}
+	}
+	for i := range a.h.Deletes {
+		d := &a.h.Deletes[i]
+		if d.Partition != p.id || d.Complete < 0 || d.LowWatermark < 0 {
+			continue
+		}
+		ref := fmt.Sprintf("delete#%d process %d [%s → %s] offset %d low watermark %d", i, d.Process, vtime(d.Invoke), vtime(d.Complete), d.Offset, d.LowWatermark)
+		switch {
+		case d.LowWatermark < d.Offset:
+			a.report(Violation{Anomaly: UnrequestedLogStart, Partition: p.id, Ops: []string{ref},
+				Detail: fmt.Sprintf("DeleteRecords to %d answered with log start %d: acknowledged, not done", d.Offset, d.LowWatermark)})
+		case a.opts.DeleteOnly && !asked[d.LowWatermark]:
+			a.report(Violation{Anomaly: UnrequestedLogStart, Partition: p.id, Ops: []string{ref},
+				Detail: fmt.Sprintf("DeleteRecords to %d answered with log start %d, an offset no DeleteRecords asked for", d.Offset, d.LowWatermark)})
+		}
+	}
+	if !a.opts.DeleteOnly {
+		return
+	}
+	for _, pi := range p.okPolls {
+		if q := &a.h.Polls[pi]; q.LogStart > 0 && !asked[q.LogStart] {
+			a.violation(UnrequestedLogStart, p, fmt.Sprintf("process %d saw log start %d, an offset no DeleteRecords asked for", q.Process, q.LogStart), pollRef(pi))
+		}
+	}
+}
+
 // checkLatests: ListOffsets LATEST answered L at leader epoch e reports the
 // high watermark of the leader at e, which never goes back within e. So
 // every OK poll at epoch e invoked after the answer completed, whichever

@@ -165,6 +165,20 @@ type History struct {
 	Members     []GroupMember
 	// Latests: ListOffsets LATEST answers (see LatestAboveHW).
 	Latests []Latest
+	// Deletes: DeleteRecords requests (see UnrequestedLogStart).
+	Deletes []DeleteRecords
+}
+
+// DeleteRecords is one DeleteRecords request for a partition: move its log
+// start offset to Offset.
+type DeleteRecords struct {
+	Process          int
+	Partition        int32
+	Offset           int64 // the offset asked for
+	Invoke, Complete int64 // virtual ns; Complete -1: never answered without error
+	// LowWatermark: the log start offset the answer reported (Kafka's low
+	// watermark), -1 without an answer.
+	LowWatermark int64
 }
 
 // Latest is a ListOffsets LATEST answered without error: Offset is the
@@ -246,6 +260,13 @@ const (
 	// high watermark never goes back, so L was more than the high
 	// watermark (the log end, say, records not yet committed).
 	LatestAboveHW Anomaly = "latest-above-hw"
+	// UnrequestedLogStart: with Options.DeleteOnly (nothing but
+	// DeleteRecords moves a log start), a poll or a DeleteRecords answer
+	// reported a log start offset above 0 that no DeleteRecords asked for
+	// (records deleted that no one asked to delete), or a DeleteRecords
+	// answer reported a log start below the offset it asked for (a
+	// deletion acknowledged and not done).
+	UnrequestedLogStart Anomaly = "unrequested-log-start"
 	// Nonlinearizable: porcupine found no linearization of a window of the
 	// partition's history against the append-only log model.
 	Nonlinearizable Anomaly = "nonlinearizable"
@@ -283,7 +304,7 @@ var Anomalies = []Anomaly{
 	InconsistentOffsets, Duplicate, LostWrite, G1a, PollSkip, NonmonotonicPoll,
 	IntPollSkip, IntNonmonotonicPoll, NonmonotonicSend, IntNonmonotonicSend,
 	IncompatibleOrder, DuplicateOffset, RealtimeOrder, UnexplainedGap, Phantom,
-	HWRegression, LogStartRegression, ReadAboveHW, LatestAboveHW, Nonlinearizable,
+	HWRegression, LogStartRegression, ReadAboveHW, LatestAboveHW, UnrequestedLogStart, Nonlinearizable,
 	CommitRegression, PhantomCommit, GroupMissed, GroupRedelivered, StaleCommit,
 }
 
@@ -327,6 +348,12 @@ type Options struct {
 	// nobody read are not an unexplained-gap. Without it a log start
 	// above 0 excuses nothing.
 	Retention bool
+	// DeleteOnly says only DeleteRecords moves log starts (no size or time
+	// retention deletes anything within the history): every log start
+	// above 0 a client sees is an offset some DeleteRecords of History.Deletes
+	// asked for (UnrequestedLogStart). It needs Retention for what lies
+	// below the final log start.
+	DeleteOnly bool
 
 	// OffsetsRetention is the group coordinator's offsets.retention.minutes
 	// (zero: offsets never expire within the history). A group's offset

@@ -28,6 +28,7 @@ func (a *analysis) checkPartition(p *part) {
 	a.checkHighWatermarks(p)
 	a.checkLatests(p)
 	a.checkLogStarts(p)
+	a.checkDeletes(p)
 }
 
 func (a *analysis) countStats(p *part) {

@@ -80,6 +80,9 @@ func (p *Partition) DeleteRecords(id uint64, offset int64) {
 		fail(kerr.RequestTimedOut)
 		return
 	}
+	if planted("delete-records-one-more") && offset < hw {
+		offset++ // one record more than asked
+	}
 	_, term, err := p.proposeLogStart(offset)
 	if errors.Is(err, raft.ErrProposalDropped) {
 		fail(kerr.NotLeaderForPartition)

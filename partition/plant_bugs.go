@@ -24,7 +24,10 @@ package partition
 //     records again;
 //   - "latest-log-end": ListOffsets LATEST (node/listoffsets.go) answers
 //     the leader's log end, records not yet committed included, instead
-//     of the high watermark.
+//     of the high watermark;
+//   - "delete-records-one-more": DeleteRecords moves the log start one
+//     past the offset asked for (below the high watermark), deleting a
+//     record no one asked to delete.
 //
 // The simulator's planted-bug tests set it and run seeds until the checker
 // catches the bug. Builds without the plantbugs tag have no such variable.

@@ -69,7 +69,7 @@ var cluster = []sim.Scenario{
 		Faults: []sim.Weighted{fault("reassign", 1)}, Nodes: 4, EveryMs: [2]int64{300, 1500}},
 	{Name: "reassign-crash", Doc: "reassignments while brokers crash and get isolated (4 brokers, RF 3)",
 		Faults: []sim.Weighted{fault("reassign", 2), fault("crash", 1), fault("isolate", 1), fault("pause", 1)}, Nodes: 4},
-	{Name: "delete-records", Doc: "an operator deletes records below random offsets (DeleteRecords, often inside a batch) while leaders move, brokers crash and lose power (32 KiB segments, retention.bytes 4 MiB)",
+	{Name: "delete-records", Doc: "an operator deletes records below random offsets (DeleteRecords, often inside a batch) while leaders move, brokers crash and lose power (32 KiB segments, no retention: every log start seen must be an offset asked for)",
 		Faults:       []sim.Weighted{fault("delete-records", 3), fault("leader-transfer", 1), fault("crash", 1), fault("crash-in-fsync", 1), fault("isolate", 1)},
-		SegmentBytes: 32 << 10, RetentionBytes: 4 << 20},
+		SegmentBytes: 32 << 10, RetentionBytes: -1},
 }

@@ -49,9 +49,20 @@ func (w *World) deleteRecords() {
 	w.record("delete-records", uint64(p), uint64(off))
 	w.span("delete-records", 0)
 	admin := w.newClient(consumer) // an admin process of its own
+	di := len(w.hist.Deletes)
+	w.hist.Deletes = append(w.hist.Deletes, DeleteRecords{Process: admin.id, Partition: p, Offset: off, Invoke: w.nowNs, Complete: -1, LowWatermark: -1})
 	for _, sn := range w.nodes {
 		if sn.n != nil && !sn.paused {
-			admin.call(int32(sn.id), req, func(kmsg.Response) {})
+			admin.call(int32(sn.id), req, func(r kmsg.Response) {
+				resp, _ := r.(*kmsg.DeleteRecordsResponse)
+				d := &w.hist.Deletes[di]
+				if resp == nil || d.Complete >= 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+					return
+				}
+				if rp := resp.Topics[0].Partitions[0]; rp.ErrorCode == 0 {
+					d.Complete, d.LowWatermark = w.nowNs, rp.LowWatermark
+				}
+			})
 		}
 	}
 }

@@ -121,12 +121,27 @@ type Latest struct {
 	LeaderEpoch      int32 // the epoch the request named (checked by the broker)
 }
 
+// DeleteRecords is one DeleteRecords request an operator's tool sent to
+// every live broker (the partition's leader acts, the others refuse).
+type DeleteRecords struct {
+	Process          int
+	Partition        int32
+	Offset           int64
+	Invoke, Complete int64 // Complete -1: no broker answered without error
+	LowWatermark     int64 // the first answer without error's; -1 if none
+}
+
 // History is a run's operations, in invocation order.
 type History struct {
 	// Retention: the workload topic deletes old records (retention.bytes
 	// set): the checker excuses records below the log start its final
 	// read reported (checker.Options.Retention).
-	Retention   bool
+	Retention bool
+	// DeleteOnly: only DeleteRecords deletes records (retention.bytes and
+	// retention.ms unlimited); every log start above 0 must be an offset
+	// one of Deletes asked for (checker.Options.DeleteOnly).
+	DeleteOnly  bool
+	Deletes     []DeleteRecords
 	Sends       []Send
 	Polls       []Poll
 	Commits     []Commit

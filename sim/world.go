@@ -60,7 +60,10 @@ type Config struct {
 	// RetentionBytes and SegmentBytes: retention.bytes and segment.bytes
 	// (zero: the scenario's, else the brokers' defaults). With retention,
 	// brokers check it every second and the checker excuses records below
-	// the log start (History.Retention).
+	// the log start (History.Retention). A negative RetentionBytes keeps
+	// the brokers' unlimited default: records go only by DeleteRecords
+	// (the delete-records fault), and the checker holds every log start to
+	// an offset one asked for (History.DeleteOnly).
 	RetentionBytes, SegmentBytes int64
 	// ValueBytes pads every record's value to this many bytes of
 	// incompressible data (zero: the scenario's, else none), so produce
@@ -198,7 +201,7 @@ func New(cfg Config) (*World, error) {
 	if err := cfg.Scenario.Validate(); err != nil {
 		return nil, err
 	}
-	w := &World{cfg: cfg, scenario: cfg.Scenario, trace: fnv.New64a(), hist: &History{Retention: cfg.RetentionBytes > 0}, topic: "sim"}
+	w := &World{cfg: cfg, scenario: cfg.Scenario, trace: fnv.New64a(), hist: &History{Retention: cfg.RetentionBytes != 0, DeleteOnly: cfg.RetentionBytes < 0}, topic: "sim"}
 	w.rng = mrand.New(countingSource{src: mrand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15), draws: &w.draws})
 	w.tuning = defaultTuning()
 	if cfg.Swarm {

@@ -57,13 +57,17 @@ func toChecker(h *sim.History) checker.History {
 		out.Latests = append(out.Latests, checker.Latest{Process: l.Process, Partition: l.Partition,
 			Invoke: l.Invoke, Complete: l.Complete, Offset: l.Offset, LeaderEpoch: l.LeaderEpoch})
 	}
+	for _, d := range h.Deletes {
+		out.Deletes = append(out.Deletes, checker.DeleteRecords{Process: d.Process, Partition: d.Partition, Offset: d.Offset,
+			Invoke: d.Invoke, Complete: d.Complete, LowWatermark: d.LowWatermark})
+	}
 	return out
 }
 
 // judgeResult checks a history and describes every violation and every
 // check that could not finish (never a pass), with the checker's result.
 func judgeResult(h *sim.History) ([]string, checker.Result) {
-	res := checker.Check(toChecker(h), checker.Options{Retention: h.Retention})
+	res := checker.Check(toChecker(h), checker.Options{Retention: h.Retention, DeleteOnly: h.DeleteOnly})
 	var out []string
 	for _, v := range res.Violations {
 		out = append(out, v.String())

@@ -32,6 +32,7 @@ var plantedCases = []struct {
 	{"no-replay", "crash-restart", true},
 	{"latest-log-end", "kitchen-sink", false},
 	{"fenced-commit", "member-stall", true},
+	{"delete-records-one-more", "delete-records", false},
 }
 
 // TestPlantedBugsAreCaught is the proof that the net has no holes: for
