@@ -599,6 +599,23 @@ func TestDeleteOnlyHoldsLogStartsToRequests(t *testing.T) {
 	if r := Check(unasked, Options{Retention: true}); !r.Valid {
 		t.Fatalf("without DeleteOnly, retention explains log start 2: %v", r)
 	}
+	// A log start seen before any request for it was sent.
+	early := deleteHist([]DeleteRecords{del(5, 20, 30, 2, 2)},
+		logStart(poll(3, 10, 15, 2, 3, "c@2"), 2))
+	if r := Check(early, opts); r.Counts[UnrequestedLogStart] != 1 {
+		t.Fatalf("log start 2 seen before the delete to 2 was sent: %d unrequested-log-start, want 1: %v", r.Counts[UnrequestedLogStart], r)
+	}
+	// Acknowledged and not done: the final reader's last poll, after the
+	// answer, still reports log start 0 (checked with or without
+	// DeleteOnly); an earlier poll (not End) may reach a deposed leader.
+	end := func(p Poll) Poll { p.End = true; return p }
+	undone := deleteHist([]DeleteRecords{del(5, 20, 30, 2, 2)},
+		logStart(poll(4, 31, 35, 0, 3, "a@0", "b@1", "c@2"), 0), end(logStart(poll(3, 50, 60, 0, 3, "a@0", "b@1", "c@2"), 0)))
+	for _, o := range []Options{opts, {Retention: true}} {
+		if r := Check(undone, o); r.Counts[UnrequestedLogStart] != 1 {
+			t.Fatalf("%+v: delete to 2 answered, End poll at log start 0: %d unrequested-log-start, want 1: %v", o, r.Counts[UnrequestedLogStart], r)
+		}
+	}
 }
 
 // With Options.Retention, acknowledged records below the log start the

@@ -3,6 +3,7 @@ package checker
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -274,17 +275,28 @@ func (a *analysis) checkLogStarts(p *part) {
 }
 
 // checkDeletes: an answered DeleteRecords reports a log start at least the
-// offset it asked for; with Options.DeleteOnly, every log start above 0 a
-// poll or an answer reports is an offset some DeleteRecords of the
-// partition asked for (UnrequestedLogStart). A log start moves only by
-// DeleteRecords there, to exactly the offset asked (Kafka's KIP-107: inside
-// a batch too), or stays where a later-asked lower offset found it.
+// offset it asked for, and the final reader's last polls (End), invoked
+// after the answer, report one at least as high (the deletion was done,
+// and stays done). With
+// Options.DeleteOnly, every log start above 0 a poll or an answer reports
+// is an offset some DeleteRecords of the partition asked for, invoked
+// before the report completed (UnrequestedLogStart). A log start moves
+// only by DeleteRecords there, to exactly the offset asked (Kafka's
+// KIP-107: inside a batch too), or stays where a later-asked lower offset
+// found it.
 func (a *analysis) checkDeletes(p *part) {
-	asked := map[int64]bool{0: true}
+	asked := map[int64]int64{0: math.MinInt64} // offset → earliest invoke of a request for it
 	for i := range a.h.Deletes {
 		if d := &a.h.Deletes[i]; d.Partition == p.id {
-			asked[d.Offset] = true
+			if t, ok := asked[d.Offset]; !ok || d.Invoke < t {
+				asked[d.Offset] = d.Invoke
+			}
 		}
+	}
+	// askedBy: some request for offset was invoked before time t.
+	askedBy := func(offset, t int64) bool {
+		inv, ok := asked[offset]
+		return ok && inv < t
 	}
 	for i := range a.h.Deletes {
 		d := &a.h.Deletes[i]
@@ -296,17 +308,30 @@ func (a *analysis) checkDeletes(p *part) {
 		case d.LowWatermark < d.Offset:
 			a.report(Violation{Anomaly: UnrequestedLogStart, Partition: p.id, Ops: []string{ref},
 				Detail: fmt.Sprintf("DeleteRecords to %d answered with log start %d: acknowledged, not done", d.Offset, d.LowWatermark)})
-		case a.opts.DeleteOnly && !asked[d.LowWatermark]:
+		case a.opts.DeleteOnly && !askedBy(d.LowWatermark, d.Complete):
 			a.report(Violation{Anomaly: UnrequestedLogStart, Partition: p.id, Ops: []string{ref},
 				Detail: fmt.Sprintf("DeleteRecords to %d answered with log start %d, an offset no DeleteRecords asked for", d.Offset, d.LowWatermark)})
+		}
+		// The final reader's last polls (End: after the group settled,
+		// long after the faults healed) come from leaders that have
+		// applied everything committed before them, the answered
+		// deletion included: a log start below it means the deletion was
+		// acknowledged and then lost. (An earlier poll may still reach a
+		// deposed leader that has not heard of its successor.)
+		for _, pi := range p.okPolls {
+			if q := &a.h.Polls[pi]; q.End && q.LogStart >= 0 && q.Invoke > d.Complete && q.LogStart < d.Offset {
+				a.report(Violation{Anomaly: UnrequestedLogStart, Partition: p.id, Ops: []string{ref, a.describe(pollRef(pi))},
+					Detail: fmt.Sprintf("DeleteRecords to %d was answered, and the final reader's last poll then reported log start %d", d.Offset, q.LogStart)})
+				break
+			}
 		}
 	}
 	if !a.opts.DeleteOnly {
 		return
 	}
 	for _, pi := range p.okPolls {
-		if q := &a.h.Polls[pi]; q.LogStart > 0 && !asked[q.LogStart] {
-			a.violation(UnrequestedLogStart, p, fmt.Sprintf("process %d saw log start %d, an offset no DeleteRecords asked for", q.Process, q.LogStart), pollRef(pi))
+		if q := &a.h.Polls[pi]; q.LogStart > 0 && !askedBy(q.LogStart, q.Complete) {
+			a.violation(UnrequestedLogStart, p, fmt.Sprintf("process %d saw log start %d, an offset no DeleteRecords asked for before", q.Process, q.LogStart), pollRef(pi))
 		}
 	}
 }

@@ -264,8 +264,9 @@ const (
 	// DeleteRecords moves a log start), a poll or a DeleteRecords answer
 	// reported a log start offset above 0 that no DeleteRecords asked for
 	// (records deleted that no one asked to delete), or a DeleteRecords
-	// answer reported a log start below the offset it asked for (a
-	// deletion acknowledged and not done).
+	// answer reported a log start below the offset it asked for, or the
+	// final reader's last poll (Poll.End), invoked after the answer, one
+	// below that offset (a deletion acknowledged and not done, or lost).
 	UnrequestedLogStart Anomaly = "unrequested-log-start"
 	// Nonlinearizable: porcupine found no linearization of a window of the
 	// partition's history against the append-only log model.

@@ -70,6 +70,11 @@ func (p *Partition) DeleteRecords(id uint64, offset int64) {
 		p.out.Deletes = append(p.out.Deletes, DeleteResult{ID: id, LowWatermark: start})
 		return
 	}
+	if planted("delete-records-no-op") {
+		// Answered as done; nothing moves.
+		p.out.Deletes = append(p.out.Deletes, DeleteResult{ID: id, LowWatermark: offset})
+		return
+	}
 	if planted("delete-records-local") {
 		// The leader moves its own log start, unreplicated.
 		p.logStart = offset

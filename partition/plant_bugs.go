@@ -27,7 +27,9 @@ package partition
 //     of the high watermark;
 //   - "delete-records-one-more": DeleteRecords moves the log start one
 //     past the offset asked for (below the high watermark), deleting a
-//     record no one asked to delete.
+//     record no one asked to delete;
+//   - "delete-records-no-op": DeleteRecords answers that the log start
+//     moved to the offset asked for, and moves nothing.
 //
 // The simulator's planted-bug tests set it and run seeds until the checker
 // catches the bug. Builds without the plantbugs tag have no such variable.

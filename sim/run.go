@@ -98,6 +98,16 @@ func (w *World) topicConfigs() []kmsg.CreateTopicsRequestTopicConfig {
 	add("flush.ms", w.cfg.FlushMs)
 	add("retention.bytes", w.cfg.RetentionBytes)
 	add("segment.bytes", w.cfg.SegmentBytes)
+	if w.hist.DeleteOnly {
+		// Nothing but DeleteRecords deletes: retention.ms unlimited too,
+		// not 7 days (a run is shorter, but the checker should not rest
+		// on that).
+		for _, name := range []string{"retention.bytes", "retention.ms"} {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = name, kmsg.StringPtr("-1")
+			out = append(out, c)
+		}
+	}
 	return out
 }
 

@@ -33,6 +33,7 @@ var plantedCases = []struct {
 	{"latest-log-end", "kitchen-sink", false},
 	{"fenced-commit", "member-stall", true},
 	{"delete-records-one-more", "delete-records", false},
+	{"delete-records-no-op", "delete-records", false},
 }
 
 // TestPlantedBugsAreCaught is the proof that the net has no holes: for
