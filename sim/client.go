@@ -133,16 +133,35 @@ func (c *client) refreshMetadata() {
 
 // initProducer gets a producer id (idempotent producers).
 func (c *client) initProducer(then func()) {
+	c.initProducerAs(-1, -1, then)
+}
+
+// bumpEpoch starts over at the next epoch of the same producer id
+// (KIP-360: InitProducerId naming the current id and epoch), sequences
+// from 0: after a batch of unknown outcome the old sequences cannot be
+// trusted. Batches of the old epoch still in the network are fenced by
+// the partitions that have seen the new one (INVALID_PRODUCER_EPOCH): a
+// zombie write landing after the new epoch's would break send order. No
+// new batch starts until the answer (pid -1 meanwhile).
+func (c *client) bumpEpoch() {
+	pid, epoch := c.pid, c.epoch
+	c.pid = -1
+	c.initProducerAs(pid, epoch, func() {})
+}
+
+// initProducerAs asks for a producer id: a new one (pid -1), or pid's
+// next epoch. It asks again until answered without error.
+func (c *client) initProducerAs(pid int64, epoch int16, then func()) {
 	if c.dead {
 		return
 	}
 	req := kmsg.NewPtrInitProducerIDRequest()
 	req.Version = 4
-	req.ProducerID, req.ProducerEpoch = -1, -1
+	req.ProducerID, req.ProducerEpoch = pid, epoch
 	c.call(c.randomNode(), req, func(r kmsg.Response) {
 		resp, _ := r.(*kmsg.InitProducerIDResponse)
 		if resp == nil || resp.ErrorCode != 0 {
-			c.w.after(50e6, func() { c.initProducer(then) })
+			c.w.after(50e6, func() { c.initProducerAs(pid, epoch, then) })
 			return
 		}
 		c.pid, c.epoch = resp.ProducerID, resp.ProducerEpoch
@@ -228,11 +247,8 @@ func (c *client) retry(b *pbatch) {
 	}
 	if c.kind == looseProducer || b.tries >= maxTries {
 		c.finish(b, Unknown, -1)
-		if c.kind == producer {
-			// Sequences after an unknown batch cannot be trusted: start
-			// over as a new producer (KIP-360's epoch bump, simplified).
-			c.pid = -1
-			c.initProducer(func() {})
+		if c.kind == producer && c.pid >= 0 {
+			c.bumpEpoch() // sequences after an unknown batch cannot be trusted
 		}
 		return
 	}
@@ -256,11 +272,16 @@ func (c *client) produced(b *pbatch, r kmsg.Response) {
 	case err == kerr.OutOfOrderSequenceNumber || err == kerr.InvalidProducerEpoch || err == kerr.UnknownProducerID ||
 		err == kerr.CorruptMessage || err == kerr.InvalidRecord || err == kerr.MessageTooLarge:
 		// Definitely not appended by this attempt; an earlier attempt
-		// would have made this one a duplicate, answered with its offset.
-		c.finish(b, Fail, -1)
-		if c.kind == producer {
-			c.pid = -1
-			c.initProducer(func() {})
+		// would have made this one a duplicate, answered with its offset
+		// — unless the partition has moved to a later epoch of this
+		// producer, which fences the retry without looking at it.
+		o := Fail
+		if b.tries > 1 && err == kerr.InvalidProducerEpoch {
+			o = Unknown
+		}
+		c.finish(b, o, -1)
+		if c.kind == producer && b.pid == c.pid && b.epoch == c.epoch {
+			c.bumpEpoch() // a batch of an earlier epoch needs no new one
 		}
 	default:
 		// NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS(_AFTER_APPEND),
@@ -281,7 +302,7 @@ func (c *client) finish(b *pbatch, o Outcome, base int64) {
 			s.Offset = base + int64(i)
 		}
 	}
-	if o == OK && c.kind == producer && b.pid == c.pid {
+	if o == OK && c.kind == producer && b.pid == c.pid && b.epoch == c.epoch {
 		c.seqs[b.partition] = b.baseSeq + int32(len(b.values))
 	}
 	if c.batches[b.partition] == b {
