@@ -277,10 +277,9 @@ func (a *analysis) checkLogStarts(p *part) {
 // checkDeletes: an answered DeleteRecords reports a log start at least the
 // offset it asked for, and the final reader's last polls (End), invoked
 // after the answer, report one at least as high (the deletion was done,
-// and stays done). With
-// Options.DeleteOnly, every log start above 0 a poll or an answer reports
-// is an offset some DeleteRecords of the partition asked for, invoked
-// before the report completed (UnrequestedLogStart). A log start moves
+// and stays done). With Options.DeleteOnly, every log start above 0 a poll
+// or an answer reports is an offset some DeleteRecords of the partition
+// asked for, invoked before the report completed (UnrequestedLogStart). A log start moves
 // only by DeleteRecords there, to exactly the offset asked (Kafka's
 // KIP-107: inside a batch too), or stays where a later-asked lower offset
 // found it.
@@ -298,6 +297,17 @@ func (a *analysis) checkDeletes(p *part) {
 		inv, ok := asked[offset]
 		return ok && inv < t
 	}
+	// The final reader's last polls (End: after the group settled, long
+	// after the faults healed) come from leaders that have applied
+	// everything committed before them, every answered deletion included.
+	// (An earlier poll may still reach a deposed leader that has not heard
+	// of its successor.)
+	var ends []int32
+	for _, pi := range p.okPolls {
+		if q := &a.h.Polls[pi]; q.End && q.LogStart >= 0 {
+			ends = append(ends, pi)
+		}
+	}
 	for i := range a.h.Deletes {
 		d := &a.h.Deletes[i]
 		if d.Partition != p.id || d.Complete < 0 || d.LowWatermark < 0 {
@@ -312,14 +322,10 @@ func (a *analysis) checkDeletes(p *part) {
 			a.report(Violation{Anomaly: UnrequestedLogStart, Partition: p.id, Ops: []string{ref},
 				Detail: fmt.Sprintf("DeleteRecords to %d answered with log start %d, an offset no DeleteRecords asked for", d.Offset, d.LowWatermark)})
 		}
-		// The final reader's last polls (End: after the group settled,
-		// long after the faults healed) come from leaders that have
-		// applied everything committed before them, the answered
-		// deletion included: a log start below it means the deletion was
-		// acknowledged and then lost. (An earlier poll may still reach a
-		// deposed leader that has not heard of its successor.)
-		for _, pi := range p.okPolls {
-			if q := &a.h.Polls[pi]; q.End && q.LogStart >= 0 && q.Invoke > d.Complete && q.LogStart < d.Offset {
+		// A last poll after the answer below its offset: the deletion
+		// was acknowledged and then lost.
+		for _, pi := range ends {
+			if q := &a.h.Polls[pi]; q.Invoke > d.Complete && q.LogStart < d.Offset {
 				a.report(Violation{Anomaly: UnrequestedLogStart, Partition: p.id, Ops: []string{ref, a.describe(pollRef(pi))},
 					Detail: fmt.Sprintf("DeleteRecords to %d was answered, and the final reader's last poll then reported log start %d", d.Offset, q.LogStart)})
 				break

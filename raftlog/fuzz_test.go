@@ -151,8 +151,8 @@ func FuzzDecodeFrame(f *testing.F) {
 		meta: EntryMeta{BaseOffset: -5, Count: math.MaxUint32, MaxTimestamp: math.MinInt64}}), []byte("body")), uint64(3))
 	f.Add(appendFrame(nil, recSnapshot, true, 3, []byte{1, 2, 3}, nil), uint64(3))
 	// A snappy body claiming 4 GiB decoded (TestSnappyClaimBounded).
-	f.Add(appendFrame(nil, recEntryV2, true, 3, appendEntryHeader(nil, entryHeader{index: 7, term: 2, etype: presIndex | presData}),
-		append(binary.AppendUvarint(nil, math.MaxUint32), 0, 'x')), uint64(3))
+	_, bombEntry := snappyBomb()
+	f.Add(bombEntry, uint64(3))
 	f.Add([]byte{}, uint64(0))
 	f.Fuzz(func(t *testing.T, b []byte, gen uint64) {
 		if fr, err := decodeFrame(b, gen); err == nil {
@@ -213,16 +213,22 @@ func checkFrame(t *testing.T, b []byte, pos int64, gen uint64, fr frame) {
 	}
 }
 
+// snappyBomb is a snappy body claiming 4 GiB decoded (a one-byte literal,
+// then nothing), and an entry frame of generation 3 holding it.
+func snappyBomb() (body, entry []byte) {
+	body = append(binary.AppendUvarint(nil, math.MaxUint32), 0, 'x')
+	hdr := appendEntryHeader(nil, entryHeader{index: 7, term: 2, etype: presIndex | presData})
+	return body, appendFrame(nil, recEntryV2, true, 3, hdr, body)
+}
+
 // TestSnappyClaimBounded: a frame whose CRC matches but whose snappy body
 // claims 4 GiB decoded (only a crafted file holds one: the log never
 // writes a body that decodes past maxFramePayload) is corruption, refused
 // before anything that size is allocated. Before unsnappy, the entry and
 // snapshot decoders each allocated the claimed 4 GiB first.
 func TestSnappyClaimBounded(t *testing.T) {
-	bomb := binary.AppendUvarint(nil, math.MaxUint32)
-	bomb = append(bomb, 0, 'x') // a one-byte literal, then nothing
-	hdr := appendEntryHeader(nil, entryHeader{index: 7, term: 2, etype: presIndex | presData})
-	ent, err := decodeFrame(appendFrame(nil, recEntryV2, true, 3, hdr, bomb), 3)
+	bomb, bombEntry := snappyBomb()
+	ent, err := decodeFrame(bombEntry, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
